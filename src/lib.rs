@@ -1,0 +1,4 @@
+//! scopegate: token introspection, scope decisions and per-tenant OAuth scope catalogs.
+
+pub mod scope;
+pub mod tenant;

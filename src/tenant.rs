@@ -1,0 +1,115 @@
+//! Tenants: the slug that names one and the token-verification settings it carries.
+
+use std::fmt;
+
+use crate::scope::AdminStyle;
+
+/// Longest tenant slug accepted.
+pub const MAX_TENANT_ID_LEN: usize = 63;
+
+/// A tenant slug: 1..=63 of `[a-z0-9-]`, starting and ending with a letter or digit.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(Box<str>);
+
+/// Why a string is not a tenant slug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tenant id must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
+pub struct TenantIdError;
+
+impl TenantId {
+    /// Parses a tenant slug.
+    pub fn parse(raw: &str) -> Result<Self, TenantIdError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= MAX_TENANT_ID_LEN
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-');
+        if ok { Ok(Self(raw.into())) } else { Err(TenantIdError) }
+    }
+
+    /// The slug.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+/// Where a tenant's verification keys come from.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum KeySource {
+    /// No keys yet: every token of this tenant is inactive.
+    #[default]
+    None,
+    /// A JWK set (RFC 7517 JSON) stored with the tenant. May hold `oct` keys (HMAC secrets),
+    /// which are never echoed back by the admin API.
+    Inline(String),
+    /// A `jwks_uri` fetched over HTTP(S) and cached.
+    Uri(String),
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Inline(_) => f.write_str("Inline(<jwks>)"),
+            Self::Uri(uri) => write!(f, "Uri({uri:?})"),
+        }
+    }
+}
+
+/// Default clock leeway for `exp`, `nbf` and `iat`.
+pub const DEFAULT_LEEWAY_SECONDS: u32 = 60;
+
+/// A tenant's settings, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub display_name: String,
+    /// Exact match with a token's `iss`. Empty: tokens cannot be attributed by issuer.
+    pub issuer: String,
+    /// A token's `aud` must contain one of these.
+    pub audiences: Vec<String>,
+    pub key_source: KeySource,
+    /// JWS `alg` values accepted (`none` never is).
+    pub algorithms: Vec<String>,
+    pub leeway_seconds: u32,
+    /// Require `typ` = `at+jwt` (RFC 9068 §4).
+    pub require_at_jwt_typ: bool,
+    /// How long a fetched JWK set may be reused before a refresh, and the minimum gap between
+    /// refreshes triggered by an unknown `kid`.
+    pub jwks_refresh_seconds: u32,
+    pub admin_style: AdminStyle,
+    /// `ResolveScopes`: drop unknown names instead of answering `invalid_scope`.
+    pub drop_unknown_scopes: bool,
+    /// The preset the tenant was created from.
+    pub preset: String,
+    /// Catalog revision: bumped by every write to the tenant.
+    pub revision: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_slugs_are_lowercase_kebab() {
+        assert!(TenantId::parse("acme-corp").is_ok());
+        assert!(TenantId::parse("a").is_ok());
+        for bad in ["", "-a", "a-", "Acme", "a_b", "a b", &"a".repeat(64)] {
+            assert_eq!(TenantId::parse(bad), Err(TenantIdError), "{bad:?}");
+        }
+    }
+}
