@@ -3,3 +3,4 @@
 pub mod scope;
 pub mod tenant;
 pub mod pb;
+pub mod store;

@@ -9,3 +9,4 @@ pub use model::{
     MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES,
 };
 pub use name::{is_scope_char, parse_scope_list, ScopeName, ScopeNameError, MAX_SCOPE_NAME_LEN};
+pub mod edit;

@@ -100,6 +100,34 @@ pub struct Tenant {
     pub updated_at_ms: i64,
 }
 
+impl Tenant {
+    /// JSON for the audit trail. Never includes inline key material: only whether an inline
+    /// set is configured.
+    pub fn audit_json(&self) -> String {
+        let (key_kind, jwks_uri) = match &self.key_source {
+            KeySource::None => ("none", ""),
+            KeySource::Inline(_) => ("inline", ""),
+            KeySource::Uri(uri) => ("uri", uri.as_str()),
+        };
+        serde_json::json!({
+            "id": self.id.as_str(),
+            "display_name": self.display_name,
+            "issuer": self.issuer,
+            "audiences": self.audiences,
+            "key_source": key_kind,
+            "jwks_uri": jwks_uri,
+            "algorithms": self.algorithms,
+            "leeway_seconds": self.leeway_seconds,
+            "require_at_jwt_typ": self.require_at_jwt_typ,
+            "jwks_refresh_seconds": self.jwks_refresh_seconds,
+            "admin_style": self.admin_style.as_str(),
+            "drop_unknown_scopes": self.drop_unknown_scopes,
+            "preset": self.preset,
+        })
+        .to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

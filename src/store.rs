@@ -1,0 +1,233 @@
+//! The persistence port: one `Store` trait, a SQLite and a Postgres implementation picked from
+//! the URL. Stores persist rows; the catalog rules live in `scope::edit` and run inside the
+//! store's transaction so they always see the locked, current catalog.
+
+#[macro_use]
+mod sql;
+mod postgres;
+mod rows;
+mod sqlite;
+
+use std::{fmt, sync::Arc};
+
+use async_trait::async_trait;
+
+use crate::{
+    scope::{
+        edit::{Edit, EditError},
+        CatalogSnapshot,
+    },
+    tenant::{Tenant, TenantId},
+};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The tenant does not exist.
+    #[error("tenant {0:?} not found")]
+    TenantNotFound(String),
+    /// A tenant with this id (or issuer) exists.
+    #[error("{0}")]
+    TenantConflict(String),
+    /// A catalog rule refused the edit.
+    #[error(transparent)]
+    Rejected(#[from] EditError),
+    /// The database cannot be reached or is overloaded; retrying later may work.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store cannot be opened as configured (bad URL, unreadable file).
+    #[error("{0}")]
+    Config(String),
+    /// A bug or corrupt data; details are for the logs only.
+    #[error("store internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if is_busy(db.code().as_deref()) => {
+                Self::Unavailable(err.to_string())
+            }
+            _ => Self::Internal(err.to_string()),
+        }
+    }
+}
+
+/// SQLite `SQLITE_BUSY`/`SQLITE_LOCKED` and Postgres connection-class codes (08xxx, 57Pxx).
+fn is_busy(code: Option<&str>) -> bool {
+    matches!(code, Some("5" | "6" | "517" | "262"))
+        || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+}
+
+/// Who made a change, as written to the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A tenant and its catalog as committed.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub tenant: Tenant,
+    pub catalog: CatalogSnapshot,
+}
+
+/// An audit event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub tenant: String,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// JSON of the object before; empty for a creation.
+    pub before: String,
+    /// JSON of the object after; empty for a deletion.
+    pub after: String,
+    pub revision: i64,
+}
+
+/// What a revocation targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationKind {
+    /// Every token with this `jti`.
+    Jti,
+    /// Tokens of this client issued before `not_before`.
+    Client,
+    /// Tokens of this subject issued before `not_before`.
+    Subject,
+}
+
+impl RevocationKind {
+    /// Stable storage spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jti => "jti",
+            Self::Client => "client",
+            Self::Subject => "subject",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "jti" => Some(Self::Jti),
+            "client" => Some(Self::Client),
+            "subject" => Some(Self::Subject),
+            _ => None,
+        }
+    }
+}
+
+/// A persisted revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub kind: RevocationKind,
+    pub value: String,
+    /// For client/subject: tokens with `iat` before this (unix seconds) are revoked.
+    pub not_before: i64,
+    /// Unix seconds after which the row is useless (every token it matches has expired) and
+    /// may be pruned.
+    pub expires_at: i64,
+}
+
+/// A catalog rule run inside the store's write transaction against the locked catalog.
+pub type Planner<'a> = &'a (dyn Fn(&Tenant, &CatalogSnapshot) -> Result<Edit, EditError> + Send + Sync);
+
+/// A change of a tenant's settings, computed from the locked current row.
+pub type TenantUpdate<'a> = &'a (dyn Fn(&Tenant) -> Result<Tenant, EditError> + Send + Sync);
+
+/// The persistence port. Every write is one transaction: the tenant row is locked, the
+/// planner sees the current catalog, its changes and audit records are written, and the
+/// tenant's revision is bumped by exactly one; on any error nothing is written.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// One tenant.
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError>;
+
+    /// The tenant whose issuer is exactly `issuer`, if any.
+    async fn tenant_by_issuer(&self, issuer: &str) -> Result<Option<Tenant>, StoreError>;
+
+    /// Tenants sorted by id, strictly after `after`.
+    async fn list_tenants(&self, after: &str, limit: u32) -> Result<Vec<Tenant>, StoreError>;
+
+    /// A tenant with its whole catalog, read in one transaction.
+    async fn catalog(&self, id: &TenantId) -> Result<Committed, StoreError>;
+
+    /// Creates a tenant with the catalog `seed` (scope ids are assigned), at revision 1.
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        seed: &Edit,
+        actor: &Actor,
+    ) -> Result<Committed, StoreError>;
+
+    /// Replaces a tenant's settings (not its catalog), bumping its revision.
+    async fn update_tenant(
+        &self,
+        id: &TenantId,
+        actor: &Actor,
+        update: TenantUpdate<'_>,
+    ) -> Result<Tenant, StoreError>;
+
+    /// Deletes a tenant, its catalog and revocations; the audit trail is kept.
+    async fn delete_tenant(&self, id: &TenantId, actor: &Actor) -> Result<Tenant, StoreError>;
+
+    /// Applies the planner's edit in one transaction; see the trait documentation.
+    async fn edit(&self, id: &TenantId, actor: &Actor, plan: Planner<'_>) -> Result<(Committed, Edit), StoreError>;
+
+    /// Audit events of a tenant, newest first, with ids below `before_id` (0: from the newest).
+    async fn audit_events(
+        &self,
+        id: &TenantId,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Records a revocation (replacing one of the same kind and value) and bumps the revision.
+    async fn revoke(&self, id: &TenantId, revocation: &Revocation, actor: &Actor) -> Result<(), StoreError>;
+
+    /// Every unexpired revocation of a tenant.
+    async fn revocations(&self, id: &TenantId, now_unix: i64) -> Result<Vec<Revocation>, StoreError>;
+
+    /// Deletes revocations that expired before `now_unix`; returns how many.
+    async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError>;
+}
+
+/// Opens the store named by `url` (`sqlite://…` or `postgres://…`) and applies migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL scheme in {:?}: use sqlite:// or postgres://",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}

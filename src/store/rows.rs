@@ -1,0 +1,227 @@
+//! Row shapes shared by both dialects and their conversion to the domain. Lists are JSON
+//! arrays in TEXT columns.
+
+use crate::{
+    scope::{AdminStyle, Client, Operation, Scope, ScopeName},
+    tenant::{KeySource, Tenant, TenantId},
+};
+
+use super::{AuditEvent, Revocation, RevocationKind, StoreError};
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TenantRow {
+    pub id: String,
+    pub display_name: String,
+    pub issuer: String,
+    pub audiences: String,
+    pub key_kind: String,
+    pub key_value: String,
+    pub algorithms: String,
+    pub leeway_seconds: i64,
+    pub require_at_jwt_typ: bool,
+    pub jwks_refresh_seconds: i64,
+    pub admin_style: String,
+    pub drop_unknown_scopes: bool,
+    pub preset: String,
+    pub revision: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ScopeRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub is_default: bool,
+    pub is_system: bool,
+    pub is_reserved: bool,
+    pub implies: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub etag: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ClientRow {
+    pub client_id: String,
+    pub name: String,
+    pub first_party: bool,
+    pub allowed_scopes: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct OperationRow {
+    pub name: String,
+    pub description: String,
+    pub alternatives: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditRow {
+    pub id: i64,
+    pub tenant_id: String,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before_json: String,
+    pub after_json: String,
+    pub revision: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RevocationRow {
+    pub kind: String,
+    pub value: String,
+    pub not_before: i64,
+    pub expires_at: i64,
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("corrupt {what} row: {err}"))
+}
+
+fn names_from_json(raw: &str, what: &str) -> Result<Vec<ScopeName>, StoreError> {
+    let list: Vec<String> = serde_json::from_str(raw).map_err(|e| corrupt(what, e))?;
+    list.iter().map(|n| ScopeName::parse(n).map_err(|e| corrupt(what, e))).collect()
+}
+
+/// JSON text of a list of names.
+pub(super) fn names_to_json(names: &[ScopeName]) -> String {
+    let list: Vec<&str> = names.iter().map(ScopeName::as_str).collect();
+    serde_json::Value::from(list).to_string()
+}
+
+/// JSON text of a list of strings.
+pub(super) fn strings_to_json(list: &[String]) -> String {
+    serde_json::Value::from(list.to_vec()).to_string()
+}
+
+/// JSON text of an operation's alternatives.
+pub(super) fn alternatives_to_json(alternatives: &[Vec<ScopeName>]) -> String {
+    let list: Vec<Vec<&str>> =
+        alternatives.iter().map(|a| a.iter().map(ScopeName::as_str).collect()).collect();
+    serde_json::to_value(list).unwrap_or_default().to_string()
+}
+
+/// The storage columns (kind, value) of a key source.
+pub(super) fn key_source_columns(source: &KeySource) -> (&'static str, &str) {
+    match source {
+        KeySource::None => ("none", ""),
+        KeySource::Inline(jwks) => ("inline", jwks),
+        KeySource::Uri(uri) => ("uri", uri),
+    }
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+
+    fn try_from(row: TenantRow) -> Result<Self, StoreError> {
+        let key_source = match row.key_kind.as_str() {
+            "none" => KeySource::None,
+            "inline" => KeySource::Inline(row.key_value),
+            "uri" => KeySource::Uri(row.key_value),
+            other => return Err(corrupt("tenant", format!("key kind {other:?}"))),
+        };
+        Ok(Tenant {
+            id: TenantId::parse(&row.id).map_err(|e| corrupt("tenant", e))?,
+            display_name: row.display_name,
+            issuer: row.issuer,
+            audiences: serde_json::from_str(&row.audiences).map_err(|e| corrupt("tenant", e))?,
+            key_source,
+            algorithms: serde_json::from_str(&row.algorithms).map_err(|e| corrupt("tenant", e))?,
+            leeway_seconds: u32::try_from(row.leeway_seconds).map_err(|e| corrupt("tenant", e))?,
+            require_at_jwt_typ: row.require_at_jwt_typ,
+            jwks_refresh_seconds: u32::try_from(row.jwks_refresh_seconds)
+                .map_err(|e| corrupt("tenant", e))?,
+            admin_style: AdminStyle::parse(&row.admin_style)
+                .ok_or_else(|| corrupt("tenant", "admin style"))?,
+            drop_unknown_scopes: row.drop_unknown_scopes,
+            preset: row.preset,
+            revision: row.revision,
+            created_at_ms: row.created_at_ms,
+            updated_at_ms: row.updated_at_ms,
+        })
+    }
+}
+
+impl TryFrom<ScopeRow> for Scope {
+    type Error = StoreError;
+
+    fn try_from(row: ScopeRow) -> Result<Self, StoreError> {
+        Ok(Scope {
+            id: row.id,
+            name: ScopeName::parse(&row.name).map_err(|e| corrupt("scope", e))?,
+            description: row.description,
+            is_default: row.is_default,
+            is_system: row.is_system,
+            is_reserved: row.is_reserved,
+            implies: names_from_json(&row.implies, "scope")?,
+            created_at_ms: row.created_at_ms,
+            updated_at_ms: row.updated_at_ms,
+            etag: row.etag,
+        })
+    }
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> Result<Self, StoreError> {
+        Ok(Client {
+            client_id: row.client_id,
+            name: row.name,
+            first_party: row.first_party,
+            allowed_scopes: names_from_json(&row.allowed_scopes, "client")?,
+        })
+    }
+}
+
+impl TryFrom<OperationRow> for Operation {
+    type Error = StoreError;
+
+    fn try_from(row: OperationRow) -> Result<Self, StoreError> {
+        let raw: Vec<Vec<String>> =
+            serde_json::from_str(&row.alternatives).map_err(|e| corrupt("operation", e))?;
+        let alternatives = raw
+            .iter()
+            .map(|alt| {
+                alt.iter()
+                    .map(|n| ScopeName::parse(n).map_err(|e| corrupt("operation", e)))
+                    .collect()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Operation { name: row.name, description: row.description, alternatives })
+    }
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        AuditEvent {
+            id: row.id,
+            tenant: row.tenant_id,
+            at_ms: row.at_ms,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            before: row.before_json,
+            after: row.after_json,
+            revision: row.revision,
+        }
+    }
+}
+
+impl TryFrom<RevocationRow> for Revocation {
+    type Error = StoreError;
+
+    fn try_from(row: RevocationRow) -> Result<Self, StoreError> {
+        Ok(Revocation {
+            kind: RevocationKind::parse(&row.kind)
+                .ok_or_else(|| corrupt("revocation", &row.kind))?,
+            value: row.value,
+            not_before: row.not_before,
+            expires_at: row.expires_at,
+        })
+    }
+}
