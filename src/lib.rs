@@ -1,6 +1,7 @@
 //! scopegate: token introspection, scope decisions and per-tenant OAuth scope catalogs.
 
-pub mod scope;
-pub mod tenant;
 pub mod pb;
+pub mod preset;
+pub mod scope;
 pub mod store;
+pub mod tenant;

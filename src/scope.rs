@@ -5,8 +5,8 @@ mod model;
 mod name;
 
 pub use model::{
-    valid_operation_name, AdminStyle, CatalogSnapshot, Client, Operation, Scope,
-    MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES,
+    AdminStyle, CatalogSnapshot, Client, MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES, Operation,
+    Scope, valid_operation_name,
 };
-pub use name::{is_scope_char, parse_scope_list, ScopeName, ScopeNameError, MAX_SCOPE_NAME_LEN};
+pub use name::{MAX_SCOPE_NAME_LEN, ScopeName, ScopeNameError, is_scope_char, parse_scope_list};
 pub mod edit;

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use crate::{
     scope::{
-        edit::{Edit, EditError},
         CatalogSnapshot,
+        edit::{Edit, EditError},
     },
     tenant::{Tenant, TenantId},
 };
@@ -145,7 +145,8 @@ pub struct Revocation {
 }
 
 /// A catalog rule run inside the store's write transaction against the locked catalog.
-pub type Planner<'a> = &'a (dyn Fn(&Tenant, &CatalogSnapshot) -> Result<Edit, EditError> + Send + Sync);
+pub type Planner<'a> =
+    &'a (dyn Fn(&Tenant, &CatalogSnapshot) -> Result<Edit, EditError> + Send + Sync);
 
 /// A change of a tenant's settings, computed from the locked current row.
 pub type TenantUpdate<'a> = &'a (dyn Fn(&Tenant) -> Result<Tenant, EditError> + Send + Sync);
@@ -190,7 +191,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn delete_tenant(&self, id: &TenantId, actor: &Actor) -> Result<Tenant, StoreError>;
 
     /// Applies the planner's edit in one transaction; see the trait documentation.
-    async fn edit(&self, id: &TenantId, actor: &Actor, plan: Planner<'_>) -> Result<(Committed, Edit), StoreError>;
+    async fn edit(
+        &self,
+        id: &TenantId,
+        actor: &Actor,
+        plan: Planner<'_>,
+    ) -> Result<(Committed, Edit), StoreError>;
 
     /// Audit events of a tenant, newest first, with ids below `before_id` (0: from the newest).
     async fn audit_events(
@@ -201,10 +207,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Records a revocation (replacing one of the same kind and value) and bumps the revision.
-    async fn revoke(&self, id: &TenantId, revocation: &Revocation, actor: &Actor) -> Result<(), StoreError>;
+    async fn revoke(
+        &self,
+        id: &TenantId,
+        revocation: &Revocation,
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
 
     /// Every unexpired revocation of a tenant.
-    async fn revocations(&self, id: &TenantId, now_unix: i64) -> Result<Vec<Revocation>, StoreError>;
+    async fn revocations(
+        &self,
+        id: &TenantId,
+        now_unix: i64,
+    ) -> Result<Vec<Revocation>, StoreError>;
 
     /// Deletes revocations that expired before `now_unix`; returns how many.
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError>;

@@ -21,10 +21,16 @@ impl TenantId {
     pub fn parse(raw: &str) -> Result<Self, TenantIdError> {
         let ok = !raw.is_empty()
             && raw.len() <= MAX_TENANT_ID_LEN
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !raw.starts_with('-')
             && !raw.ends_with('-');
-        if ok { Ok(Self(raw.into())) } else { Err(TenantIdError) }
+        if ok {
+            Ok(Self(raw.into()))
+        } else {
+            Err(TenantIdError)
+        }
     }
 
     /// The slug.

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::json;
 
-use super::{Client, Operation, Scope, ScopeName, CatalogSnapshot};
+use super::{CatalogSnapshot, Client, Operation, Scope, ScopeName};
 
 /// Why an edit is refused. Each variant maps to exactly one gRPC code in `api::status`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,7 +27,10 @@ pub enum EditError {
 impl EditError {
     /// An `Invalid` error naming the field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid { field: field.into(), message: message.into() }
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -82,6 +85,65 @@ impl Edit {
         self.changes.push(change);
         self.audit.push(audit);
     }
+
+    /// Applies this edit to an in-memory snapshot, as the store would. Scopes inserted here
+    /// get provisional negative ids.
+    pub fn apply_to(&self, catalog: &mut CatalogSnapshot) {
+        for change in &self.changes {
+            match change {
+                Change::PutScope(scope) => {
+                    if let Some(slot) = catalog.scopes.iter_mut().find(|s| s.name == scope.name) {
+                        let id = slot.id;
+                        *slot = Scope {
+                            id,
+                            ..scope.clone()
+                        };
+                    } else {
+                        let id = -1 - i64::try_from(catalog.scopes.len()).unwrap_or(0);
+                        catalog.scopes.push(Scope {
+                            id,
+                            ..scope.clone()
+                        });
+                    }
+                }
+                Change::DeleteScope(id) => catalog.scopes.retain(|s| s.id != *id),
+                Change::PutClient(client) => {
+                    catalog.clients.retain(|c| c.client_id != client.client_id);
+                    catalog.clients.push(client.clone());
+                }
+                Change::DeleteClient(id) => catalog.clients.retain(|c| &c.client_id != id),
+                Change::PutOperation(op) => {
+                    catalog.operations.retain(|o| o.name != op.name);
+                    catalog.operations.push(op.clone());
+                }
+                Change::DeleteOperation(name) => catalog.operations.retain(|o| &o.name != name),
+            }
+        }
+    }
+
+    /// Appends `next`, planned against this edit's result, folding changes to scopes that
+    /// this edit inserts into their insert (they have no store id yet).
+    pub fn extend(&mut self, next: Edit) {
+        for change in next.changes {
+            match change {
+                Change::PutScope(scope) if scope.id < 0 => {
+                    let pending = self.changes.iter_mut().find_map(|c| match c {
+                        Change::PutScope(s) if s.id == 0 && s.name == scope.name => Some(s),
+                        _ => None,
+                    });
+                    if let Some(pending) = pending {
+                        *pending = Scope { id: 0, ..scope };
+                    }
+                }
+                Change::DeleteScope(id) if id < 0 => {}
+                other => self.changes.push(other),
+            }
+        }
+        self.audit.extend(next.audit);
+        if next.deletion.is_some() {
+            self.deletion = next.deletion;
+        }
+    }
 }
 
 /// A scope to create.
@@ -109,7 +171,10 @@ pub fn etag_for(revision: i64) -> String {
 }
 
 /// Finds a scope by key.
-pub fn find_scope<'a>(catalog: &'a CatalogSnapshot, key: &ScopeKey) -> Result<&'a Scope, EditError> {
+pub fn find_scope<'a>(
+    catalog: &'a CatalogSnapshot,
+    key: &ScopeKey,
+) -> Result<&'a Scope, EditError> {
     let found = match key {
         ScopeKey::Id(id) => catalog.scopes.iter().find(|s| s.id == *id),
         ScopeKey::Name(name) => catalog.scopes.iter().find(|s| s.name.as_str() == name),
@@ -124,9 +189,16 @@ pub fn find_scope<'a>(catalog: &'a CatalogSnapshot, key: &ScopeKey) -> Result<&'
 }
 
 /// Plans the creation of a custom scope.
-pub fn create_scope(catalog: &CatalogSnapshot, new: NewScope, now_ms: i64) -> Result<Edit, EditError> {
+pub fn create_scope(
+    catalog: &CatalogSnapshot,
+    new: NewScope,
+    now_ms: i64,
+) -> Result<Edit, EditError> {
     if catalog.scopes.iter().any(|s| s.name == new.name) {
-        return Err(EditError::AlreadyExists { kind: "scope", name: new.name.to_string() });
+        return Err(EditError::AlreadyExists {
+            kind: "scope",
+            name: new.name.to_string(),
+        });
     }
     require_description(&new.description, "description")?;
     check_implies(catalog, &new.name, &new.implies, "implies")?;
@@ -143,7 +215,12 @@ pub fn create_scope(catalog: &CatalogSnapshot, new: NewScope, now_ms: i64) -> Re
         etag: etag_for(catalog.revision + 1),
     };
     let mut edit = Edit::default();
-    let audit = record("scope.create", scope.name.as_str(), None, Some(&scope_json(&scope)));
+    let audit = record(
+        "scope.create",
+        scope.name.as_str(),
+        None,
+        Some(&scope_json(&scope)),
+    );
     edit.push(Change::PutScope(scope), audit);
     Ok(edit)
 }
@@ -195,8 +272,15 @@ pub fn delete_scope(
     check_writable(victim, etag)?;
     let name = &victim.name;
     let mut edit = Edit::default();
-    let mut deletion = ScopeDeletion { scope: Some(victim.clone()), ..ScopeDeletion::default() };
-    for client in catalog.clients.iter().filter(|c| c.allowed_scopes.contains(name)) {
+    let mut deletion = ScopeDeletion {
+        scope: Some(victim.clone()),
+        ..ScopeDeletion::default()
+    };
+    for client in catalog
+        .clients
+        .iter()
+        .filter(|c| c.allowed_scopes.contains(name))
+    {
         let mut next = client.clone();
         next.allowed_scopes.retain(|s| s != name);
         let audit = record(
@@ -208,11 +292,19 @@ pub fn delete_scope(
         edit.push(Change::PutClient(next), audit);
         deletion.clients.push(client.client_id.clone());
     }
-    for op in catalog.operations.iter().filter(|o| o.alternatives.iter().any(|a| a.contains(name))) {
+    for op in catalog
+        .operations
+        .iter()
+        .filter(|o| o.alternatives.iter().any(|a| a.contains(name)))
+    {
         let mut next = op.clone();
         next.alternatives.retain(|alt| !alt.contains(name));
-        let audit =
-            record("operation.update", &op.name, Some(&operation_json(op)), Some(&operation_json(&next)));
+        let audit = record(
+            "operation.update",
+            &op.name,
+            Some(&operation_json(op)),
+            Some(&operation_json(&next)),
+        );
         edit.push(Change::PutOperation(next), audit);
         deletion.operations.push(op.name.clone());
     }
@@ -230,31 +322,63 @@ pub fn delete_scope(
         edit.push(Change::PutScope(next), audit);
         deletion.implied_by.push(scope.name.to_string());
     }
-    let audit = record("scope.delete", name.as_str(), Some(&scope_json(victim)), None);
+    let audit = record(
+        "scope.delete",
+        name.as_str(),
+        Some(&scope_json(victim)),
+        None,
+    );
     edit.push(Change::DeleteScope(victim.id), audit);
     edit.deletion = Some(deletion);
     Ok(edit)
 }
 
 /// Plans creating (`create`) or replacing a client.
-pub fn put_client(catalog: &CatalogSnapshot, client: Client, create: bool) -> Result<Edit, EditError> {
+pub fn put_client(
+    catalog: &CatalogSnapshot,
+    client: Client,
+    create: bool,
+) -> Result<Edit, EditError> {
     validate_client_id(&client.client_id)?;
-    let current = catalog.clients.iter().find(|c| c.client_id == client.client_id);
+    let current = catalog
+        .clients
+        .iter()
+        .find(|c| c.client_id == client.client_id);
     match (current, create) {
         (Some(_), true) => {
-            return Err(EditError::AlreadyExists { kind: "client", name: client.client_id });
+            return Err(EditError::AlreadyExists {
+                kind: "client",
+                name: client.client_id,
+            });
         }
-        (None, false) => return Err(EditError::NotFound { kind: "client", name: client.client_id }),
+        (None, false) => {
+            return Err(EditError::NotFound {
+                kind: "client",
+                name: client.client_id,
+            });
+        }
         _ => {}
     }
     for (i, scope) in client.allowed_scopes.iter().enumerate() {
         require_scope(catalog, scope, &format!("allowed_scopes[{i}]"))?;
     }
-    let client = Client { allowed_scopes: dedup(client.allowed_scopes), ..client };
+    let client = Client {
+        allowed_scopes: dedup(client.allowed_scopes),
+        ..client
+    };
     let mut edit = Edit::default();
-    let action = if create { "client.create" } else { "client.update" };
+    let action = if create {
+        "client.create"
+    } else {
+        "client.update"
+    };
     let before = current.map(client_json);
-    let audit = record(action, &client.client_id, before.as_deref(), Some(&client_json(&client)));
+    let audit = record(
+        action,
+        &client.client_id,
+        before.as_deref(),
+        Some(&client_json(&client)),
+    );
     edit.push(Change::PutClient(client), audit);
     Ok(edit)
 }
@@ -265,15 +389,27 @@ pub fn delete_client(catalog: &CatalogSnapshot, client_id: &str) -> Result<Edit,
         .clients
         .iter()
         .find(|c| c.client_id == client_id)
-        .ok_or_else(|| EditError::NotFound { kind: "client", name: client_id.to_owned() })?;
+        .ok_or_else(|| EditError::NotFound {
+            kind: "client",
+            name: client_id.to_owned(),
+        })?;
     let mut edit = Edit::default();
-    let audit = record("client.delete", client_id, Some(&client_json(current)), None);
+    let audit = record(
+        "client.delete",
+        client_id,
+        Some(&client_json(current)),
+        None,
+    );
     edit.push(Change::DeleteClient(client_id.to_owned()), audit);
     Ok(edit)
 }
 
 /// Plans creating (`create`) or replacing an operation.
-pub fn put_operation(catalog: &CatalogSnapshot, op: Operation, create: bool) -> Result<Edit, EditError> {
+pub fn put_operation(
+    catalog: &CatalogSnapshot,
+    op: Operation,
+    create: bool,
+) -> Result<Edit, EditError> {
     if !super::valid_operation_name(&op.name) {
         return Err(EditError::invalid(
             "name",
@@ -282,26 +418,54 @@ pub fn put_operation(catalog: &CatalogSnapshot, op: Operation, create: bool) -> 
     }
     let current = catalog.operations.iter().find(|o| o.name == op.name);
     match (current, create) {
-        (Some(_), true) => return Err(EditError::AlreadyExists { kind: "operation", name: op.name }),
-        (None, false) => return Err(EditError::NotFound { kind: "operation", name: op.name }),
+        (Some(_), true) => {
+            return Err(EditError::AlreadyExists {
+                kind: "operation",
+                name: op.name,
+            });
+        }
+        (None, false) => {
+            return Err(EditError::NotFound {
+                kind: "operation",
+                name: op.name,
+            });
+        }
         _ => {}
     }
     if op.alternatives.is_empty() {
-        return Err(EditError::invalid("alternatives", "at least one alternative is required"));
+        return Err(EditError::invalid(
+            "alternatives",
+            "at least one alternative is required",
+        ));
     }
     for (i, alt) in op.alternatives.iter().enumerate() {
         if alt.is_empty() {
-            return Err(EditError::invalid(format!("alternatives[{i}].scopes"), "must not be empty"));
+            return Err(EditError::invalid(
+                format!("alternatives[{i}].scopes"),
+                "must not be empty",
+            ));
         }
         for (j, scope) in alt.iter().enumerate() {
             require_scope(catalog, scope, &format!("alternatives[{i}].scopes[{j}]"))?;
         }
     }
-    let op = Operation { alternatives: op.alternatives.into_iter().map(dedup).collect(), ..op };
+    let op = Operation {
+        alternatives: op.alternatives.into_iter().map(dedup).collect(),
+        ..op
+    };
     let mut edit = Edit::default();
-    let action = if create { "operation.create" } else { "operation.update" };
+    let action = if create {
+        "operation.create"
+    } else {
+        "operation.update"
+    };
     let before = current.map(operation_json);
-    let audit = record(action, &op.name, before.as_deref(), Some(&operation_json(&op)));
+    let audit = record(
+        action,
+        &op.name,
+        before.as_deref(),
+        Some(&operation_json(&op)),
+    );
     edit.push(Change::PutOperation(op), audit);
     Ok(edit)
 }
@@ -312,9 +476,17 @@ pub fn delete_operation(catalog: &CatalogSnapshot, name: &str) -> Result<Edit, E
         .operations
         .iter()
         .find(|o| o.name == name)
-        .ok_or_else(|| EditError::NotFound { kind: "operation", name: name.to_owned() })?;
+        .ok_or_else(|| EditError::NotFound {
+            kind: "operation",
+            name: name.to_owned(),
+        })?;
     let mut edit = Edit::default();
-    let audit = record("operation.delete", name, Some(&operation_json(current)), None);
+    let audit = record(
+        "operation.delete",
+        name,
+        Some(&operation_json(current)),
+        None,
+    );
     edit.push(Change::DeleteOperation(name.to_owned()), audit);
     Ok(edit)
 }
@@ -330,9 +502,15 @@ pub fn implication_cycle(
         .iter()
         .map(|s| {
             let targets = if &s.name == name { implies } else { &s.implies };
-            (s.name.as_str(), targets.iter().map(ScopeName::as_str).collect())
+            (
+                s.name.as_str(),
+                targets.iter().map(ScopeName::as_str).collect(),
+            )
         })
-        .chain(std::iter::once((name.as_str(), implies.iter().map(ScopeName::as_str).collect())))
+        .chain(std::iter::once((
+            name.as_str(),
+            implies.iter().map(ScopeName::as_str).collect(),
+        )))
         .collect();
     // Depth-first search from `name`, keeping the current path to report the cycle.
     let mut path = vec![name.as_str()];
@@ -343,7 +521,9 @@ pub fn implication_cycle(
         path: &mut Vec<&'a str>,
         seen: &mut BTreeSet<&'a str>,
     ) -> bool {
-        let Some(&node) = path.last() else { return false };
+        let Some(&node) = path.last() else {
+            return false;
+        };
         for &next in edges.get(node).map(Vec::as_slice).unwrap_or_default() {
             if next == start {
                 path.push(next);
@@ -393,11 +573,18 @@ fn check_implies(
     }
 }
 
-fn require_scope(catalog: &CatalogSnapshot, name: &ScopeName, field: &str) -> Result<(), EditError> {
+fn require_scope(
+    catalog: &CatalogSnapshot,
+    name: &ScopeName,
+    field: &str,
+) -> Result<(), EditError> {
     if catalog.scopes.iter().any(|s| &s.name == name) {
         Ok(())
     } else {
-        Err(EditError::invalid(field, format!("scope {name:?} does not exist in this tenant")))
+        Err(EditError::invalid(
+            field,
+            format!("scope {name:?} does not exist in this tenant"),
+        ))
     }
 }
 
@@ -416,7 +603,14 @@ pub fn validate_client_id(client_id: &str) -> Result<(), EditError> {
     let ok = !client_id.is_empty()
         && client_id.len() <= 200
         && client_id.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if ok { Ok(()) } else { Err(EditError::invalid("client_id", "must be 1-200 printable ASCII characters without space")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(EditError::invalid(
+            "client_id",
+            "must be 1-200 printable ASCII characters without space",
+        ))
+    }
 }
 
 fn dedup(names: Vec<ScopeName>) -> Vec<ScopeName> {
@@ -429,7 +623,12 @@ fn dedup(names: Vec<ScopeName>) -> Vec<ScopeName> {
     out
 }
 
-fn record(action: &'static str, target: &str, before: Option<&str>, after: Option<&str>) -> AuditRecord {
+fn record(
+    action: &'static str,
+    target: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> AuditRecord {
     AuditRecord {
         action,
         target: target.to_owned(),

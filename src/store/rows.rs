@@ -84,7 +84,9 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
 
 fn names_from_json(raw: &str, what: &str) -> Result<Vec<ScopeName>, StoreError> {
     let list: Vec<String> = serde_json::from_str(raw).map_err(|e| corrupt(what, e))?;
-    list.iter().map(|n| ScopeName::parse(n).map_err(|e| corrupt(what, e))).collect()
+    list.iter()
+        .map(|n| ScopeName::parse(n).map_err(|e| corrupt(what, e)))
+        .collect()
 }
 
 /// JSON text of a list of names.
@@ -100,8 +102,10 @@ pub(super) fn strings_to_json(list: &[String]) -> String {
 
 /// JSON text of an operation's alternatives.
 pub(super) fn alternatives_to_json(alternatives: &[Vec<ScopeName>]) -> String {
-    let list: Vec<Vec<&str>> =
-        alternatives.iter().map(|a| a.iter().map(ScopeName::as_str).collect()).collect();
+    let list: Vec<Vec<&str>> = alternatives
+        .iter()
+        .map(|a| a.iter().map(ScopeName::as_str).collect())
+        .collect();
     serde_json::to_value(list).unwrap_or_default().to_string()
 }
 
@@ -192,7 +196,11 @@ impl TryFrom<OperationRow> for Operation {
                     .collect()
             })
             .collect::<Result<_, _>>()?;
-        Ok(Operation { name: row.name, description: row.description, alternatives })
+        Ok(Operation {
+            name: row.name,
+            description: row.description,
+            alternatives,
+        })
     }
 }
 

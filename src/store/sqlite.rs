@@ -2,7 +2,9 @@
 
 use std::{str::FromStr, time::Duration};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::StoreError;
 
@@ -38,4 +40,10 @@ impl SqliteStore {
 
 // BEGIN IMMEDIATE takes the write lock up front, so a read-then-write transaction never
 // fails to upgrade; the row lock is implied.
-sql_store!(SqliteStore, sqlx::Sqlite, begin = "BEGIN IMMEDIATE", lock = "", notify = "");
+sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    begin = "BEGIN IMMEDIATE",
+    lock = "",
+    notify = ""
+);
