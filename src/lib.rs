@@ -1,5 +1,8 @@
 //! scopegate: token introspection, scope decisions and per-tenant OAuth scope catalogs.
 
+pub mod api;
+pub mod catalogs;
+pub mod config;
 pub mod pb;
 pub mod preset;
 pub mod scope;

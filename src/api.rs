@@ -1,0 +1,7 @@
+//! The gRPC layer: thin handlers per service, proto conversion, admin authentication and the
+//! one error-to-status table.
+
+pub mod admin;
+pub mod auth;
+pub mod convert;
+pub mod status;

@@ -1,0 +1,265 @@
+//! Proto <-> domain conversions. Missing or malformed proto fields become INVALID_ARGUMENT
+//! naming the field.
+
+use prost_types::Timestamp;
+
+use super::status::ApiError;
+use crate::{
+    pb,
+    scope::{edit::ScopeKey, AdminStyle, Client, Operation, Scope, ScopeName},
+    tenant::{KeySource, Tenant, TenantId},
+};
+
+/// Parses a required tenant id field.
+pub fn tenant_id(raw: &str, field: &str) -> Result<TenantId, ApiError> {
+    if raw.is_empty() {
+        return Err(ApiError::invalid(field, "is required"));
+    }
+    TenantId::parse(raw).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// Parses one scope name field.
+pub fn scope_name(raw: &str, field: &str) -> Result<ScopeName, ApiError> {
+    ScopeName::parse(raw).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// Parses a list of scope names, naming the bad element.
+pub fn scope_names(raw: &[String], field: &str) -> Result<Vec<ScopeName>, ApiError> {
+    raw.iter().enumerate().map(|(i, n)| scope_name(n, &format!("{field}[{i}]"))).collect()
+}
+
+/// Parses a required scope reference.
+pub fn scope_key(raw: Option<&pb::ScopeRef>, field: &str) -> Result<ScopeKey, ApiError> {
+    match raw.and_then(|r| r.r#ref.as_ref()) {
+        Some(pb::scope_ref::Ref::Id(id)) => Ok(ScopeKey::Id(*id)),
+        Some(pb::scope_ref::Ref::Name(name)) if !name.is_empty() => Ok(ScopeKey::Name(name.clone())),
+        _ => Err(ApiError::invalid(field, "an id or a name is required")),
+    }
+}
+
+/// A timestamp from unix milliseconds.
+pub fn timestamp(ms: i64) -> Timestamp {
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+fn strings(names: &[ScopeName]) -> Vec<String> {
+    names.iter().map(ToString::to_string).collect()
+}
+
+/// A scope on the wire.
+pub fn scope(tenant: &str, s: &Scope) -> pb::Scope {
+    pb::Scope {
+        id: s.id,
+        tenant: tenant.to_owned(),
+        name: s.name.to_string(),
+        description: s.description.clone(),
+        is_default: s.is_default,
+        is_system: s.is_system,
+        is_reserved: s.is_reserved,
+        implies: strings(&s.implies),
+        created_at: Some(timestamp(s.created_at_ms)),
+        updated_at: Some(timestamp(s.updated_at_ms)),
+        etag: s.etag.clone(),
+    }
+}
+
+/// A client on the wire.
+pub fn client(c: &Client) -> pb::Client {
+    pb::Client {
+        client_id: c.client_id.clone(),
+        name: c.name.clone(),
+        first_party: c.first_party,
+        allowed_scopes: strings(&c.allowed_scopes),
+    }
+}
+
+/// A client from the wire.
+pub fn client_from(c: pb::Client) -> Result<Client, ApiError> {
+    Ok(Client {
+        allowed_scopes: scope_names(&c.allowed_scopes, "allowed_scopes")?,
+        client_id: c.client_id,
+        name: c.name,
+        first_party: c.first_party,
+    })
+}
+
+/// An operation on the wire.
+pub fn operation(o: &Operation) -> pb::Operation {
+    pb::Operation {
+        name: o.name.clone(),
+        description: o.description.clone(),
+        alternatives: o.alternatives.iter().map(|a| pb::Alternative { scopes: strings(a) }).collect(),
+    }
+}
+
+/// An operation from the wire.
+pub fn operation_from(o: pb::Operation) -> Result<Operation, ApiError> {
+    let alternatives = o
+        .alternatives
+        .iter()
+        .enumerate()
+        .map(|(i, a)| scope_names(&a.scopes, &format!("alternatives[{i}].scopes")))
+        .collect::<Result<_, _>>()?;
+    Ok(Operation { name: o.name, description: o.description, alternatives })
+}
+
+/// A tenant on the wire; inline key material is never included.
+pub fn tenant(t: &Tenant) -> pb::Tenant {
+    let (read, write) = t.admin_style.admin_pair();
+    pb::Tenant {
+        id: t.id.to_string(),
+        display_name: t.display_name.clone(),
+        issuer: t.issuer.clone(),
+        audiences: t.audiences.clone(),
+        jwks_uri: match &t.key_source {
+            KeySource::Uri(uri) => uri.clone(),
+            _ => String::new(),
+        },
+        has_inline_jwks: matches!(t.key_source, KeySource::Inline(_)),
+        algorithms: t.algorithms.clone(),
+        leeway_seconds: t.leeway_seconds,
+        require_at_jwt_typ: t.require_at_jwt_typ,
+        jwks_refresh_seconds: t.jwks_refresh_seconds,
+        drop_unknown_scopes: t.drop_unknown_scopes,
+        preset: t.preset.clone(),
+        reserved_scopes: vec![read.to_owned(), write.to_owned()],
+        catalog_revision: t.revision,
+        created_at: Some(timestamp(t.created_at_ms)),
+        updated_at: Some(timestamp(t.updated_at_ms)),
+    }
+}
+
+/// Default JWS algorithms of a new tenant.
+pub const DEFAULT_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+/// Every algorithm a tenant may allow.
+pub const KNOWN_ALGORITHMS: [&str; 12] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
+    "HS384", "HS512",
+];
+/// Default minimum gap between JWKS refreshes.
+pub const DEFAULT_JWKS_REFRESH_SECONDS: u32 = 300;
+
+/// Applies `settings` over `base` (create: defaults; update: the current tenant).
+pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant, ApiError> {
+    if let Some(issuer) = &s.issuer {
+        if !issuer.is_empty() && !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(ApiError::invalid("settings.issuer", "must be an http(s) URL"));
+        }
+        base.issuer.clone_from(issuer);
+    }
+    if let Some(list) = &s.audiences {
+        if list.values.iter().any(String::is_empty) {
+            return Err(ApiError::invalid("settings.audiences", "must not contain an empty value"));
+        }
+        base.audiences.clone_from(&list.values);
+    }
+    match (&s.jwks, &s.jwks_uri) {
+        (Some(jwks), Some(uri)) if !jwks.is_empty() && !uri.is_empty() => {
+            return Err(ApiError::invalid("settings.jwks", "set either jwks or jwks_uri, not both"));
+        }
+        (Some(jwks), _) if !jwks.is_empty() => {
+            serde_json::from_str::<serde_json::Value>(jwks)
+                .ok()
+                .filter(|v| v.get("keys").is_some_and(serde_json::Value::is_array))
+                .ok_or_else(|| ApiError::invalid("settings.jwks", "must be a JWK set: {\"keys\": [...]}"))?;
+            base.key_source = KeySource::Inline(jwks.clone());
+        }
+        (_, Some(uri)) if !uri.is_empty() => {
+            if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+                return Err(ApiError::invalid("settings.jwks_uri", "must be an http(s) URL"));
+            }
+            base.key_source = KeySource::Uri(uri.clone());
+        }
+        (Some(_), _) | (_, Some(_)) => base.key_source = KeySource::None,
+        (None, None) => {}
+    }
+    if let Some(list) = &s.algorithms {
+        if list.values.is_empty() {
+            return Err(ApiError::invalid("settings.algorithms", "must not be empty"));
+        }
+        for (i, alg) in list.values.iter().enumerate() {
+            if !KNOWN_ALGORITHMS.contains(&alg.as_str()) {
+                return Err(ApiError::invalid(
+                    format!("settings.algorithms[{i}]"),
+                    format!("unsupported algorithm {alg:?}; known: {}", KNOWN_ALGORITHMS.join(", ")),
+                ));
+            }
+        }
+        base.algorithms.clone_from(&list.values);
+    }
+    if let Some(leeway) = s.leeway_seconds {
+        if leeway > 600 {
+            return Err(ApiError::invalid("settings.leeway_seconds", "must be at most 600"));
+        }
+        base.leeway_seconds = leeway;
+    }
+    if let Some(typ) = s.require_at_jwt_typ {
+        base.require_at_jwt_typ = typ;
+    }
+    if let Some(refresh) = s.jwks_refresh_seconds {
+        if refresh == 0 {
+            return Err(ApiError::invalid("settings.jwks_refresh_seconds", "must be at least 1"));
+        }
+        base.jwks_refresh_seconds = refresh;
+    }
+    if let Some(drop) = s.drop_unknown_scopes {
+        base.drop_unknown_scopes = drop;
+    }
+    Ok(base)
+}
+
+/// A fresh tenant with default settings.
+pub fn new_tenant(id: TenantId, display_name: String, preset: &str, style: AdminStyle, now_ms: i64) -> Tenant {
+    Tenant {
+        id,
+        display_name,
+        issuer: String::new(),
+        audiences: Vec::new(),
+        key_source: KeySource::None,
+        algorithms: DEFAULT_ALGORITHMS.iter().map(|a| (*a).to_owned()).collect(),
+        leeway_seconds: crate::tenant::DEFAULT_LEEWAY_SECONDS,
+        require_at_jwt_typ: false,
+        jwks_refresh_seconds: DEFAULT_JWKS_REFRESH_SECONDS,
+        admin_style: style,
+        drop_unknown_scopes: false,
+        preset: preset.to_owned(),
+        revision: 0,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    }
+}
+
+/// Page size from a request: default 50, capped at 500.
+pub fn page_size(page: Option<&pb::PageRequest>) -> usize {
+    match page.map_or(0, |p| p.page_size) {
+        0 => 50,
+        n => usize::try_from(n.min(500)).unwrap_or(500),
+    }
+}
+
+/// The page token of a request (the last key of the previous page, hex-encoded).
+pub fn page_after(page: Option<&pb::PageRequest>) -> Result<String, ApiError> {
+    let token = page.map(|p| p.page_token.as_str()).unwrap_or_default();
+    let bytes = hex::decode(token).map_err(|_| ApiError::invalid("page.page_token", "is not a token this server issued"))?;
+    String::from_utf8(bytes).map_err(|_| ApiError::invalid("page.page_token", "is not a token this server issued"))
+}
+
+/// The token for the page after the one ending at `last`.
+pub fn page_token(last: &str) -> String {
+    hex::encode(last)
+}
+
+/// Pages a sorted list by key: the items after `after`, at most `size`, and the next token.
+pub fn paginate<'a, T>(items: &'a [T], key: impl Fn(&T) -> &str, after: &str, size: usize) -> (Vec<&'a T>, String) {
+    let start = if after.is_empty() { 0 } else { items.partition_point(|i| key(i) <= after) };
+    let page: Vec<&T> = items[start..].iter().take(size).collect();
+    let more = start + page.len() < items.len();
+    let next = match (more, page.last()) {
+        (true, Some(last)) => page_token(key(last)),
+        _ => String::new(),
+    };
+    (page, next)
+}

@@ -1,0 +1,84 @@
+//! The one table from errors to `tonic::Status`: internal detail is logged here and never
+//! returned.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::{scope::edit::EditError, store::StoreError};
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad input, naming the field.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// No usable credential.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A credential that may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Not built yet.
+    #[error("{0} is not implemented yet")]
+    Unimplemented(&'static str),
+    /// From the store or the catalog rules.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// An `Invalid` error naming the field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<EditError> for ApiError {
+    fn from(err: EditError) -> Self {
+        Self::Store(StoreError::Rejected(err))
+    }
+}
+
+fn bad_request(field: &str, message: &str) -> Status {
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("{field}: {message}"),
+        ErrorDetails::with_bad_request_violation(field, message),
+    )
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::Invalid { field, message } => bad_request(&field, &message),
+            ApiError::Unauthenticated(msg) => Status::unauthenticated(msg),
+            ApiError::PermissionDenied(msg) => Status::permission_denied(msg),
+            ApiError::Unimplemented(what) => Status::unimplemented(format!("{what} is not implemented yet")),
+            ApiError::Store(store) => store_status(store),
+        }
+    }
+}
+
+fn store_status(err: StoreError) -> Status {
+    match err {
+        StoreError::TenantNotFound(_) => Status::not_found(err.to_string()),
+        StoreError::TenantConflict(msg) => Status::already_exists(msg),
+        StoreError::Rejected(edit) => match &edit {
+            EditError::NotFound { .. } => Status::not_found(edit.to_string()),
+            EditError::AlreadyExists { .. } => Status::already_exists(edit.to_string()),
+            EditError::SystemScope(_) | EditError::Cycle(_) => {
+                Status::failed_precondition(edit.to_string())
+            }
+            EditError::EtagMismatch { .. } => Status::aborted(edit.to_string()),
+            EditError::Invalid { field, message } => bad_request(field, message),
+        },
+        StoreError::Unavailable(detail) => {
+            tracing::warn!(%detail, "store unavailable");
+            Status::unavailable("the store is unavailable; retry later")
+        }
+        StoreError::Config(detail) | StoreError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            Status::internal("internal error")
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Typed configuration, loaded once: command-line flags and `SCOPEGATE_*` variables (through
+//! clap), over an optional TOML file, over defaults. Secrets are wrapped so `Debug` hides them.
+
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// A secret string: `Debug` and `Display` never print it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The bootstrap admin key, kept only as its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminKeyHash(pub [u8; 32]);
+
+impl AdminKeyHash {
+    /// Hashes a key.
+    pub fn of(key: &str) -> Self {
+        Self(Sha256::digest(key.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for AdminKeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminKeyHash(<redacted>)")
+    }
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen for gRPC; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// SHA-256 of the bootstrap admin key, if one is configured.
+    pub admin_key: Option<AdminKeyHash>,
+    /// How long in-flight calls may drain after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// How often the store is probed for readiness.
+    pub health_interval: Duration,
+    /// Upper bound on how stale a cached catalog may be if a change notification is lost.
+    pub catalog_ttl: Duration,
+    /// Most tenant catalogs kept in memory.
+    pub catalog_capacity: u64,
+}
+
+/// Defaults.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Default database: a SQLite file in the working directory, created on first run.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://scopegate.db";
+
+impl Config {
+    /// A configuration with defaults for everything but the database.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051))),
+            database_url: database_url.into(),
+            admin_key: None,
+            shutdown_grace: Duration::from_secs(10),
+            health_interval: Duration::from_secs(5),
+            catalog_ttl: Duration::from_secs(30),
+            catalog_capacity: 10_000,
+        }
+    }
+}
+
+/// The optional TOML file; every key is optional and flags/env vars win over it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub admin_key: Option<String>,
+    pub shutdown_grace_seconds: Option<u64>,
+    pub health_interval_seconds: Option<u64>,
+    pub catalog_ttl_seconds: Option<u64>,
+    pub catalog_capacity: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
+    }
+}
