@@ -5,3 +5,4 @@ pub mod admin;
 pub mod auth;
 pub mod convert;
 pub mod status;
+pub mod pending;

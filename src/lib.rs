@@ -1,10 +1,12 @@
 //! scopegate: token introspection, scope decisions and per-tenant OAuth scope catalogs.
 
 pub mod api;
+pub mod app;
 pub mod catalogs;
 pub mod config;
 pub mod pb;
 pub mod preset;
 pub mod scope;
 pub mod store;
+pub mod telemetry;
 pub mod tenant;

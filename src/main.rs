@@ -1,1 +1,149 @@
-fn main() {}
+//! The `scopegate` binary: parses configuration, sets up logging, builds the app, waits for a
+//! signal. Everything else lives in the library.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use scopegate::{
+    app::App,
+    config::{AdminKeyHash, Config, FileConfig, DEFAULT_DATABASE_URL, DEFAULT_LISTEN},
+    store, telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "scopegate", version, about = "Token introspection, scope decisions and OAuth scope catalogs over gRPC")]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "SCOPEGATE_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gRPC server.
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(DbArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// `sqlite://FILE` (created on first run) or `postgres://…` [default: sqlite://scopegate.db]
+    #[arg(long, env = "SCOPEGATE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Optional TOML configuration file; flags and environment variables win over it.
+    #[arg(long, env = "SCOPEGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:50051]
+    #[arg(long, env = "SCOPEGATE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Bootstrap admin bearer key for the admin API (kept only as its SHA-256).
+    #[arg(long, env = "SCOPEGATE_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Seconds in-flight calls may drain after SIGTERM/SIGINT [default: 10]
+    #[arg(long, env = "SCOPEGATE_SHUTDOWN_GRACE_SECONDS")]
+    shutdown_grace_seconds: Option<u64>,
+}
+
+fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
+    let file = match &db.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let url = db.database_url.clone().or_else(|| file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let mut config = Config::new(url);
+    if let Some(secs) = file.shutdown_grace_seconds {
+        config.shutdown_grace = Duration::from_secs(secs);
+    }
+    if let Some(secs) = file.health_interval_seconds {
+        config.health_interval = Duration::from_secs(secs.max(1));
+    }
+    if let Some(secs) = file.catalog_ttl_seconds {
+        config.catalog_ttl = Duration::from_secs(secs.max(1));
+    }
+    if let Some(capacity) = file.catalog_capacity {
+        config.catalog_capacity = capacity;
+    }
+    Ok((config, file))
+}
+
+fn serve_config(args: &ServeArgs) -> Result<Config, String> {
+    let (mut config, file) = load(&args.db)?;
+    let listen = match (&args.listen, &file.listen) {
+        (Some(addr), _) => *addr,
+        (None, Some(raw)) => raw.parse().map_err(|e| format!("invalid listen address {raw:?} in config file: {e}"))?,
+        (None, None) => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
+    };
+    config.listen = listen;
+    let key = args.admin_key.as_deref().or(file.admin_key.as_deref()).filter(|k| !k.is_empty());
+    config.admin_key = key.map(AdminKeyHash::of);
+    if let Some(secs) = args.shutdown_grace_seconds {
+        config.shutdown_grace = Duration::from_secs(secs);
+    }
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_json);
+    let result = match cli.command {
+        Command::Serve(args) => serve(&args).await,
+        Command::Migrate(db) => migrate(&db).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: &ServeArgs) -> Result<(), String> {
+    let config = serve_config(args)?;
+    if config.admin_key.is_none() {
+        tracing::warn!("no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY): the admin API refuses every call");
+    }
+    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    tracing::info!(addr = %app.local_addr(), "listening");
+    app.run_until(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(db: &DbArgs) -> Result<(), String> {
+    let (config, _) = load(db)?;
+    store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The application: `App::build` opens the store (running migrations) and binds the port;
+//! `run_until` serves every service, health and reflection until the shutdown future resolves,
+//! then reports NOT_SERVING and drains in-flight calls for a bounded grace period.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::{server::HealthReporter, ServingStatus};
+
+use crate::{
+    api::{admin::AdminService, auth::AdminAuth, pending::Pending},
+    catalogs::Catalogs,
+    config::Config,
+    pb,
+    store::{self, Store, StoreError},
+};
+
+/// Full names of the services, as health checkers ask for them.
+pub const SERVICE_NAMES: [&str; 3] = [
+    "scopegate.v1.TokenIntrospection",
+    "scopegate.v1.ScopeDecision",
+    "scopegate.v1.ScopeAdmin",
+];
+
+/// Why the application could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("server error: {0}")]
+    Serve(String),
+}
+
+/// A built, bound, not yet serving application.
+#[derive(Debug)]
+pub struct App {
+    config: Config,
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    catalogs: Catalogs,
+}
+
+impl App {
+    /// Opens the store (creating and migrating it) and binds the listen address.
+    pub async fn build(config: Config) -> Result<Self, AppError> {
+        let store = store::connect(&config.database_url).await?;
+        store.ping().await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| AppError::Bind { addr: config.listen, source })?;
+        let catalogs = Catalogs::new(Arc::clone(&store), config.catalog_capacity, config.catalog_ttl);
+        Ok(Self { config, listener, store, catalogs })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    /// Serves until `shutdown` resolves, then drains for at most the configured grace period.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), AppError> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        set_all(&reporter, ServingStatus::Serving).await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| AppError::Serve(e.to_string()))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| AppError::Serve(e.to_string()))?;
+        let auth = AdminAuth::new(self.config.admin_key.clone(), None);
+        let admin = AdminService::new(self.catalogs.clone(), auth);
+
+        let probe = tokio::spawn(probe_store(Arc::clone(&self.store), reporter.clone(), self.config.health_interval));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = Server::builder()
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(pb::token_introspection_server::TokenIntrospectionServer::new(Pending))
+            .add_service(pb::scope_decision_server::ScopeDecisionServer::new(Pending))
+            .add_service(pb::scope_admin_server::ScopeAdminServer::new(admin))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+                let _ = stop_rx.await;
+            });
+        tokio::pin!(server);
+        tokio::pin!(shutdown);
+        tracing::info!("serving");
+        let outcome = tokio::select! {
+            result = &mut server => Some(result),
+            () = &mut shutdown => None,
+        };
+        probe.abort();
+        if let Some(result) = outcome {
+            return result.map_err(|e| AppError::Serve(e.to_string()));
+        }
+        tracing::info!(grace = ?self.config.shutdown_grace, "shutting down: draining in-flight calls");
+        set_all(&reporter, ServingStatus::NotServing).await;
+        let _ = stop_tx.send(());
+        // Open streams (a Health/Watch, say) would hold the server forever: bound the drain.
+        match tokio::time::timeout(self.config.shutdown_grace, server).await {
+            Ok(result) => result.map_err(|e| AppError::Serve(e.to_string())),
+            Err(_) => {
+                tracing::warn!("drain grace period elapsed; closing remaining streams");
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for name in SERVICE_NAMES {
+        reporter.set_service_status(name, status).await;
+    }
+}
+
+/// Flips health to NOT_SERVING while the store does not answer, and back when it does.
+async fn probe_store(store: Arc<dyn Store>, reporter: HealthReporter, every: Duration) {
+    let mut healthy = true;
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let ok = matches!(tokio::time::timeout(every, store.ping()).await, Ok(Ok(())));
+        if ok != healthy {
+            healthy = ok;
+            if ok {
+                tracing::info!("store answers again: serving");
+                set_all(&reporter, ServingStatus::Serving).await;
+            } else {
+                tracing::warn!("store does not answer: not serving");
+                set_all(&reporter, ServingStatus::NotServing).await;
+            }
+        }
+    }
+}
