@@ -1,0 +1,134 @@
+//! The store conformance suite: the same contract checked on SQLite and Postgres through the
+//! `Store` trait alone.
+
+use std::sync::Arc;
+
+use scopegate::{
+    preset::{self, CatalogFile},
+    scope::{
+        edit::{self, EditError, NewScope},
+        AdminStyle, ScopeName,
+    },
+    store::{self, Actor, Revocation, RevocationKind, Store, StoreError},
+    tenant::{KeySource, Tenant, TenantId},
+};
+
+use crate::{backend_tests, helpers::{Backend, TestDb}};
+
+fn tenant(id: &str, issuer: &str) -> Tenant {
+    Tenant {
+        id: TenantId::parse(id).unwrap(),
+        display_name: id.to_owned(),
+        issuer: issuer.to_owned(),
+        audiences: vec!["api".to_owned()],
+        key_source: KeySource::Uri("https://id.example/jwks".to_owned()),
+        algorithms: vec!["RS256".to_owned()],
+        leeway_seconds: 60,
+        require_at_jwt_typ: true,
+        jwks_refresh_seconds: 300,
+        admin_style: AdminStyle::Colon,
+        drop_unknown_scopes: false,
+        preset: "loopwise".to_owned(),
+        revision: 0,
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    }
+}
+
+async fn seeded(backend: Backend) -> Option<(TestDb, Arc<dyn Store>, TenantId)> {
+    let db = TestDb::new(backend).await?;
+    let store = store::connect(&db.url).await.unwrap();
+    let t = tenant("school", "https://id.school.test");
+    let seed = preset::seed(&CatalogFile::preset("loopwise").unwrap(), AdminStyle::Colon, 1).unwrap();
+    let committed = store.create_tenant(&t, &seed, &Actor("test".into())).await.unwrap();
+    assert_eq!(committed.tenant.revision, 1);
+    Some((db, store, t.id))
+}
+
+fn new_scope(name: &str) -> NewScope {
+    NewScope { name: ScopeName::parse(name).unwrap(), description: name.to_owned(), is_default: false, implies: vec![] }
+}
+
+async fn a_tenant_round_trips_with_its_seeded_catalog(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let committed = store.catalog(&id).await.unwrap();
+    let expected = tenant("school", "https://id.school.test");
+    assert_eq!(committed.tenant.key_source, expected.key_source);
+    assert_eq!(committed.tenant.audiences, expected.audiences);
+    assert!(committed.tenant.require_at_jwt_typ);
+    assert_eq!(committed.catalog.scopes.len(), 34);
+    assert_eq!(committed.catalog.operations.len(), 33);
+    assert!(committed.catalog.scopes.iter().all(|s| s.id > 0));
+    let found = store.tenant_by_issuer("https://id.school.test").await.unwrap();
+    assert_eq!(found.map(|t| t.id), Some(id));
+    assert!(store.tenant_by_issuer("https://other").await.unwrap().is_none());
+}
+
+async fn a_refused_plan_writes_nothing(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let before = store.catalog(&id).await.unwrap();
+    let events = store.audit_events(&id, 0, 500).await.unwrap().len();
+
+    let refuse = |_: &Tenant, _: &_| -> Result<edit::Edit, EditError> { Err(EditError::invalid("x", "no")) };
+    let result = store.edit(&id, &Actor("test".into()), &refuse).await;
+
+    assert!(matches!(result, Err(StoreError::Rejected(_))));
+    let after = store.catalog(&id).await.unwrap();
+    assert_eq!(after.tenant.revision, before.tenant.revision);
+    assert_eq!(after.catalog, before.catalog);
+    assert_eq!(store.audit_events(&id, 0, 500).await.unwrap().len(), events);
+}
+
+async fn concurrent_edits_of_one_tenant_serialize(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let id = id.clone();
+            tokio::spawn(async move {
+                let plan = move |_: &Tenant, c: &_| edit::create_scope(c, new_scope(&format!("extra:{i}")), 2);
+                store.edit(&id, &Actor("test".into()), &plan).await.map(|_| ())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let after = store.catalog(&id).await.unwrap();
+    assert_eq!(after.tenant.revision, 1 + 8, "each edit bumped the revision exactly once");
+    assert_eq!(after.catalog.scopes.iter().filter(|s| s.name.as_str().starts_with("extra:")).count(), 8);
+}
+
+async fn revocations_persist_replace_and_prune(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let actor = Actor("test".into());
+    let jti = Revocation { kind: RevocationKind::Jti, value: "t-1".into(), not_before: 0, expires_at: 1_000 };
+    let subject = Revocation { kind: RevocationKind::Subject, value: "alice".into(), not_before: 500, expires_at: 5_000 };
+    store.revoke(&id, &jti, &actor).await.unwrap();
+    store.revoke(&id, &subject, &actor).await.unwrap();
+    let later = Revocation { not_before: 900, ..subject.clone() };
+    store.revoke(&id, &later, &actor).await.unwrap();
+
+    let mut live = store.revocations(&id, 0).await.unwrap();
+    live.sort_by(|a, b| a.value.cmp(&b.value));
+    assert_eq!(live, [later.clone(), jti]);
+    assert_eq!(store.prune_revocations(2_000).await.unwrap(), 1);
+    assert_eq!(store.revocations(&id, 0).await.unwrap(), [later]);
+}
+
+async fn deleting_a_tenant_keeps_its_audit_trail(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else { return };
+    store.delete_tenant(&id, &Actor("test".into())).await.unwrap();
+    assert!(matches!(store.catalog(&id).await, Err(StoreError::TenantNotFound(_))));
+    let events = store.audit_events(&id, 0, 500).await.unwrap();
+    assert_eq!(events.first().map(|e| e.action.as_str()), Some("tenant.delete"));
+    assert!(events.iter().all(|e| !e.after.contains("jwks\":\"{")), "no key material in the trail");
+}
+
+backend_tests!(
+    a_tenant_round_trips_with_its_seeded_catalog,
+    a_refused_plan_writes_nothing,
+    concurrent_edits_of_one_tenant_serialize,
+    revocations_persist_replace_and_prune,
+    deleting_a_tenant_keeps_its_audit_trail,
+);

@@ -1,0 +1,71 @@
+//! Health and lifecycle: SERVING once started, NOT_SERVING from the shutdown signal, a bounded
+//! drain even with an open Watch stream; reflection lists every service.
+
+use scopegate::app::SERVICE_NAMES;
+use tokio_stream::StreamExt;
+use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
+use tonic_reflection::pb::v1::{
+    server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+    server_reflection_response::MessageResponse, ServerReflectionRequest,
+};
+
+use crate::{
+    backend_tests, fresh_app,
+    helpers::{create_tenant, Backend, TestApp, TestDb},
+};
+
+async fn every_service_is_serving_once_started(backend: Backend) {
+    let (_db, app) = fresh_app!(backend);
+    let mut health = HealthClient::new(app.channel.clone());
+    for service in [""].into_iter().chain(SERVICE_NAMES) {
+        let status = health.check(HealthCheckRequest { service: service.to_owned() }).await.unwrap().into_inner().status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
+    }
+}
+
+async fn shutdown_flips_to_not_serving_and_an_open_watch_does_not_hold_the_process(backend: Backend) {
+    let (_db, app) = fresh_app!(backend);
+    let mut health = HealthClient::new(app.channel.clone());
+    let mut watch = health.watch(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+
+    // The grace period (2 s in tests) bounds the drain; the Watch stream stays open.
+    app.stop().await.expect("clean exit");
+
+    // The server flipped to NOT_SERVING before draining; the watcher got that update.
+    let update = watch.next().await.unwrap().unwrap();
+    assert_eq!(update.status, ServingStatus::NotServing as i32, "watchers learn about the shutdown");
+}
+
+async fn data_survives_a_restart(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else { return };
+    let app = TestApp::on(&db).await;
+    create_tenant(&app, "school", "loopwise").await;
+    app.stop().await.unwrap();
+
+    let again = TestApp::on(&db).await;
+    let names = crate::manage_scope::list_names(&again, "school", false).await;
+    assert!(names.contains(&"courses:read".to_owned()));
+}
+
+async fn reflection_lists_every_service(backend: Backend) {
+    let (_db, app) = fresh_app!(backend);
+    let mut client = ServerReflectionClient::new(app.channel.clone());
+    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut responses = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = responses.next().await.unwrap().unwrap().message_response else {
+        panic!("expected a service list")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in SERVICE_NAMES.into_iter().chain(["grpc.health.v1.Health"]) {
+        assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
+    }
+}
+
+backend_tests!(
+    every_service_is_serving_once_started,
+    shutdown_flips_to_not_serving_and_an_open_watch_does_not_hold_the_process,
+    data_survives_a_restart,
+    reflection_lists_every_service,
+);
