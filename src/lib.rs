@@ -2,3 +2,4 @@
 
 pub mod scope;
 pub mod tenant;
+pub mod token;
