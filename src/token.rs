@@ -53,3 +53,6 @@ pub fn token_fingerprint(token: &str) -> String {
     hex.truncate(12);
     hex
 }
+
+#[cfg(test)]
+mod tests;

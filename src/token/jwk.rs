@@ -88,8 +88,8 @@ pub enum SkipReason {
     /// An `oct` key in a fetched set: a published secret is no secret.
     #[error("HMAC secrets (kty \"oct\") are accepted only in an inline key set, never from a URI")]
     SymmetricNotAllowed,
-    /// Two keys share a `kid` and an algorithm: neither is used.
-    #[error("kid {0:?} appears more than once for the same algorithm")]
+    /// Several keys of one type share a `kid`: none of them is used.
+    #[error("kid {0:?} appears on more than one key of this type")]
     DuplicateKid(String),
 }
 

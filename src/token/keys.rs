@@ -4,7 +4,7 @@
 //! Set-level rules, all failing closed: at most [`MAX_KEYS`] keys and [`MAX_JWKS_BYTES`] bytes; no
 //! repeated JSON member names; a key with private parameters refuses the whole set (a leaked private
 //! key must be noticed, not silently trimmed); HMAC secrets never share a set with public keys; two
-//! keys with the same `kid` and algorithm are both skipped; zero usable keys is an error.
+//! keys of one type with the same `kid` are all skipped; zero usable keys is an error.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -153,26 +153,33 @@ impl KeySet {
         if entries.len() > MAX_KEYS {
             return Err(KeyError::TooManyKeys);
         }
+        let counts = kid_counts(entries);
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
-            let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+            let kid = entry.get("kid").and_then(Value::as_str);
+            let kty = entry.get("kty").and_then(Value::as_str).unwrap_or_default();
+            let duplicate =
+                kid.is_some_and(|kid| counts.get(&(kid, kty)).copied().unwrap_or(0) > 1);
+            let kid = kid.map(str::to_owned);
             match parse_jwk(entry, origin) {
-                JwkOutcome::Usable(k) => keys.push((
-                    index,
-                    VerificationKey {
-                        kid: k.kid,
-                        alg: k.alg,
-                        kind: k.kind,
-                        decoding: k.decoding,
-                        public: k.public,
-                    },
-                )),
-                JwkOutcome::Skipped(reason) => skipped.push(SkippedKey { index, kid, reason }),
                 JwkOutcome::Private => return Err(KeyError::PrivateKeyMaterial { index, kid }),
+                JwkOutcome::Skipped(reason) => skipped.push(SkippedKey { index, kid, reason }),
+                JwkOutcome::Usable(k) if duplicate => {
+                    let reason = SkipReason::DuplicateKid(
+                        k.kid.unwrap_or_default().chars().take(40).collect(),
+                    );
+                    skipped.push(SkippedKey { index, kid, reason });
+                }
+                JwkOutcome::Usable(k) => keys.push(VerificationKey {
+                    kid: k.kid,
+                    alg: k.alg,
+                    kind: k.kind,
+                    decoding: k.decoding,
+                    public: k.public,
+                }),
             }
         }
-        let keys = drop_duplicate_kids(keys, &mut skipped);
         let has_secret = keys.iter().any(|k| k.kind == KeyKind::Oct);
         if has_secret && keys.iter().any(|k| k.kind != KeyKind::Oct) {
             return Err(KeyError::MixedKeyKinds);
@@ -241,34 +248,19 @@ impl KeySet {
     }
 }
 
-/// Moves every key whose (`kid`, algorithm) is shared with another key to `skipped`: which of two
-/// keys the issuer meant cannot be known.
-fn drop_duplicate_kids(
-    keys: Vec<(usize, VerificationKey)>,
-    skipped: &mut Vec<SkippedKey>,
-) -> Vec<VerificationKey> {
-    let mut counts: HashMap<(String, Algorithm), usize> = HashMap::new();
-    for (_, key) in &keys {
-        if let Some(kid) = &key.kid {
-            *counts.entry((kid.clone(), key.alg)).or_default() += 1;
+/// How many entries carry each (`kid`, `kty`) pair. Counted over every entry, usable or not: if
+/// the issuer published two keys of one type under one `kid`, which one it signs with is unknown.
+fn kid_counts(entries: &[Value]) -> HashMap<(&str, &str), usize> {
+    let mut counts = HashMap::new();
+    for entry in entries {
+        if let (Some(kid), Some(kty)) = (
+            entry.get("kid").and_then(Value::as_str),
+            entry.get("kty").and_then(Value::as_str),
+        ) {
+            *counts.entry((kid, kty)).or_default() += 1;
         }
     }
-    let mut usable = Vec::with_capacity(keys.len());
-    for (index, key) in keys {
-        match &key.kid {
-            Some(kid) if counts.get(&(kid.clone(), key.alg)).copied().unwrap_or(0) > 1 => {
-                let reason = SkipReason::DuplicateKid(kid.chars().take(40).collect());
-                skipped.push(SkippedKey {
-                    index,
-                    kid: Some(kid.clone()),
-                    reason,
-                });
-            }
-            _ => usable.push(key),
-        }
-    }
-    skipped.sort_by_key(|s| s.index);
-    usable
+    counts
 }
 
 impl fmt::Debug for KeySet {
