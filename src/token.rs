@@ -17,6 +17,7 @@ mod jwks;
 mod jws;
 mod keys;
 mod rejection;
+mod remote;
 mod roca;
 mod strict_json;
 mod verify;

@@ -3,17 +3,17 @@
 //! an unknown `kid` at most once per that interval, with concurrent refreshes coalesced into one
 //! fetch and a failed refresh keeping the previous set.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::claims::VerifiedToken;
 use super::keys::{KeyError, KeyOrigin, KeySet, MAX_JWKS_BYTES};
 use super::rejection::Rejection;
+use super::remote::{Clock, Fetcher, KidRefresh, Remote, kid_refresh_decision, spawn_fetch};
 use super::verify::{VerifyPolicy, verify};
 use super::{fetch, token_fingerprint};
 use crate::tenant::{KeySource, Tenant, TenantId};
@@ -47,72 +47,9 @@ impl Default for JwksConfig {
 /// Loads and caches tenants' key sets. Cheap to clone; all clones share one cache.
 #[derive(Clone)]
 pub struct JwksProvider {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    http: reqwest::Client,
-    config: JwksConfig,
+    fetcher: Arc<Fetcher>,
     inline: Cache<[u8; 32], Result<Arc<KeySet>, KeyError>>,
     remote: Cache<(TenantId, String), Arc<Remote>>,
-    fetches: AtomicU64,
-}
-
-/// One (tenant, uri): the current set, readable without waiting, and the gate that serialises
-/// fetches and remembers when they happened.
-#[derive(Default)]
-struct Remote {
-    current: RwLock<Option<Snapshot>>,
-    gate: Arc<Mutex<Gate>>,
-}
-
-#[derive(Clone)]
-struct Snapshot {
-    keys: Arc<KeySet>,
-    fetched_at: Instant,
-}
-
-#[derive(Default)]
-struct Gate {
-    last_fetch_started: Option<Instant>,
-    last_kid_refresh: Option<Instant>,
-    last_failure: Option<(Instant, KeyError)>,
-}
-
-impl Remote {
-    fn snapshot(&self) -> Option<Snapshot> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// What an unknown-`kid` refresh request should do.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum KidRefresh {
-    /// A fetch started after the request: its result already answers it.
-    Coalesced,
-    /// An unknown-`kid` refresh happened less than one interval ago.
-    Throttled,
-    /// Fetch now.
-    Fetch,
-}
-
-fn kid_refresh_decision(gate: &Gate, requested_at: Instant, interval: Duration) -> KidRefresh {
-    if gate
-        .last_fetch_started
-        .is_some_and(|started| started >= requested_at)
-    {
-        KidRefresh::Coalesced
-    } else if gate
-        .last_kid_refresh
-        .is_some_and(|at| requested_at.saturating_duration_since(at) < interval)
-    {
-        KidRefresh::Throttled
-    } else {
-        KidRefresh::Fetch
-    }
 }
 
 /// The tenant's refresh interval; at least one second, so a zero can never mean "fetch always".
@@ -124,29 +61,28 @@ impl JwksProvider {
     /// A provider with its own HTTP client.
     pub fn new(config: JwksConfig) -> Result<Self, KeyError> {
         let http = fetch::build_client(&config)?;
-        let inline = Cache::builder()
-            .max_capacity(10_000)
-            .time_to_idle(Duration::from_secs(3600))
-            .build();
-        let remote = Cache::builder()
-            .max_capacity(10_000)
-            .time_to_idle(Duration::from_secs(86_400))
-            .build();
-        let inner = Inner {
+        let fetcher = Fetcher {
             http,
             config,
-            inline,
-            remote,
+            clock: Clock::default(),
             fetches: AtomicU64::new(0),
         };
         Ok(Self {
-            inner: Arc::new(inner),
+            fetcher: Arc::new(fetcher),
+            inline: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            remote: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(Duration::from_secs(86_400))
+                .build(),
         })
     }
 
-    /// How many JWKS fetches this provider has started (for metrics).
+    /// How many JWKS fetches this provider has attempted (for metrics).
     pub fn fetch_count(&self) -> u64 {
-        self.inner.fetches.load(Ordering::Relaxed)
+        self.fetcher.fetches.load(Ordering::Relaxed)
     }
 
     /// The tenant's current key set: parsed once for an inline set; for a `jwks_uri`, fetched on
@@ -158,7 +94,7 @@ impl JwksProvider {
             KeySource::Inline(json) => {
                 let digest: [u8; 32] = Sha256::digest(json.as_bytes()).into();
                 let parse = async { KeySet::parse(json, KeyOrigin::Inline).map(Arc::new) };
-                self.inner.inline.get_with(digest, parse).await
+                self.inline.get_with(digest, parse).await
             }
             KeySource::Uri(uri) => self.remote_keys(tenant, uri).await,
         }
@@ -172,14 +108,17 @@ impl JwksProvider {
         let KeySource::Uri(uri) = &tenant.key_source else {
             return None;
         };
-        let requested_at = Instant::now();
+        let requested_at = self.fetcher.clock.now();
         let remote = self.remote(tenant, uri).await;
         let mut gate = Arc::clone(&remote.gate).lock_owned().await;
         match kid_refresh_decision(&gate, requested_at, refresh_interval(tenant)) {
             KidRefresh::Coalesced | KidRefresh::Throttled => remote.snapshot().map(|s| s.keys),
             KidRefresh::Fetch => {
-                gate.last_kid_refresh = Some(Instant::now());
-                self.spawn_fetch(remote, gate, tenant, uri).await.ok()
+                gate.last_kid_refresh = Some(self.fetcher.clock.now());
+                let (fetcher, id) = (Arc::clone(&self.fetcher), tenant.id.clone());
+                spawn_fetch(fetcher, remote, gate, id, uri.clone())
+                    .await
+                    .ok()
             }
         }
     }
@@ -214,8 +153,7 @@ impl JwksProvider {
 
     async fn remote(&self, tenant: &Tenant, uri: &str) -> Arc<Remote> {
         let key = (tenant.id.clone(), uri.to_owned());
-        self.inner
-            .remote
+        self.remote
             .get_with(key, async { Arc::new(Remote::default()) })
             .await
     }
@@ -223,13 +161,11 @@ impl JwksProvider {
     async fn remote_keys(&self, tenant: &Tenant, uri: &str) -> Result<Arc<KeySet>, KeyError> {
         let remote = self.remote(tenant, uri).await;
         let interval = refresh_interval(tenant);
-        let asked_at = Instant::now();
-        let stale = match remote.snapshot() {
-            Some(s) if asked_at.saturating_duration_since(s.fetched_at) < interval => {
-                return Ok(s.keys);
-            }
-            other => other,
-        };
+        let asked_at = self.fetcher.clock.now();
+        if let Some(keys) = remote.fresh(asked_at, interval) {
+            return Ok(keys);
+        }
+        let stale = remote.snapshot();
         let gate = match (stale, Arc::clone(&remote.gate).try_lock_owned()) {
             (_, Ok(gate)) => gate,
             // A refresh is in flight: serve the stale set rather than queue behind it.
@@ -237,127 +173,33 @@ impl JwksProvider {
             (None, Err(_)) => Arc::clone(&remote.gate).lock_owned().await,
         };
         // The fetch we may have waited for could have answered already.
-        let current = remote.snapshot();
-        if let Some(s) = &current
-            && Instant::now().saturating_duration_since(s.fetched_at) < interval
-        {
-            return Ok(Arc::clone(&s.keys));
+        if let Some(keys) = remote.fresh(self.fetcher.clock.now(), interval) {
+            return Ok(keys);
         }
-        let backoff = self.inner.config.failure_backoff.min(interval);
+        let backoff = self.fetcher.config.failure_backoff.min(interval);
         if let Some((failed_at, error)) = &gate.last_failure
             && asked_at.saturating_duration_since(*failed_at) < backoff
         {
-            return current.map(|s| s.keys).ok_or_else(|| error.clone());
+            return remote
+                .snapshot()
+                .map(|s| s.keys)
+                .ok_or_else(|| error.clone());
         }
-        self.spawn_fetch(remote, gate, tenant, uri).await
+        let (fetcher, id) = (Arc::clone(&self.fetcher), tenant.id.clone());
+        spawn_fetch(fetcher, remote, gate, id, uri.to_owned()).await
     }
 
-    /// Fetches on a task of its own, holding the gate, so a caller that goes away (a cancelled
-    /// request) neither aborts the fetch nor leaves the gate's bookkeeping half done.
-    async fn spawn_fetch(
-        &self,
-        remote: Arc<Remote>,
-        gate: OwnedMutexGuard<Gate>,
-        tenant: &Tenant,
-        uri: &str,
-    ) -> Result<Arc<KeySet>, KeyError> {
-        let task = run_fetch(
-            Arc::clone(&self.inner),
-            remote,
-            gate,
-            tenant.id.clone(),
-            uri.to_owned(),
-        );
-        tokio::spawn(task)
-            .await
-            .unwrap_or_else(|_| Err(KeyError::Fetch("the refresh task failed".to_owned())))
-    }
-}
-
-async fn run_fetch(
-    inner: Arc<Inner>,
-    remote: Arc<Remote>,
-    mut gate: OwnedMutexGuard<Gate>,
-    tenant: TenantId,
-    uri: String,
-) -> Result<Arc<KeySet>, KeyError> {
-    let started = Instant::now();
-    gate.last_fetch_started = Some(started);
-    inner.fetches.fetch_add(1, Ordering::Relaxed);
-    let fetched = fetch::fetch(&inner.http, &uri, &inner.config).await;
-    match fetched.and_then(|body| KeySet::parse(&body, KeyOrigin::Published)) {
-        Ok(set) => {
-            for skipped in set.skipped() {
-                tracing::warn!(%tenant, %uri, %skipped, "JWK set: key skipped");
-            }
-            tracing::info!(%tenant, %uri, keys = set.keys().len(), "JWK set fetched");
-            let keys = Arc::new(set);
-            let snapshot = Snapshot {
-                keys: Arc::clone(&keys),
-                fetched_at: started,
-            };
-            *remote
-                .current
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = Some(snapshot);
-            gate.last_failure = None;
-            Ok(keys)
-        }
-        Err(error) => {
-            tracing::warn!(%tenant, %uri, %error, "JWK set fetch failed; keeping the previous set");
-            gate.last_failure = Some((Instant::now(), error.clone()));
-            remote.snapshot().map(|s| s.keys).ok_or(error)
-        }
+    /// Moves the provider's clock forward, standing in for the passing of time.
+    #[cfg(test)]
+    pub(crate) fn advance_clock(&self, seconds: u64) {
+        self.fetcher.clock.advance(seconds);
     }
 }
 
 impl std::fmt::Debug for JwksProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwksProvider")
-            .field("config", &self.inner.config)
+            .field("config", &self.fetcher.config)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_kid_refreshes_are_throttled_and_coalesced() {
-        let interval = Duration::from_secs(60);
-        let t0 = Instant::now();
-        let at = |secs| t0 + Duration::from_secs(secs);
-        let mut gate = Gate::default();
-        assert_eq!(kid_refresh_decision(&gate, t0, interval), KidRefresh::Fetch);
-
-        gate.last_fetch_started = Some(at(10));
-        gate.last_kid_refresh = Some(at(10));
-        // Asked before that fetch started: its answer is already there.
-        assert_eq!(
-            kid_refresh_decision(&gate, at(9), interval),
-            KidRefresh::Coalesced
-        );
-        // Asked after it, within the interval: no new fetch.
-        assert_eq!(
-            kid_refresh_decision(&gate, at(11), interval),
-            KidRefresh::Throttled
-        );
-        assert_eq!(
-            kid_refresh_decision(&gate, at(69), interval),
-            KidRefresh::Throttled
-        );
-        // One interval later a made-up kid may cost one more fetch, no more.
-        assert_eq!(
-            kid_refresh_decision(&gate, at(70), interval),
-            KidRefresh::Fetch
-        );
-
-        // A scheduled refresh does not use up the unknown-kid allowance.
-        gate.last_kid_refresh = None;
-        assert_eq!(
-            kid_refresh_decision(&gate, at(11), interval),
-            KidRefresh::Fetch
-        );
     }
 }

@@ -225,11 +225,7 @@ fn duplicate_kids_for_one_key_type_are_all_skipped_and_reported() {
     let a = ec("same");
     let b = ec("same");
     let c = ec("other");
-    let keys = parse(
-        &[a.jwk.clone(), c.jwk, b.jwk.clone()],
-        KeyOrigin::Published,
-    )
-    .expect("set");
+    let keys = parse(&[a.jwk.clone(), c.jwk, b.jwk.clone()], KeyOrigin::Published).expect("set");
     assert_eq!(keys.keys().len(), 1);
     let reported: Vec<(usize, Option<&str>)> = keys
         .skipped()
