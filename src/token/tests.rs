@@ -2,10 +2,16 @@
 //! signatures, the attacks verification must resist, Wycheproof vectors, a local JWKS server and
 //! the verified-token cache.
 
-mod attacks;
+mod attack_support;
+mod claim_attacks;
 mod facts;
+mod header_attacks;
+mod jwk_support;
 mod jwks_fetch;
+mod jwks_server;
 mod key_rules;
+mod key_sets;
+mod structure_attacks;
 mod support;
 mod token_cache;
 mod wycheproof;
