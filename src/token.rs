@@ -19,6 +19,7 @@ mod keys;
 mod rejection;
 mod remote;
 mod roca;
+mod skip;
 mod strict_json;
 mod verify;
 
@@ -29,12 +30,13 @@ pub use cache::{
     VerifiedTokenCache, token_cache_key,
 };
 pub use claims::VerifiedToken;
-pub use jwk::{KeyKind, SkipReason};
+pub use jwk::KeyKind;
 pub use jwks::{JwksConfig, JwksProvider};
 pub use keys::{
     KeyError, KeyOrigin, KeySet, MAX_JWKS_BYTES, MAX_KEYS, SkippedKey, VerificationKey,
 };
 pub use rejection::Rejection;
+pub use skip::SkipReason;
 pub use verify::{VerifyPolicy, peek_issuer, verify};
 
 /// Re-exported so callers can name algorithms without depending on `jsonwebtoken` directly.

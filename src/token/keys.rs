@@ -12,8 +12,9 @@ use std::fmt;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
-use super::jwk::{JwkOutcome, KeyKind, SkipReason, parse_jwk};
+use super::jwk::{JwkOutcome, KeyKind, parse_jwk};
 use super::rejection::Rejection;
+use super::skip::SkipReason;
 use super::strict_json;
 
 /// Largest JWK set document accepted, in bytes (inline or fetched).
