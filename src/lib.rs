@@ -10,3 +10,4 @@ pub mod scope;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod token;

@@ -1,0 +1,61 @@
+//! JWT access-token verification (RFC 9068, RFC 8725): key sets, JWKS fetching, verification and
+//! the verified-token cache.
+//!
+//! The path of a token: [`peek_issuer`] (unverified, only to route to a tenant) →
+//! [`VerifiedTokenCache::get_or_verify`] → on a miss [`JwksProvider::verify_for_tenant`], which gets
+//! the tenant's [`KeySet`] and runs [`verify`]; an unknown `kid` triggers at most one JWKS refresh
+//! per tenant and interval. Everything fails closed: any doubt is a [`Rejection`], whose label goes
+//! to logs and metrics and never into an RFC 7662 answer.
+//!
+//! Nothing here logs a token or key material: a token appears only as [`token_fingerprint`].
+
+mod cache;
+mod claims;
+mod fetch;
+mod jwk;
+mod jwks;
+mod jws;
+mod keys;
+mod rejection;
+mod remote;
+mod roca;
+mod skip;
+mod strict_json;
+mod verify;
+
+use sha2::{Digest, Sha256};
+
+pub use cache::{
+    CacheSource, CachedVerification, InvalidationError, TokenCacheConfig, TokenCacheKey,
+    VerifiedTokenCache, token_cache_key,
+};
+pub use claims::VerifiedToken;
+pub use jwk::KeyKind;
+pub use jwks::{JwksConfig, JwksProvider};
+pub use keys::{
+    KeyError, KeyOrigin, KeySet, MAX_JWKS_BYTES, MAX_KEYS, SkippedKey, VerificationKey,
+};
+pub use rejection::Rejection;
+pub use skip::SkipReason;
+pub use verify::{VerifyPolicy, peek_issuer, verify};
+
+/// Re-exported so callers can name algorithms without depending on `jsonwebtoken` directly.
+pub use jsonwebtoken::Algorithm;
+
+/// Longest token accepted, in bytes (checked before any parsing or hashing).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The token type every verified access token is reported with (RFC 7662 `token_type`).
+pub const BEARER: &str = "Bearer";
+
+/// A short identifier of a token for logs: the first 12 hex digits of its SHA-256. It cannot be
+/// turned back into the token, and it is the only form in which a token may be logged.
+pub fn token_fingerprint(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut hex = hex::encode(&digest[..6]);
+    hex.truncate(12);
+    hex
+}
+
+#[cfg(test)]
+mod tests;

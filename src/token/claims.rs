@@ -1,0 +1,210 @@
+//! Claim validation (RFC 7519 §4.1, RFC 9068 §4) and the verified facts a token carries.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use super::BEARER;
+use super::rejection::Rejection;
+use super::verify::VerifyPolicy;
+
+/// Claims lifted into [`VerifiedToken`]'s fields; everything else lands in `other_claims`.
+const LIFTED: [&str; 13] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "azp",
+    "username",
+    "preferred_username",
+    "scope",
+    "scp",
+];
+
+/// Facts about a token whose signature and claims verified. Holds no part of the token itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    /// `iss`, equal to the tenant's issuer.
+    pub iss: String,
+    /// `sub`, if present.
+    pub sub: Option<String>,
+    /// `aud`, as a list (a single string becomes one element); contains an accepted audience.
+    pub aud: Vec<String>,
+    /// `exp`, Unix seconds (a fractional value is rounded down).
+    pub exp: i64,
+    /// `iat`, Unix seconds (rounded up), if present.
+    pub iat: Option<i64>,
+    /// `nbf`, Unix seconds (rounded up), if present.
+    pub nbf: Option<i64>,
+    /// `jti`, if present.
+    pub jti: Option<String>,
+    /// `client_id`, else `azp`.
+    pub client_id: Option<String>,
+    /// `username`, else `preferred_username`.
+    pub username: Option<String>,
+    /// The token's scopes, from `scope` (space-separated) or else `scp` (array or string), in order,
+    /// without duplicates. Not yet filtered against any catalog.
+    pub scopes: Vec<String>,
+    /// Always `"Bearer"`.
+    pub token_type: &'static str,
+    /// The JWS algorithm that verified it.
+    pub alg: Algorithm,
+    /// The header's `kid`, if any.
+    pub kid: Option<String>,
+    /// Every claim not lifted into a field above.
+    pub other_claims: Map<String, Value>,
+}
+
+/// Validates the claims of a verified JWS and lifts them into a [`VerifiedToken`].
+pub(crate) fn validate(
+    mut claims: Map<String, Value>,
+    policy: &VerifyPolicy,
+    now: i64,
+    alg: Algorithm,
+    kid: Option<String>,
+) -> Result<VerifiedToken, Rejection> {
+    let leeway = policy.leeway_seconds;
+    let exp = match claims.get("exp") {
+        None => return Err(Rejection::MissingExp),
+        Some(v) => numeric_date(v, Rounding::Down)?,
+    };
+    if now >= exp.saturating_add(leeway) {
+        return Err(Rejection::Expired);
+    }
+    let nbf = claims
+        .get("nbf")
+        .map(|v| numeric_date(v, Rounding::Up))
+        .transpose()?;
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        return Err(Rejection::NotYetValid);
+    }
+    let iat = claims
+        .get("iat")
+        .map(|v| numeric_date(v, Rounding::Up))
+        .transpose()?;
+    if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        return Err(Rejection::IssuedInFuture);
+    }
+    let iss = string_claim(&claims, "iss")?.ok_or(Rejection::IssuerMismatch)?;
+    if policy.issuer.is_empty() || iss != policy.issuer {
+        return Err(Rejection::IssuerMismatch);
+    }
+    if policy.audiences.is_empty() {
+        return Err(Rejection::NoAudienceConfigured);
+    }
+    let aud = audiences(claims.get("aud"))?;
+    if !aud.iter().any(|a| policy.audiences.contains(a)) {
+        return Err(Rejection::AudienceMismatch);
+    }
+
+    let token = VerifiedToken {
+        iss: iss.to_owned(),
+        sub: string_claim(&claims, "sub")?.map(str::to_owned),
+        aud,
+        exp,
+        iat,
+        nbf,
+        jti: string_claim(&claims, "jti")?.map(str::to_owned),
+        client_id: first_string(&claims, "client_id", "azp")?,
+        username: first_string(&claims, "username", "preferred_username")?,
+        scopes: scopes(&claims)?,
+        token_type: BEARER,
+        alg,
+        kid,
+        other_claims: Map::new(),
+    };
+    for name in LIFTED {
+        claims.remove(name);
+    }
+    Ok(VerifiedToken {
+        other_claims: claims,
+        ..token
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Rounding {
+    Down,
+    Up,
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number of seconds, possibly fractional. Rounded in the
+/// direction that shortens the token's validity.
+fn numeric_date(value: &Value, rounding: Rounding) -> Result<i64, Rejection> {
+    const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it f64 seconds are not exact
+    if let Some(seconds) = value.as_i64() {
+        return Ok(seconds);
+    }
+    let seconds = value
+        .as_f64()
+        .filter(|s| s.is_finite() && s.abs() < LIMIT)
+        .ok_or(Rejection::InvalidClaim)?;
+    let rounded = match rounding {
+        Rounding::Down => seconds.floor(),
+        Rounding::Up => seconds.ceil(),
+    };
+    #[allow(clippy::cast_possible_truncation)] // |rounded| < 2^53
+    Ok(rounded as i64)
+}
+
+fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, Rejection> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Rejection::InvalidClaim),
+    }
+}
+
+fn first_string(
+    claims: &Map<String, Value>,
+    first: &str,
+    second: &str,
+) -> Result<Option<String>, Rejection> {
+    let a = string_claim(claims, first)?;
+    let b = string_claim(claims, second)?;
+    Ok(a.or(b).map(str::to_owned))
+}
+
+fn audiences(aud: Option<&Value>) -> Result<Vec<String>, Rejection> {
+    match aud {
+        None => Err(Rejection::AudienceMismatch),
+        Some(Value::String(a)) => Ok(vec![a.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or(Rejection::InvalidClaim)
+            })
+            .collect(),
+        Some(_) => Err(Rejection::InvalidClaim),
+    }
+}
+
+/// `scope` (RFC 9068 §2.2.3, space-separated) wins; else `scp` as an array of strings or, as some
+/// issuers send it, a space-separated string.
+fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, Rejection> {
+    let raw: Vec<&str> = match (claims.get("scope"), claims.get("scp")) {
+        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => s.split(' ').collect(),
+        (None, Some(Value::Array(items))) => items
+            .iter()
+            .map(|i| i.as_str().ok_or(Rejection::InvalidClaim))
+            .collect::<Result<_, _>>()?,
+        (None, None) => Vec::new(),
+        _ => return Err(Rejection::InvalidClaim),
+    };
+    let mut seen = HashSet::new();
+    Ok(raw
+        .into_iter()
+        .filter(|s| !s.is_empty() && seen.insert(*s))
+        .map(str::to_owned)
+        .collect())
+}

@@ -1,0 +1,111 @@
+//! Why a token was not accepted: a closed set of reasons, each with a stable label.
+
+/// Why a token is inactive. The label ([`Rejection::as_str`]) is stable and meant for logs,
+/// metrics and the opt-in explain trace; it never goes into an RFC 7662 answer, which says only
+/// `active=false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// Longer than [`super::MAX_TOKEN_BYTES`].
+    #[error("token is too large")]
+    TooLarge,
+    /// Not exactly three `.`-separated segments.
+    #[error("token is not a compact JWS")]
+    Malformed,
+    /// A segment is not canonical, unpadded base64url.
+    #[error("token segment is not canonical base64url")]
+    BadEncoding,
+    /// The protected header is not a JSON object, repeats a member, or has a mistyped member.
+    #[error("token header is invalid")]
+    BadHeader,
+    /// `alg` is not in the tenant's allow-list (`none` never is).
+    #[error("algorithm not allowed")]
+    AlgorithmNotAllowed,
+    /// The header carries `crit`, `b64`, `jku`, `x5u`, `jwk` or `x5c`.
+    #[error("forbidden header parameter")]
+    ForbiddenHeader,
+    /// `typ` is not `at+jwt` while the tenant requires it.
+    #[error("wrong token type")]
+    WrongType,
+    /// The header's `kid` names no key in the tenant's set (a JWKS refresh may help).
+    #[error("unknown key id")]
+    UnknownKid,
+    /// No `kid` in the header and no key in the set for the header's `alg`.
+    #[error("no key for the algorithm")]
+    NoMatchingKey,
+    /// No `kid` in the header and several keys in the set for the header's `alg`.
+    #[error("key is ambiguous without a kid")]
+    AmbiguousKey,
+    /// The `kid` names a key bound to another algorithm (RFC 8725 §3.1).
+    #[error("key is bound to another algorithm")]
+    KeyAlgorithmMismatch,
+    /// The signature does not verify.
+    #[error("signature is invalid")]
+    BadSignature,
+    /// The payload is not a JSON object, or repeats a claim.
+    #[error("token payload is invalid")]
+    BadPayload,
+    /// A registered claim has the wrong JSON type.
+    #[error("a claim has an invalid value")]
+    InvalidClaim,
+    /// No `exp` claim.
+    #[error("exp claim is missing")]
+    MissingExp,
+    /// `exp` has passed (beyond the leeway).
+    #[error("token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token is not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token was issued in the future")]
+    IssuedInFuture,
+    /// `iss` is missing or differs from the tenant's issuer.
+    #[error("issuer mismatch")]
+    IssuerMismatch,
+    /// `aud` is missing or names none of the tenant's audiences.
+    #[error("audience mismatch")]
+    AudienceMismatch,
+    /// The tenant accepts no audience, so no token can be valid for it.
+    #[error("tenant has no accepted audience")]
+    NoAudienceConfigured,
+    /// The tenant's keys could not be loaded (no key source, unusable set, fetch failed).
+    #[error("tenant keys unavailable")]
+    KeysUnavailable,
+}
+
+impl Rejection {
+    /// A stable `snake_case` label for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Malformed => "malformed",
+            Self::BadEncoding => "bad_encoding",
+            Self::BadHeader => "bad_header",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::ForbiddenHeader => "forbidden_header",
+            Self::WrongType => "wrong_type",
+            Self::UnknownKid => "unknown_kid",
+            Self::NoMatchingKey => "no_matching_key",
+            Self::AmbiguousKey => "ambiguous_key",
+            Self::KeyAlgorithmMismatch => "key_algorithm_mismatch",
+            Self::BadSignature => "bad_signature",
+            Self::BadPayload => "bad_payload",
+            Self::InvalidClaim => "invalid_claim",
+            Self::MissingExp => "missing_exp",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::AudienceMismatch => "audience_mismatch",
+            Self::NoAudienceConfigured => "no_audience_configured",
+            Self::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
+    /// Whether the rejection is a property of the token itself, so remembering it briefly in the
+    /// negative cache is safe. Key loading failures are transient and are not remembered.
+    pub fn is_cacheable(self) -> bool {
+        !matches!(self, Self::KeysUnavailable)
+    }
+}

@@ -1,0 +1,291 @@
+//! The JWKS provider against a local HTTP/1.1 server that counts requests: reuse, coalescing,
+//! rotation, floods of made-up kids, failed refreshes and limits. No sleeps: each assertion
+//! follows from the order of awaited calls, and time passes only when the test moves the
+//! provider's clock.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::jwks_server::{Reply, Server};
+use super::support::*;
+use crate::tenant::{KeySource, Tenant};
+use crate::token::{JwksConfig, JwksProvider, KeyError, Rejection, SkipReason};
+
+fn provider() -> JwksProvider {
+    JwksProvider::new(JwksConfig::default()).expect("provider")
+}
+
+#[tokio::test]
+async fn a_fetched_set_is_reused_until_it_is_due() {
+    let a = ec("a");
+    let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
+    let (provider, tenant) = (provider(), server.tenant());
+    let first = provider.keys(&tenant).await.expect("keys");
+    let second = provider.keys(&tenant).await.expect("keys");
+    assert!(Arc::ptr_eq(&first, &second));
+    assert!(
+        provider
+            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .await
+            .is_ok()
+    );
+    assert_eq!((server.hits(), provider.fetch_count()), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_share_one_fetch() {
+    let a = ec("a");
+    let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
+    let (provider, tenant) = (provider(), Arc::new(server.tenant()));
+    let mut tasks = JoinSet::new();
+    for _ in 0..50 {
+        let (provider, tenant, token) = (provider.clone(), Arc::clone(&tenant), token(&a));
+        tasks.spawn(async move {
+            provider
+                .verify_for_tenant(&token, &tenant, NOW)
+                .await
+                .is_ok()
+        });
+    }
+    while let Some(verified) = tasks.join_next().await {
+        assert!(verified.expect("task"));
+    }
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_rotated_key_verifies_after_one_refresh() {
+    let (a, b) = (ec("key-2026"), ec("key-2027"));
+    let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
+    let (provider, tenant) = (provider(), server.tenant());
+    assert!(
+        provider
+            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .await
+            .is_ok()
+    );
+
+    server.set(Reply::Json(jwks_json(&[&a, &b])));
+    let rotated = provider.verify_for_tenant(&token(&b), &tenant, NOW).await;
+    assert_eq!(rotated.map(|t| t.kid), Ok(Some("key-2027".to_owned())));
+    assert!(
+        provider
+            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .await
+            .is_ok()
+    );
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_made_up_kids_costs_one_fetch_per_interval() {
+    let a = ec("a");
+    let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
+    let (provider, tenant) = (provider(), Arc::new(server.tenant()));
+    assert!(
+        provider
+            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .await
+            .is_ok()
+    );
+
+    for round in 0..2 {
+        let mut tasks = JoinSet::new();
+        for i in 0..200 {
+            let mut header = header(&a);
+            header["kid"] = json!(format!("made-up-{round}-{i}"));
+            let token = mint(&a, &header, &claims());
+            let (provider, tenant) = (provider.clone(), Arc::clone(&tenant));
+            tasks.spawn(async move { provider.verify_for_tenant(&token, &tenant, NOW).await });
+        }
+        while let Some(result) = tasks.join_next().await {
+            assert_eq!(result.expect("task").err(), Some(Rejection::UnknownKid));
+        }
+        // The first flood cost exactly one refresh; the second, within the interval, none.
+        assert_eq!(server.hits(), 2, "after round {round}");
+    }
+    // The price of the throttle: a key published within the interval waits for the next refresh.
+    let c = ec("c");
+    server.set(Reply::Json(jwks_json(&[&a, &c])));
+    assert_eq!(
+        provider
+            .verify_for_tenant(&token(&c), &tenant, NOW)
+            .await
+            .err(),
+        Some(Rejection::UnknownKid)
+    );
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_previous_set() {
+    let a = ec("a");
+    let broken_replies = [
+        Reply::Status(500),
+        Reply::Json("{not json".to_owned()),
+        Reply::Json(r#"{"keys":[]}"#.to_owned()),
+    ];
+    for broken in broken_replies {
+        let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
+        let (provider, tenant) = (provider(), server.tenant());
+        let before = provider.keys(&tenant).await.expect("keys");
+        server.set(broken);
+        let mut header = header(&a);
+        header["kid"] = json!("rotated-away");
+        let refreshed = provider
+            .verify_for_tenant(&mint(&a, &header, &claims()), &tenant, NOW)
+            .await;
+        assert_eq!(refreshed.err(), Some(Rejection::UnknownKid));
+        assert_eq!(server.hits(), 2);
+        let after = provider.keys(&tenant).await.expect("keys kept");
+        assert!(Arc::ptr_eq(&before, &after));
+        assert!(
+            provider
+                .verify_for_tenant(&token(&a), &tenant, NOW)
+                .await
+                .is_ok()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_due_set_is_refreshed_and_a_failed_refresh_backs_off() {
+    let (a, b) = (ec("a"), ec("b"));
+    let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
+    let (provider, tenant) = (provider(), server.tenant());
+    let first = provider.keys(&tenant).await.expect("keys");
+    server.set(Reply::Json(jwks_json(&[&b])));
+    provider.advance_clock(3000);
+    assert!(Arc::ptr_eq(
+        &first,
+        &provider.keys(&tenant).await.expect("keys")
+    ));
+    assert_eq!(server.hits(), 1);
+    provider.advance_clock(600);
+    let second = provider.keys(&tenant).await.expect("keys");
+    assert!(second.has_kid("b") && !second.has_kid("a"));
+    assert_eq!(server.hits(), 2);
+
+    server.set(Reply::Status(500));
+    provider.advance_clock(3600);
+    assert!(Arc::ptr_eq(
+        &second,
+        &provider.keys(&tenant).await.expect("previous set kept")
+    ));
+    assert_eq!(server.hits(), 3);
+    // Within the failure backoff (10 s) the stale set is served without another attempt...
+    provider.advance_clock(5);
+    assert!(Arc::ptr_eq(
+        &second,
+        &provider.keys(&tenant).await.expect("previous set kept")
+    ));
+    assert_eq!(server.hits(), 3);
+    // ...and after it, one more attempt.
+    server.set(Reply::Json(jwks_json(&[&a, &b])));
+    provider.advance_clock(5);
+    assert!(provider.keys(&tenant).await.expect("keys").has_kid("a"));
+    assert_eq!(server.hits(), 4);
+}
+
+#[tokio::test]
+async fn a_failing_first_fetch_is_reported_and_not_retried_at_once() {
+    let server = Server::start(Reply::Status(503)).await;
+    let (provider, tenant) = (provider(), server.tenant());
+    let error = provider.keys(&tenant).await.err();
+    assert_eq!(
+        error,
+        Some(KeyError::Fetch(
+            "HTTP status 503 Service Unavailable".to_owned()
+        ))
+    );
+    assert_eq!(
+        provider
+            .verify_for_tenant(&token(&ec("a")), &tenant, NOW)
+            .await
+            .err(),
+        Some(Rejection::KeysUnavailable)
+    );
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn oversized_and_secret_bearing_responses_are_refused() {
+    let padded = json!({ "keys": [ec("a").jwk], "pad": "x".repeat(4096) }).to_string();
+    let server = Server::start(Reply::Json(padded)).await;
+    let small = JwksProvider::new(JwksConfig {
+        max_bytes: 1024,
+        ..JwksConfig::default()
+    })
+    .expect("provider");
+    let error = small.keys(&server.tenant()).await.err();
+    assert_eq!(
+        error,
+        Some(KeyError::Fetch(
+            "response is larger than 1024 bytes".to_owned()
+        ))
+    );
+
+    server.set(Reply::Json(jwks_json(&[&hmac("h")])));
+    let error = provider().keys(&server.tenant()).await.err();
+    let Some(KeyError::NoUsableKeys { skipped }) = error else {
+        panic!("expected NoUsableKeys, got {error:?}")
+    };
+    assert_eq!(skipped[0].reason, SkipReason::SymmetricNotAllowed);
+}
+
+#[tokio::test]
+async fn only_acceptable_uris_are_fetched() {
+    let provider = provider();
+    for uri in [
+        "ftp://127.0.0.1/jwks",
+        "http://idp.example/jwks",
+        "not a url",
+    ] {
+        let error = provider
+            .keys(&tenant(KeySource::Uri(uri.to_owned())))
+            .await
+            .err();
+        assert!(
+            matches!(error, Some(KeyError::InvalidUri(_))),
+            "{uri}: {error:?}"
+        );
+    }
+    assert_eq!(
+        provider.keys(&tenant(KeySource::None)).await.err(),
+        Some(KeyError::NoKeySource)
+    );
+}
+
+#[tokio::test]
+async fn inline_sets_are_parsed_once_and_never_fetched() {
+    let a = ec("a");
+    let tenant = tenant(KeySource::Inline(jwks_json(&[&a])));
+    let provider = provider();
+    let first = provider.keys(&tenant).await.expect("keys");
+    assert!(Arc::ptr_eq(
+        &first,
+        &provider.keys(&tenant).await.expect("keys")
+    ));
+    assert!(provider.refresh_on_unknown_kid(&tenant).await.is_none());
+    let mut header = header(&a);
+    header["kid"] = json!("unknown");
+    let unknown = provider
+        .verify_for_tenant(&mint(&a, &header, &claims()), &tenant, NOW)
+        .await;
+    assert_eq!(unknown.err(), Some(Rejection::UnknownKid));
+    assert_eq!(provider.fetch_count(), 0);
+    let broken = tenant_with_inline(r#"{"keys":[]}"#);
+    assert_eq!(
+        provider
+            .verify_for_tenant(&token(&a), &broken, NOW)
+            .await
+            .err(),
+        Some(Rejection::KeysUnavailable)
+    );
+}
+
+fn tenant_with_inline(json: &str) -> Tenant {
+    tenant(KeySource::Inline(json.to_owned()))
+}
