@@ -1,11 +1,16 @@
 //! The scope domain, pure: names, the catalog model, requirements, the compiled catalog and
 //! the decision with its RFC 6750 challenge. No I/O, no proto, no sqlx.
+//!
+//! Path of a check: the store's [`CatalogSnapshot`] is compiled once per revision into a
+//! [`CompiledCatalog`]; a token's scopes become a [`Grant`] against it; a [`Requirement`] is
+//! decided into a [`Decision`], which yields a [`Challenge`] when denied.
 
 mod model;
 mod name;
 
+
 pub use model::{
-    valid_operation_name, AdminStyle, CatalogSnapshot, Client, Operation, Scope,
-    MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES,
+    AdminStyle, CatalogSnapshot, Client, MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES, Operation,
+    Scope, valid_operation_name,
 };
-pub use name::{is_scope_char, parse_scope_list, ScopeName, ScopeNameError, MAX_SCOPE_NAME_LEN};
+pub use name::{MAX_SCOPE_NAME_LEN, ScopeName, ScopeNameError, is_scope_char, parse_scope_list};

@@ -85,12 +85,19 @@ impl std::borrow::Borrow<str> for ScopeName {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
     #[test]
     fn accepts_colon_dot_and_url_style_names() {
-        for ok in ["openid", "courses:read", "admin.write", "https://api.example.com/x", "!"] {
+        for ok in [
+            "openid",
+            "courses:read",
+            "admin.write",
+            "https://api.example.com/x",
+            "!",
+        ] {
             assert_eq!(ScopeName::parse(ok).unwrap().as_str(), ok);
         }
     }
@@ -98,10 +105,16 @@ mod tests {
     #[test]
     fn rejects_space_quote_backslash_controls_and_non_ascii() {
         for bad in ["a b", "a\"b", "a\\b", "a\tb", "é", "a\u{7f}"] {
-            assert!(matches!(ScopeName::parse(bad), Err(ScopeNameError::InvalidChar(_))), "{bad:?}");
+            assert!(
+                matches!(ScopeName::parse(bad), Err(ScopeNameError::InvalidChar(_))),
+                "{bad:?}"
+            );
         }
         assert_eq!(ScopeName::parse(""), Err(ScopeNameError::Empty));
-        assert_eq!(ScopeName::parse(&"a".repeat(129)), Err(ScopeNameError::TooLong));
+        assert_eq!(
+            ScopeName::parse(&"a".repeat(129)),
+            Err(ScopeNameError::TooLong)
+        );
         assert!(ScopeName::parse(&"a".repeat(128)).is_ok());
     }
 
