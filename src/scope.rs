@@ -5,12 +5,17 @@
 //! [`CompiledCatalog`]; a token's scopes become a [`Grant`] against it; a [`Requirement`] is
 //! decided into a [`Decision`], which yields a [`Challenge`] when denied.
 
+mod bits;
+mod closure;
 mod model;
 mod name;
+mod requirement;
 
 
+pub use closure::implies_cycle;
 pub use model::{
     AdminStyle, CatalogSnapshot, Client, MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES, Operation,
     Scope, valid_operation_name,
 };
 pub use name::{MAX_SCOPE_NAME_LEN, ScopeName, ScopeNameError, is_scope_char, parse_scope_list};
+pub use requirement::{MAX_REQUIREMENT_SCOPES, Requirement, RequirementError};
