@@ -6,16 +6,22 @@
 //! decided into a [`Decision`], which yields a [`Challenge`] when denied.
 
 mod bits;
+mod catalog;
 mod closure;
+mod grant;
 mod model;
 mod name;
+mod operation;
 mod requirement;
 
 
+pub use catalog::{CatalogIssue, CompiledCatalog};
 pub use closure::implies_cycle;
+pub use grant::{Grant, Implication};
 pub use model::{
     AdminStyle, CatalogSnapshot, Client, MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES, Operation,
     Scope, valid_operation_name,
 };
 pub use name::{MAX_SCOPE_NAME_LEN, ScopeName, ScopeNameError, is_scope_char, parse_scope_list};
+pub use operation::CompiledOperation;
 pub use requirement::{MAX_REQUIREMENT_SCOPES, Requirement, RequirementError};
