@@ -7,7 +7,10 @@
 
 mod bits;
 mod catalog;
+mod challenge;
 mod closure;
+mod decision;
+mod explain;
 mod grant;
 mod model;
 mod name;
@@ -16,7 +19,10 @@ mod requirement;
 
 
 pub use catalog::{CatalogIssue, CompiledCatalog};
+pub use challenge::Challenge;
 pub use closure::implies_cycle;
+pub use decision::{Alternative, Decision, Reason};
+pub use explain::{AlternativeTrace, Explain};
 pub use grant::{Grant, Implication};
 pub use model::{
     AdminStyle, CatalogSnapshot, Client, MAX_OPERATION_NAME_LEN, OIDC_SYSTEM_SCOPES, Operation,
