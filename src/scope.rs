@@ -16,6 +16,7 @@ mod model;
 mod name;
 mod operation;
 mod requirement;
+mod resolve;
 
 
 pub use catalog::{CatalogIssue, CompiledCatalog};
@@ -31,3 +32,4 @@ pub use model::{
 pub use name::{MAX_SCOPE_NAME_LEN, ScopeName, ScopeNameError, is_scope_char, parse_scope_list};
 pub use operation::CompiledOperation;
 pub use requirement::{MAX_REQUIREMENT_SCOPES, Requirement, RequirementError};
+pub use resolve::{DropReason, Resolution, ResolveError};
