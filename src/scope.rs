@@ -18,6 +18,9 @@ mod operation;
 mod requirement;
 mod resolve;
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests;
 
 pub use catalog::{CatalogIssue, CompiledCatalog};
 pub use challenge::Challenge;
