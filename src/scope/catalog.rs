@@ -16,7 +16,6 @@ use super::{AdminStyle, CatalogSnapshot, Client, Scope, ScopeName};
 /// scope at all, is dead: it can never be satisfied, so a deletion can never make an
 /// operation easier to satisfy. Reserved means flagged `is_reserved` or spelled as the
 /// tenant's admin pair, whichever the data says (fail closed).
-#[derive(Debug)]
 pub struct CompiledCatalog {
     pub(crate) tenant: String,
     pub(crate) revision: i64,
@@ -41,6 +40,20 @@ pub struct CompiledCatalog {
 pub(crate) struct CompiledClient {
     pub(crate) client: Client,
     pub(crate) allowed: Vec<u64>,
+}
+
+/// A summary: a catalog can hold thousands of scopes, too many for a log line.
+impl std::fmt::Debug for CompiledCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledCatalog")
+            .field("tenant", &self.tenant)
+            .field("revision", &self.revision)
+            .field("scopes", &self.scopes.len())
+            .field("operations", &self.operations.len())
+            .field("clients", &self.clients.len())
+            .field("issues", &self.issues.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Something odd in the stored data that compiling worked around, failing closed; worth a

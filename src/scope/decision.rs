@@ -68,10 +68,15 @@ pub struct Alternative<'a> {
 /// `UnknownScope`, `missing` names the scopes the catalog lacks and `closest` is unset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'a> {
+    /// The request may proceed.
     pub allowed: bool,
+    /// Why.
     pub reason: Reason,
+    /// What to add (or, for `UnknownScope`, what the catalog lacks); empty when allowed.
     pub missing: Vec<&'a ScopeName>,
+    /// The alternative that matched.
     pub satisfied_by: Option<Alternative<'a>>,
+    /// The alternative nearest to being satisfied, for `InsufficientScope`.
     pub closest: Option<Alternative<'a>>,
 }
 

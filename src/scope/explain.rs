@@ -18,6 +18,7 @@ pub struct Explain<'a> {
 /// How one alternative fared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlternativeTrace<'a> {
+    /// Which alternative.
     pub alternative: Alternative<'a>,
     /// Scopes of the alternative that exist but are not granted.
     pub missing: usize,

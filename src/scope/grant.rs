@@ -10,7 +10,7 @@ use super::{CompiledCatalog, ScopeName};
 /// (every scope implied, transitively, by a direct scope is in the effective set). Listings
 /// are sorted by name, byte-wise (catalog id order). A grant is tied to the catalog that built
 /// it: deciding it against another catalog treats it as empty (fail closed).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Grant<'c> {
     pub(crate) catalog: &'c CompiledCatalog,
     /// The token's own scopes that survived filtering.
@@ -169,6 +169,24 @@ impl<'c> Grant<'c> {
     fn names<'a>(&'a self, words: &'a [u64]) -> impl Iterator<Item = &'c ScopeName> + 'a {
         let catalog: &'c CompiledCatalog = self.catalog;
         bits::iter(words).filter_map(move |id| catalog.name(id))
+    }
+}
+
+/// Names, not bitsets, and never the whole catalog it points to.
+impl std::fmt::Debug for Grant<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("tenant", &self.catalog.tenant)
+            .field("revision", &self.catalog.revision)
+            .field("direct", &self.direct_scopes().collect::<Vec<_>>())
+            .field("effective", &self.scopes().collect::<Vec<_>>())
+            .field("first_party", &self.first_party)
+            .field("unknown", &self.unknown)
+            .field(
+                "withheld_reserved",
+                &self.withheld_reserved().collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 

@@ -12,6 +12,7 @@ use super::{CompiledCatalog, ScopeName};
 /// Requested scopes keep the request's order; defaults come sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
+    /// The scopes to put in the token.
     pub granted: Vec<ScopeName>,
     /// Requested (or default) scopes left out, with why, in request order.
     pub dropped: Vec<(ScopeName, DropReason)>,

@@ -71,3 +71,16 @@ fn implications_are_followed_transitively_and_reported() {
         ["b", "c"]
     );
 }
+
+#[test]
+fn debug_output_names_scopes_and_summarises_the_catalog() {
+    let catalog = loopwise_with_implications();
+    let grant = catalog.effective_grant(["courses:write"], false);
+    let shown = format!("{grant:?}");
+    assert!(
+        shown.contains(r#"effective: ["courses:read", "courses:write"]"#),
+        "{shown}"
+    );
+    let shown = format!("{catalog:?}");
+    assert!(shown.starts_with(r#"CompiledCatalog { tenant: "loopwise", revision: 7, scopes: 34"#));
+}
