@@ -1,6 +1,7 @@
 //! The RFC 6750 §3 `WWW-Authenticate: Bearer …` challenge and HTTP status for a decision.
 
 use super::bits;
+use super::grant::join;
 use super::{CompiledCatalog, Decision, Grant, Reason, is_scope_char};
 
 /// A ready answer for a resource server that denies a request.
@@ -37,6 +38,19 @@ impl Challenge {
             www_authenticate: header.finish(),
         }
     }
+
+    /// `Bearer error="insufficient_scope"`, with `scope` unless it is empty; status 403.
+    fn insufficient_scope(realm: Option<&str>, scope: &str) -> Self {
+        let mut header = Header::new(realm);
+        header.param("error", "insufficient_scope", is_quoted_char);
+        if !scope.is_empty() {
+            header.param("scope", scope, is_quoted_char);
+        }
+        Self {
+            status: 403,
+            www_authenticate: header.finish(),
+        }
+    }
 }
 
 impl CompiledCatalog {
@@ -46,11 +60,13 @@ impl CompiledCatalog {
     /// the scope list is the token's own scopes (as filtered into `grant`, implied ones left
     /// out) together with every scope of the closest alternative, sorted by name, so that a
     /// client re-authorizing with exactly that list keeps what it had and gains what it
-    /// lacked (as the MCP authorization spec recommends). The attribute is left out when that
-    /// list is empty. `UnknownScope` and `UnknownOperation`: `Bearer
-    /// error="insufficient_scope"` with no `scope` attribute (no scope the client could ask for
-    /// would help; naming one that does not exist would only earn it `invalid_scope`), status
-    /// 403. `TokenInactive` and `TenantNotFound`: as [`Challenge::invalid_token`].
+    /// lacked (as the MCP authorization spec recommends). The attribute is left out when there
+    /// is no closest alternative (a stored operation left with no scope at all).
+    ///
+    /// `UnknownScope` and `UnknownOperation`: `Bearer error="insufficient_scope"` with no
+    /// `scope` attribute (no scope the client could ask for would help; naming one that does
+    /// not exist would only earn it `invalid_scope`), status 403. `TokenInactive` and
+    /// `TenantNotFound`: as [`Challenge::invalid_token`], status 401.
     ///
     /// `realm`, when given, is emitted first; the API passes the tenant id.
     pub fn challenge(
@@ -63,39 +79,23 @@ impl CompiledCatalog {
             Reason::Allowed => None,
             Reason::TokenInactive | Reason::TenantNotFound => Some(Challenge::invalid_token(realm)),
             Reason::UnknownOperation | Reason::UnknownScope => {
-                let mut header = Header::new(realm);
-                header.param("error", "insufficient_scope", is_quoted_char);
-                Some(Challenge {
-                    status: 403,
-                    www_authenticate: header.finish(),
-                })
+                Some(Challenge::insufficient_scope(realm, ""))
             }
             Reason::InsufficientScope => {
+                // No closest alternative (a stored operation left with no scope): nothing to ask.
+                let Some(closest) = decision.closest else {
+                    return Some(Challenge::insufficient_scope(realm, ""));
+                };
                 let mut wanted: Vec<u64> = if std::ptr::eq(grant.catalog, self) {
                     grant.direct.clone()
                 } else {
                     vec![0; self.words]
                 };
-                let needed = decision.closest.iter().flat_map(|a| a.scopes.iter());
-                for id in needed.filter_map(|n| self.id(n.as_str())) {
+                for id in closest.scopes.iter().filter_map(|n| self.id(n.as_str())) {
                     bits::insert(&mut wanted, id);
                 }
-                let mut scope = String::new();
-                for name in bits::iter(&wanted).filter_map(|id| self.name(id)) {
-                    if !scope.is_empty() {
-                        scope.push(' ');
-                    }
-                    scope.push_str(name.as_str());
-                }
-                let mut header = Header::new(realm);
-                header.param("error", "insufficient_scope", is_quoted_char);
-                if !scope.is_empty() {
-                    header.param("scope", &scope, is_quoted_char);
-                }
-                Some(Challenge {
-                    status: 403,
-                    www_authenticate: header.finish(),
-                })
+                let scope = join(bits::iter(&wanted).filter_map(|id| self.name(id)));
+                Some(Challenge::insufficient_scope(realm, &scope))
             }
         }
     }

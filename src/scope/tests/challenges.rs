@@ -33,6 +33,18 @@ fn challenges_are_exact_rfc_6750_strings() {
     }
 
     let empty = catalog.effective_grant([], false);
+    let mut snapshot = super::loopwise_snapshot();
+    snapshot.operations.push(super::operation("hollow", &[]));
+    let hollow_catalog = crate::scope::CompiledCatalog::compile(snapshot);
+    let hollow = op("hollow");
+    let grant = hollow_catalog.effective_grant(["openid"], false);
+    let decision = hollow_catalog.decide(&grant, &hollow);
+    let challenge = hollow_catalog.challenge(&grant, &decision, None).unwrap();
+    assert_eq!(
+        challenge.www_authenticate, insufficient,
+        "no alternative left to ask for"
+    );
+
     let list_posts = op("list_posts");
     let decision = catalog.decide(&empty, &list_posts);
     let challenge = catalog.challenge(&empty, &decision, None).unwrap();
