@@ -4,5 +4,5 @@
 pub mod admin;
 pub mod auth;
 pub mod convert;
-pub mod status;
 pub mod pending;
+pub mod status;

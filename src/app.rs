@@ -7,7 +7,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
-use tonic_health::{server::HealthReporter, ServingStatus};
+use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::{admin::AdminService, auth::AdminAuth, pending::Pending},
@@ -28,7 +28,10 @@ pub const SERVICE_NAMES: [&str; 3] = [
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("server error: {0}")]
@@ -51,9 +54,21 @@ impl App {
         store.ping().await?;
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| AppError::Bind { addr: config.listen, source })?;
-        let catalogs = Catalogs::new(Arc::clone(&store), config.catalog_capacity, config.catalog_ttl);
-        Ok(Self { config, listener, store, catalogs })
+            .map_err(|source| AppError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let catalogs = Catalogs::new(
+            Arc::clone(&store),
+            config.catalog_capacity,
+            config.catalog_ttl,
+        );
+        Ok(Self {
+            config,
+            listener,
+            store,
+            catalogs,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -62,7 +77,10 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then drains for at most the configured grace period.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), AppError> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), AppError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_all(&reporter, ServingStatus::Serving).await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -78,7 +96,11 @@ impl App {
         let auth = AdminAuth::new(self.config.admin_key.clone(), None);
         let admin = AdminService::new(self.catalogs.clone(), auth);
 
-        let probe = tokio::spawn(probe_store(Arc::clone(&self.store), reporter.clone(), self.config.health_interval));
+        let probe = tokio::spawn(probe_store(
+            Arc::clone(&self.store),
+            reporter.clone(),
+            self.config.health_interval,
+        ));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
             .add_service(health_service)

@@ -22,7 +22,10 @@ pub struct Catalogs {
 impl Catalogs {
     /// A cache of at most `capacity` tenants, each entry living at most `ttl`.
     pub fn new(store: Arc<dyn Store>, capacity: u64, ttl: Duration) -> Self {
-        let cache = Cache::builder().max_capacity(capacity).time_to_live(ttl).build();
+        let cache = Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(ttl)
+            .build();
         Self { store, cache }
     }
 
@@ -36,7 +39,9 @@ impl Catalogs {
         let store = Arc::clone(&self.store);
         let key = id.clone();
         self.cache
-            .try_get_with(id.clone(), async move { store.catalog(&key).await.map(Arc::new) })
+            .try_get_with(id.clone(), async move {
+                store.catalog(&key).await.map(Arc::new)
+            })
             .await
             .map_err(|err: Arc<StoreError>| match Arc::try_unwrap(err) {
                 Ok(err) => err,

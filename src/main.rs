@@ -6,12 +6,16 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use scopegate::{
     app::App,
-    config::{AdminKeyHash, Config, FileConfig, DEFAULT_DATABASE_URL, DEFAULT_LISTEN},
+    config::{AdminKeyHash, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig},
     store, telemetry,
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "scopegate", version, about = "Token introspection, scope decisions and OAuth scope catalogs over gRPC")]
+#[command(
+    name = "scopegate",
+    version,
+    about = "Token introspection, scope decisions and OAuth scope catalogs over gRPC"
+)]
 struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "SCOPEGATE_LOG_JSON")]
@@ -58,7 +62,11 @@ fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let url = db.database_url.clone().or_else(|| file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let url = db
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
     let mut config = Config::new(url);
     if let Some(secs) = file.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(secs);
@@ -79,11 +87,17 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
     let (mut config, file) = load(&args.db)?;
     let listen = match (&args.listen, &file.listen) {
         (Some(addr), _) => *addr,
-        (None, Some(raw)) => raw.parse().map_err(|e| format!("invalid listen address {raw:?} in config file: {e}"))?,
+        (None, Some(raw)) => raw
+            .parse()
+            .map_err(|e| format!("invalid listen address {raw:?} in config file: {e}"))?,
         (None, None) => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
     };
     config.listen = listen;
-    let key = args.admin_key.as_deref().or(file.admin_key.as_deref()).filter(|k| !k.is_empty());
+    let key = args
+        .admin_key
+        .as_deref()
+        .or(file.admin_key.as_deref())
+        .filter(|k| !k.is_empty());
     config.admin_key = key.map(AdminKeyHash::of);
     if let Some(secs) = args.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(secs);
@@ -132,18 +146,24 @@ async fn main() -> ExitCode {
 async fn serve(args: &ServeArgs) -> Result<(), String> {
     let config = serve_config(args)?;
     if config.admin_key.is_none() {
-        tracing::warn!("no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY): the admin API refuses every call");
+        tracing::warn!(
+            "no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY): the admin API refuses every call"
+        );
     }
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %app.local_addr(), "listening");
-    app.run_until(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }
 
 async fn migrate(db: &DbArgs) -> Result<(), String> {
     let (config, _) = load(db)?;
-    store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    store::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!("migrations applied");
     Ok(())
 }

@@ -13,9 +13,12 @@ use super::{
 };
 use crate::{
     catalogs::Catalogs,
-    pb::{self, manage_scope_request::Action as ScopeAction, manage_scope_response::Result as ScopeResult},
+    pb::{
+        self, manage_scope_request::Action as ScopeAction,
+        manage_scope_response::Result as ScopeResult,
+    },
     scope::edit::{self, NewScope, ScopePatch},
-    store::{now_ms, Actor},
+    store::{Actor, now_ms},
     tenant::TenantId,
 };
 
@@ -32,14 +35,32 @@ impl AdminService {
         Self { catalogs, auth }
     }
 
-    async fn authorize<T>(&self, request: &Request<T>, tenant: &TenantId, access: Access) -> Result<Actor, ApiError> {
-        self.auth.authorize(request.metadata(), Some(tenant), access).await
+    async fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        tenant: &TenantId,
+        access: Access,
+    ) -> Result<Actor, ApiError> {
+        self.auth
+            .authorize(request.metadata(), Some(tenant), access)
+            .await
     }
 
-    async fn manage_scope_inner(&self, request: Request<pb::ManageScopeRequest>) -> Result<pb::ManageScopeResponse, ApiError> {
+    async fn manage_scope_inner(
+        &self,
+        request: Request<pb::ManageScopeRequest>,
+    ) -> Result<pb::ManageScopeResponse, ApiError> {
         let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
-        let action = request.get_ref().action.clone().ok_or_else(|| ApiError::invalid("action", "is required"))?;
-        let access = if matches!(action, ScopeAction::List(_) | ScopeAction::Get(_)) { Access::Read } else { Access::Write };
+        let action = request
+            .get_ref()
+            .action
+            .clone()
+            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
+        let access = if matches!(action, ScopeAction::List(_) | ScopeAction::Get(_)) {
+            Access::Read
+        } else {
+            Access::Write
+        };
         let actor = self.authorize(&request, &tenant, access).await?;
         let scope = |c: &crate::store::Committed, s| convert::scope(c.tenant.id.as_str(), s);
         let (result, revision) = match action {
@@ -52,16 +73,29 @@ impl AdminService {
                     .filter(|s| !(list.discoverable_only && s.is_reserved))
                     .collect();
                 let after = convert::page_after(list.page.as_ref())?;
-                let (page, next) =
-                    convert::paginate(&scopes, |s| s.name.as_str(), &after, convert::page_size(list.page.as_ref()));
+                let (page, next) = convert::paginate(
+                    &scopes,
+                    |s| s.name.as_str(),
+                    &after,
+                    convert::page_size(list.page.as_ref()),
+                );
                 let scopes = page.into_iter().map(|s| scope(&committed, s)).collect();
-                (ScopeResult::Scopes(pb::ScopePage { scopes, next_page_token: next }), committed.tenant.revision)
+                (
+                    ScopeResult::Scopes(pb::ScopePage {
+                        scopes,
+                        next_page_token: next,
+                    }),
+                    committed.tenant.revision,
+                )
             }
             ScopeAction::Get(get) => {
                 let key = convert::scope_key(get.scope.as_ref(), "get.scope")?;
                 let committed = self.catalogs.get(&tenant).await?;
                 let found = edit::find_scope(&committed.catalog, &key)?;
-                (ScopeResult::Scope(scope(&committed, found)), committed.tenant.revision)
+                (
+                    ScopeResult::Scope(scope(&committed, found)),
+                    committed.tenant.revision,
+                )
             }
             ScopeAction::Create(create) => {
                 let new = NewScope {
@@ -74,8 +108,12 @@ impl AdminService {
                 let now = now_ms();
                 let plan = move |_: &_, c: &_| edit::create_scope(c, new.clone(), now);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found = edit::find_scope(&committed.catalog, &edit::ScopeKey::Name(name.to_string()))?;
-                (ScopeResult::Scope(scope(&committed, found)), committed.tenant.revision)
+                let found =
+                    edit::find_scope(&committed.catalog, &edit::ScopeKey::Name(name.to_string()))?;
+                (
+                    ScopeResult::Scope(scope(&committed, found)),
+                    committed.tenant.revision,
+                )
             }
             ScopeAction::Update(update) => {
                 let key = convert::scope_key(update.scope.as_ref(), "update.scope")?;
@@ -93,7 +131,10 @@ impl AdminService {
                 let plan = move |_: &_, c: &_| edit::update_scope(c, &plan_key, patch.clone(), now);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
                 let found = edit::find_scope(&committed.catalog, &key)?;
-                (ScopeResult::Scope(scope(&committed, found)), committed.tenant.revision)
+                (
+                    ScopeResult::Scope(scope(&committed, found)),
+                    committed.tenant.revision,
+                )
             }
             ScopeAction::Delete(delete) => {
                 let key = convert::scope_key(delete.scope.as_ref(), "delete.scope")?;
@@ -103,14 +144,25 @@ impl AdminService {
                 let (tenant_name, revision, planned) = if delete.dry_run {
                     let committed = self.catalogs.get(&tenant).await?;
                     let planned = plan(&committed.tenant, &committed.catalog)?;
-                    (committed.tenant.id.to_string(), committed.tenant.revision, planned)
+                    (
+                        committed.tenant.id.to_string(),
+                        committed.tenant.revision,
+                        planned,
+                    )
                 } else {
                     let (committed, planned) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                    (committed.tenant.id.to_string(), committed.tenant.revision, planned)
+                    (
+                        committed.tenant.id.to_string(),
+                        committed.tenant.revision,
+                        planned,
+                    )
                 };
                 let deletion = planned.deletion.unwrap_or_default();
                 let deleted = pb::ScopeDeletion {
-                    scope: deletion.scope.as_ref().map(|s| convert::scope(&tenant_name, s)),
+                    scope: deletion
+                        .scope
+                        .as_ref()
+                        .map(|s| convert::scope(&tenant_name, s)),
                     dry_run: delete.dry_run,
                     clients: deletion.clients,
                     operations: deletion.operations,
@@ -119,21 +171,33 @@ impl AdminService {
                 (ScopeResult::Deleted(deleted), revision)
             }
         };
-        Ok(pb::ManageScopeResponse { result: Some(result), catalog_revision: revision })
+        Ok(pb::ManageScopeResponse {
+            result: Some(result),
+            catalog_revision: revision,
+        })
     }
 }
 
 #[tonic::async_trait]
 impl pb::scope_admin_server::ScopeAdmin for AdminService {
-    async fn manage_scope(&self, request: Request<pb::ManageScopeRequest>) -> Result<Response<pb::ManageScopeResponse>, Status> {
+    async fn manage_scope(
+        &self,
+        request: Request<pb::ManageScopeRequest>,
+    ) -> Result<Response<pb::ManageScopeResponse>, Status> {
         Ok(Response::new(self.manage_scope_inner(request).await?))
     }
 
-    async fn manage_tenant(&self, request: Request<pb::ManageTenantRequest>) -> Result<Response<pb::ManageTenantResponse>, Status> {
+    async fn manage_tenant(
+        &self,
+        request: Request<pb::ManageTenantRequest>,
+    ) -> Result<Response<pb::ManageTenantResponse>, Status> {
         Ok(Response::new(self.manage_tenant_inner(request).await?))
     }
 
-    async fn manage_client(&self, request: Request<pb::ManageClientRequest>) -> Result<Response<pb::ManageClientResponse>, Status> {
+    async fn manage_client(
+        &self,
+        request: Request<pb::ManageClientRequest>,
+    ) -> Result<Response<pb::ManageClientResponse>, Status> {
         Ok(Response::new(self.manage_client_inner(request).await?))
     }
 

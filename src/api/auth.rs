@@ -72,7 +72,9 @@ impl AdminAuth {
             None => None,
         };
         let Some(grant) = grant else {
-            return Err(ApiError::PermissionDenied("the admin credential is not valid".to_owned()));
+            return Err(ApiError::PermissionDenied(
+                "the admin credential is not valid".to_owned(),
+            ));
         };
         let allowed = match access {
             Access::Read => grant.read || grant.write,
@@ -81,7 +83,11 @@ impl AdminAuth {
         if !allowed {
             return Err(ApiError::PermissionDenied(format!(
                 "the admin token lacks {} access",
-                if access == Access::Read { "read" } else { "write" }
+                if access == Access::Read {
+                    "read"
+                } else {
+                    "write"
+                }
             )));
         }
         match (&grant.tenant, tenant) {
@@ -100,12 +106,14 @@ fn bearer(metadata: &MetadataMap) -> Result<&str, ApiError> {
         .ok_or(ApiError::Unauthenticated("missing authorization metadata"))?
         .to_str()
         .map_err(|_| ApiError::Unauthenticated("authorization metadata is not ASCII"))?;
-    let (scheme, credential) = value
-        .split_once(' ')
-        .ok_or(ApiError::Unauthenticated("authorization must be `Bearer <credential>`"))?;
+    let (scheme, credential) = value.split_once(' ').ok_or(ApiError::Unauthenticated(
+        "authorization must be `Bearer <credential>`",
+    ))?;
     let credential = credential.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || credential.is_empty() {
-        return Err(ApiError::Unauthenticated("authorization must be `Bearer <credential>`"));
+        return Err(ApiError::Unauthenticated(
+            "authorization must be `Bearer <credential>`",
+        ));
     }
     Ok(credential)
 }

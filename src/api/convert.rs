@@ -6,7 +6,7 @@ use prost_types::Timestamp;
 use super::status::ApiError;
 use crate::{
     pb,
-    scope::{edit::ScopeKey, AdminStyle, Client, Operation, Scope, ScopeName},
+    scope::{AdminStyle, Client, Operation, Scope, ScopeName, edit::ScopeKey},
     tenant::{KeySource, Tenant, TenantId},
 };
 
@@ -25,14 +25,19 @@ pub fn scope_name(raw: &str, field: &str) -> Result<ScopeName, ApiError> {
 
 /// Parses a list of scope names, naming the bad element.
 pub fn scope_names(raw: &[String], field: &str) -> Result<Vec<ScopeName>, ApiError> {
-    raw.iter().enumerate().map(|(i, n)| scope_name(n, &format!("{field}[{i}]"))).collect()
+    raw.iter()
+        .enumerate()
+        .map(|(i, n)| scope_name(n, &format!("{field}[{i}]")))
+        .collect()
 }
 
 /// Parses a required scope reference.
 pub fn scope_key(raw: Option<&pb::ScopeRef>, field: &str) -> Result<ScopeKey, ApiError> {
     match raw.and_then(|r| r.r#ref.as_ref()) {
         Some(pb::scope_ref::Ref::Id(id)) => Ok(ScopeKey::Id(*id)),
-        Some(pb::scope_ref::Ref::Name(name)) if !name.is_empty() => Ok(ScopeKey::Name(name.clone())),
+        Some(pb::scope_ref::Ref::Name(name)) if !name.is_empty() => {
+            Ok(ScopeKey::Name(name.clone()))
+        }
         _ => Err(ApiError::invalid(field, "an id or a name is required")),
     }
 }
@@ -91,7 +96,11 @@ pub fn operation(o: &Operation) -> pb::Operation {
     pb::Operation {
         name: o.name.clone(),
         description: o.description.clone(),
-        alternatives: o.alternatives.iter().map(|a| pb::Alternative { scopes: strings(a) }).collect(),
+        alternatives: o
+            .alternatives
+            .iter()
+            .map(|a| pb::Alternative { scopes: strings(a) })
+            .collect(),
     }
 }
 
@@ -103,7 +112,11 @@ pub fn operation_from(o: pb::Operation) -> Result<Operation, ApiError> {
         .enumerate()
         .map(|(i, a)| scope_names(&a.scopes, &format!("alternatives[{i}].scopes")))
         .collect::<Result<_, _>>()?;
-    Ok(Operation { name: o.name, description: o.description, alternatives })
+    Ok(Operation {
+        name: o.name,
+        description: o.description,
+        alternatives,
+    })
 }
 
 /// A tenant on the wire; inline key material is never included.
@@ -145,31 +158,46 @@ pub const DEFAULT_JWKS_REFRESH_SECONDS: u32 = 300;
 /// Applies `settings` over `base` (create: defaults; update: the current tenant).
 pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant, ApiError> {
     if let Some(issuer) = &s.issuer {
-        if !issuer.is_empty() && !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-            return Err(ApiError::invalid("settings.issuer", "must be an http(s) URL"));
+        if !issuer.is_empty() && !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+        {
+            return Err(ApiError::invalid(
+                "settings.issuer",
+                "must be an http(s) URL",
+            ));
         }
         base.issuer.clone_from(issuer);
     }
     if let Some(list) = &s.audiences {
         if list.values.iter().any(String::is_empty) {
-            return Err(ApiError::invalid("settings.audiences", "must not contain an empty value"));
+            return Err(ApiError::invalid(
+                "settings.audiences",
+                "must not contain an empty value",
+            ));
         }
         base.audiences.clone_from(&list.values);
     }
     match (&s.jwks, &s.jwks_uri) {
         (Some(jwks), Some(uri)) if !jwks.is_empty() && !uri.is_empty() => {
-            return Err(ApiError::invalid("settings.jwks", "set either jwks or jwks_uri, not both"));
+            return Err(ApiError::invalid(
+                "settings.jwks",
+                "set either jwks or jwks_uri, not both",
+            ));
         }
         (Some(jwks), _) if !jwks.is_empty() => {
             serde_json::from_str::<serde_json::Value>(jwks)
                 .ok()
                 .filter(|v| v.get("keys").is_some_and(serde_json::Value::is_array))
-                .ok_or_else(|| ApiError::invalid("settings.jwks", "must be a JWK set: {\"keys\": [...]}"))?;
+                .ok_or_else(|| {
+                    ApiError::invalid("settings.jwks", "must be a JWK set: {\"keys\": [...]}")
+                })?;
             base.key_source = KeySource::Inline(jwks.clone());
         }
         (_, Some(uri)) if !uri.is_empty() => {
             if !(uri.starts_with("https://") || uri.starts_with("http://")) {
-                return Err(ApiError::invalid("settings.jwks_uri", "must be an http(s) URL"));
+                return Err(ApiError::invalid(
+                    "settings.jwks_uri",
+                    "must be an http(s) URL",
+                ));
             }
             base.key_source = KeySource::Uri(uri.clone());
         }
@@ -178,13 +206,19 @@ pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant
     }
     if let Some(list) = &s.algorithms {
         if list.values.is_empty() {
-            return Err(ApiError::invalid("settings.algorithms", "must not be empty"));
+            return Err(ApiError::invalid(
+                "settings.algorithms",
+                "must not be empty",
+            ));
         }
         for (i, alg) in list.values.iter().enumerate() {
             if !KNOWN_ALGORITHMS.contains(&alg.as_str()) {
                 return Err(ApiError::invalid(
                     format!("settings.algorithms[{i}]"),
-                    format!("unsupported algorithm {alg:?}; known: {}", KNOWN_ALGORITHMS.join(", ")),
+                    format!(
+                        "unsupported algorithm {alg:?}; known: {}",
+                        KNOWN_ALGORITHMS.join(", ")
+                    ),
                 ));
             }
         }
@@ -192,7 +226,10 @@ pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant
     }
     if let Some(leeway) = s.leeway_seconds {
         if leeway > 600 {
-            return Err(ApiError::invalid("settings.leeway_seconds", "must be at most 600"));
+            return Err(ApiError::invalid(
+                "settings.leeway_seconds",
+                "must be at most 600",
+            ));
         }
         base.leeway_seconds = leeway;
     }
@@ -201,7 +238,10 @@ pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant
     }
     if let Some(refresh) = s.jwks_refresh_seconds {
         if refresh == 0 {
-            return Err(ApiError::invalid("settings.jwks_refresh_seconds", "must be at least 1"));
+            return Err(ApiError::invalid(
+                "settings.jwks_refresh_seconds",
+                "must be at least 1",
+            ));
         }
         base.jwks_refresh_seconds = refresh;
     }
@@ -212,7 +252,13 @@ pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant
 }
 
 /// A fresh tenant with default settings.
-pub fn new_tenant(id: TenantId, display_name: String, preset: &str, style: AdminStyle, now_ms: i64) -> Tenant {
+pub fn new_tenant(
+    id: TenantId,
+    display_name: String,
+    preset: &str,
+    style: AdminStyle,
+    now_ms: i64,
+) -> Tenant {
     Tenant {
         id,
         display_name,
@@ -243,8 +289,10 @@ pub fn page_size(page: Option<&pb::PageRequest>) -> usize {
 /// The page token of a request (the last key of the previous page, hex-encoded).
 pub fn page_after(page: Option<&pb::PageRequest>) -> Result<String, ApiError> {
     let token = page.map(|p| p.page_token.as_str()).unwrap_or_default();
-    let bytes = hex::decode(token).map_err(|_| ApiError::invalid("page.page_token", "is not a token this server issued"))?;
-    String::from_utf8(bytes).map_err(|_| ApiError::invalid("page.page_token", "is not a token this server issued"))
+    let bytes = hex::decode(token)
+        .map_err(|_| ApiError::invalid("page.page_token", "is not a token this server issued"))?;
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid("page.page_token", "is not a token this server issued"))
 }
 
 /// The token for the page after the one ending at `last`.
@@ -253,8 +301,17 @@ pub fn page_token(last: &str) -> String {
 }
 
 /// Pages a sorted list by key: the items after `after`, at most `size`, and the next token.
-pub fn paginate<'a, T>(items: &'a [T], key: impl Fn(&T) -> &str, after: &str, size: usize) -> (Vec<&'a T>, String) {
-    let start = if after.is_empty() { 0 } else { items.partition_point(|i| key(i) <= after) };
+pub fn paginate<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&T) -> &str,
+    after: &str,
+    size: usize,
+) -> (Vec<&'a T>, String) {
+    let start = if after.is_empty() {
+        0
+    } else {
+        items.partition_point(|i| key(i) <= after)
+    };
     let page: Vec<&T> = items[start..].iter().take(size).collect();
     let more = start + page.len() < items.len();
     let next = match (more, page.last()) {

@@ -16,22 +16,34 @@ fn pending<T>(what: &'static str) -> Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl pb::token_introspection_server::TokenIntrospection for Pending {
-    async fn introspect(&self, _: Request<pb::IntrospectRequest>) -> Result<Response<pb::IntrospectResponse>, Status> {
+    async fn introspect(
+        &self,
+        _: Request<pb::IntrospectRequest>,
+    ) -> Result<Response<pb::IntrospectResponse>, Status> {
         pending("Introspect")
     }
 
-    async fn revoke_token(&self, _: Request<pb::RevokeTokenRequest>) -> Result<Response<pb::RevokeTokenResponse>, Status> {
+    async fn revoke_token(
+        &self,
+        _: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
         pending("RevokeToken")
     }
 }
 
 #[tonic::async_trait]
 impl pb::scope_decision_server::ScopeDecision for Pending {
-    async fn check_scopes(&self, _: Request<pb::CheckScopesRequest>) -> Result<Response<pb::CheckScopesResponse>, Status> {
+    async fn check_scopes(
+        &self,
+        _: Request<pb::CheckScopesRequest>,
+    ) -> Result<Response<pb::CheckScopesResponse>, Status> {
         pending("CheckScopes")
     }
 
-    async fn resolve_scopes(&self, _: Request<pb::ResolveScopesRequest>) -> Result<Response<pb::ResolveScopesResponse>, Status> {
+    async fn resolve_scopes(
+        &self,
+        _: Request<pb::ResolveScopesRequest>,
+    ) -> Result<Response<pb::ResolveScopesResponse>, Status> {
         pending("ResolveScopes")
     }
 

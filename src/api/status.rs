@@ -29,7 +29,10 @@ pub enum ApiError {
 impl ApiError {
     /// An `Invalid` error naming the field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid { field: field.into(), message: message.into() }
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -53,7 +56,9 @@ impl From<ApiError> for Status {
             ApiError::Invalid { field, message } => bad_request(&field, &message),
             ApiError::Unauthenticated(msg) => Status::unauthenticated(msg),
             ApiError::PermissionDenied(msg) => Status::permission_denied(msg),
-            ApiError::Unimplemented(what) => Status::unimplemented(format!("{what} is not implemented yet")),
+            ApiError::Unimplemented(what) => {
+                Status::unimplemented(format!("{what} is not implemented yet"))
+            }
             ApiError::Store(store) => store_status(store),
         }
     }

@@ -1,8 +1,6 @@
 //! Catalog edits as pure plans: each admin command checks the catalog rules against a locked
 //! snapshot and returns the row changes and audit records the store writes in one transaction.
 
-use std::collections::{BTreeSet, HashMap};
-
 use serde_json::json;
 
 use super::{CatalogSnapshot, Client, Operation, Scope, ScopeName};
@@ -491,58 +489,6 @@ pub fn delete_operation(catalog: &CatalogSnapshot, name: &str) -> Result<Edit, E
     Ok(edit)
 }
 
-/// The implication path that `implies` would close into a cycle through `name`, if any.
-pub fn implication_cycle(
-    catalog: &CatalogSnapshot,
-    name: &ScopeName,
-    implies: &[ScopeName],
-) -> Option<Vec<String>> {
-    let edges: HashMap<&str, Vec<&str>> = catalog
-        .scopes
-        .iter()
-        .map(|s| {
-            let targets = if &s.name == name { implies } else { &s.implies };
-            (
-                s.name.as_str(),
-                targets.iter().map(ScopeName::as_str).collect(),
-            )
-        })
-        .chain(std::iter::once((
-            name.as_str(),
-            implies.iter().map(ScopeName::as_str).collect(),
-        )))
-        .collect();
-    // Depth-first search from `name`, keeping the current path to report the cycle.
-    let mut path = vec![name.as_str()];
-    let mut seen = BTreeSet::new();
-    fn walk<'a>(
-        edges: &HashMap<&'a str, Vec<&'a str>>,
-        start: &str,
-        path: &mut Vec<&'a str>,
-        seen: &mut BTreeSet<&'a str>,
-    ) -> bool {
-        let Some(&node) = path.last() else {
-            return false;
-        };
-        for &next in edges.get(node).map(Vec::as_slice).unwrap_or_default() {
-            if next == start {
-                path.push(next);
-                return true;
-            }
-            if seen.insert(next) {
-                path.push(next);
-                if walk(edges, start, path, seen) {
-                    return true;
-                }
-                path.pop();
-            }
-        }
-        false
-    }
-    walk(&edges, name.as_str(), &mut path, &mut seen)
-        .then(|| path.into_iter().map(str::to_owned).collect())
-}
-
 fn check_writable(scope: &Scope, etag: Option<&str>) -> Result<(), EditError> {
     if scope.is_system {
         return Err(EditError::SystemScope(scope.name.to_string()));
@@ -567,8 +513,10 @@ fn check_implies(
         }
         require_scope(catalog, target, &format!("{field}[{i}]"))?;
     }
-    match implication_cycle(catalog, name, implies) {
-        Some(cycle) => Err(EditError::Cycle(cycle)),
+    match super::implies_cycle(&catalog.scopes, name, implies) {
+        Some(cycle) => Err(EditError::Cycle(
+            cycle.iter().map(ToString::to_string).collect(),
+        )),
         None => Ok(()),
     }
 }

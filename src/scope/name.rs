@@ -85,6 +85,7 @@ impl std::borrow::Borrow<str> for ScopeName {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

@@ -6,14 +6,17 @@ use std::sync::Arc;
 use scopegate::{
     preset::{self, CatalogFile},
     scope::{
-        edit::{self, EditError, NewScope},
         AdminStyle, ScopeName,
+        edit::{self, EditError, NewScope},
     },
     store::{self, Actor, Revocation, RevocationKind, Store, StoreError},
     tenant::{KeySource, Tenant, TenantId},
 };
 
-use crate::{backend_tests, helpers::{Backend, TestDb}};
+use crate::{
+    backend_tests,
+    helpers::{Backend, TestDb},
+};
 
 fn tenant(id: &str, issuer: &str) -> Tenant {
     Tenant {
@@ -39,18 +42,33 @@ async fn seeded(backend: Backend) -> Option<(TestDb, Arc<dyn Store>, TenantId)> 
     let db = TestDb::new(backend).await?;
     let store = store::connect(&db.url).await.unwrap();
     let t = tenant("school", "https://id.school.test");
-    let seed = preset::seed(&CatalogFile::preset("loopwise").unwrap(), AdminStyle::Colon, 1).unwrap();
-    let committed = store.create_tenant(&t, &seed, &Actor("test".into())).await.unwrap();
+    let seed = preset::seed(
+        &CatalogFile::preset("loopwise").unwrap(),
+        AdminStyle::Colon,
+        1,
+    )
+    .unwrap();
+    let committed = store
+        .create_tenant(&t, &seed, &Actor("test".into()))
+        .await
+        .unwrap();
     assert_eq!(committed.tenant.revision, 1);
     Some((db, store, t.id))
 }
 
 fn new_scope(name: &str) -> NewScope {
-    NewScope { name: ScopeName::parse(name).unwrap(), description: name.to_owned(), is_default: false, implies: vec![] }
+    NewScope {
+        name: ScopeName::parse(name).unwrap(),
+        description: name.to_owned(),
+        is_default: false,
+        implies: vec![],
+    }
 }
 
 async fn a_tenant_round_trips_with_its_seeded_catalog(backend: Backend) {
-    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
     let committed = store.catalog(&id).await.unwrap();
     let expected = tenant("school", "https://id.school.test");
     assert_eq!(committed.tenant.key_source, expected.key_source);
@@ -59,17 +77,29 @@ async fn a_tenant_round_trips_with_its_seeded_catalog(backend: Backend) {
     assert_eq!(committed.catalog.scopes.len(), 34);
     assert_eq!(committed.catalog.operations.len(), 33);
     assert!(committed.catalog.scopes.iter().all(|s| s.id > 0));
-    let found = store.tenant_by_issuer("https://id.school.test").await.unwrap();
+    let found = store
+        .tenant_by_issuer("https://id.school.test")
+        .await
+        .unwrap();
     assert_eq!(found.map(|t| t.id), Some(id));
-    assert!(store.tenant_by_issuer("https://other").await.unwrap().is_none());
+    assert!(
+        store
+            .tenant_by_issuer("https://other")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn a_refused_plan_writes_nothing(backend: Backend) {
-    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
     let before = store.catalog(&id).await.unwrap();
     let events = store.audit_events(&id, 0, 500).await.unwrap().len();
 
-    let refuse = |_: &Tenant, _: &_| -> Result<edit::Edit, EditError> { Err(EditError::invalid("x", "no")) };
+    let refuse =
+        |_: &Tenant, _: &_| -> Result<edit::Edit, EditError> { Err(EditError::invalid("x", "no")) };
     let result = store.edit(&id, &Actor("test".into()), &refuse).await;
 
     assert!(matches!(result, Err(StoreError::Rejected(_))));
@@ -80,14 +110,21 @@ async fn a_refused_plan_writes_nothing(backend: Backend) {
 }
 
 async fn concurrent_edits_of_one_tenant_serialize(backend: Backend) {
-    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let store = Arc::clone(&store);
             let id = id.clone();
             tokio::spawn(async move {
-                let plan = move |_: &Tenant, c: &_| edit::create_scope(c, new_scope(&format!("extra:{i}")), 2);
-                store.edit(&id, &Actor("test".into()), &plan).await.map(|_| ())
+                let plan = move |_: &Tenant, c: &_| {
+                    edit::create_scope(c, new_scope(&format!("extra:{i}")), 2)
+                };
+                store
+                    .edit(&id, &Actor("test".into()), &plan)
+                    .await
+                    .map(|_| ())
             })
         })
         .collect();
@@ -95,18 +132,45 @@ async fn concurrent_edits_of_one_tenant_serialize(backend: Backend) {
         task.await.unwrap().unwrap();
     }
     let after = store.catalog(&id).await.unwrap();
-    assert_eq!(after.tenant.revision, 1 + 8, "each edit bumped the revision exactly once");
-    assert_eq!(after.catalog.scopes.iter().filter(|s| s.name.as_str().starts_with("extra:")).count(), 8);
+    assert_eq!(
+        after.tenant.revision,
+        1 + 8,
+        "each edit bumped the revision exactly once"
+    );
+    assert_eq!(
+        after
+            .catalog
+            .scopes
+            .iter()
+            .filter(|s| s.name.as_str().starts_with("extra:"))
+            .count(),
+        8
+    );
 }
 
 async fn revocations_persist_replace_and_prune(backend: Backend) {
-    let Some((_db, store, id)) = seeded(backend).await else { return };
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
     let actor = Actor("test".into());
-    let jti = Revocation { kind: RevocationKind::Jti, value: "t-1".into(), not_before: 0, expires_at: 1_000 };
-    let subject = Revocation { kind: RevocationKind::Subject, value: "alice".into(), not_before: 500, expires_at: 5_000 };
+    let jti = Revocation {
+        kind: RevocationKind::Jti,
+        value: "t-1".into(),
+        not_before: 0,
+        expires_at: 1_000,
+    };
+    let subject = Revocation {
+        kind: RevocationKind::Subject,
+        value: "alice".into(),
+        not_before: 500,
+        expires_at: 5_000,
+    };
     store.revoke(&id, &jti, &actor).await.unwrap();
     store.revoke(&id, &subject, &actor).await.unwrap();
-    let later = Revocation { not_before: 900, ..subject.clone() };
+    let later = Revocation {
+        not_before: 900,
+        ..subject.clone()
+    };
     store.revoke(&id, &later, &actor).await.unwrap();
 
     let mut live = store.revocations(&id, 0).await.unwrap();
@@ -117,12 +181,26 @@ async fn revocations_persist_replace_and_prune(backend: Backend) {
 }
 
 async fn deleting_a_tenant_keeps_its_audit_trail(backend: Backend) {
-    let Some((_db, store, id)) = seeded(backend).await else { return };
-    store.delete_tenant(&id, &Actor("test".into())).await.unwrap();
-    assert!(matches!(store.catalog(&id).await, Err(StoreError::TenantNotFound(_))));
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
+    store
+        .delete_tenant(&id, &Actor("test".into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.catalog(&id).await,
+        Err(StoreError::TenantNotFound(_))
+    ));
     let events = store.audit_events(&id, 0, 500).await.unwrap();
-    assert_eq!(events.first().map(|e| e.action.as_str()), Some("tenant.delete"));
-    assert!(events.iter().all(|e| !e.after.contains("jwks\":\"{")), "no key material in the trail");
+    assert_eq!(
+        events.first().map(|e| e.action.as_str()),
+        Some("tenant.delete")
+    );
+    assert!(
+        events.iter().all(|e| !e.after.contains("jwks\":\"{")),
+        "no key material in the trail"
+    );
 }
 
 backend_tests!(

@@ -3,30 +3,47 @@
 
 use scopegate::app::SERVICE_NAMES;
 use tokio_stream::StreamExt;
-use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tonic_reflection::pb::v1::{
-    server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-    server_reflection_response::MessageResponse, ServerReflectionRequest,
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
 
 use crate::{
     backend_tests, fresh_app,
-    helpers::{create_tenant, Backend, TestApp, TestDb},
+    helpers::{Backend, TestApp, TestDb, create_tenant},
 };
 
 async fn every_service_is_serving_once_started(backend: Backend) {
     let (_db, app) = fresh_app!(backend);
     let mut health = HealthClient::new(app.channel.clone());
     for service in [""].into_iter().chain(SERVICE_NAMES) {
-        let status = health.check(HealthCheckRequest { service: service.to_owned() }).await.unwrap().into_inner().status;
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
         assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
     }
 }
 
-async fn shutdown_flips_to_not_serving_and_an_open_watch_does_not_hold_the_process(backend: Backend) {
+async fn shutdown_flips_to_not_serving_and_an_open_watch_does_not_hold_the_process(
+    backend: Backend,
+) {
     let (_db, app) = fresh_app!(backend);
     let mut health = HealthClient::new(app.channel.clone());
-    let mut watch = health.watch(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let first = watch.next().await.unwrap().unwrap();
     assert_eq!(first.status, ServingStatus::Serving as i32);
 
@@ -35,11 +52,17 @@ async fn shutdown_flips_to_not_serving_and_an_open_watch_does_not_hold_the_proce
 
     // The server flipped to NOT_SERVING before draining; the watcher got that update.
     let update = watch.next().await.unwrap().unwrap();
-    assert_eq!(update.status, ServingStatus::NotServing as i32, "watchers learn about the shutdown");
+    assert_eq!(
+        update.status,
+        ServingStatus::NotServing as i32,
+        "watchers learn about the shutdown"
+    );
 }
 
 async fn data_survives_a_restart(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let app = TestApp::on(&db).await;
     create_tenant(&app, "school", "loopwise").await;
     app.stop().await.unwrap();
@@ -52,9 +75,18 @@ async fn data_survives_a_restart(backend: Backend) {
 async fn reflection_lists_every_service(backend: Backend) {
     let (_db, app) = fresh_app!(backend);
     let mut client = ServerReflectionClient::new(app.channel.clone());
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut responses = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = responses.next().await.unwrap().unwrap().message_response else {
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        responses.next().await.unwrap().unwrap().message_response
+    else {
         panic!("expected a service list")
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();

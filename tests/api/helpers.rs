@@ -6,12 +6,12 @@ use scopegate::{
     app::App,
     config::{AdminKeyHash, Config},
     pb::{
-        scope_admin_client::ScopeAdminClient, CreateTenant, ManageTenantRequest,
-        manage_tenant_request::Action as TenantAction,
+        CreateTenant, ManageTenantRequest, manage_tenant_request::Action as TenantAction,
+        scope_admin_client::ScopeAdminClient,
     },
 };
 use tokio::{sync::oneshot, task::JoinHandle};
-use tonic::{transport::Channel, Request};
+use tonic::{Request, transport::Channel};
 
 /// The bootstrap key every test server accepts.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -57,7 +57,12 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("scopegate.db").display());
-                Some(Self { url, _dir: Some(dir), pg_admin_url: None, pg_name: None })
+                Some(Self {
+                    url,
+                    _dir: Some(dir),
+                    pg_admin_url: None,
+                    pg_name: None,
+                })
             }
             Backend::Postgres => {
                 let admin_url = postgres_url()?;
@@ -70,7 +75,12 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 let url = replace_db_name(&admin_url, &name);
-                Some(Self { url, _dir: None, pg_admin_url: Some(admin_url), pg_name: Some(name) })
+                Some(Self {
+                    url,
+                    _dir: None,
+                    pg_admin_url: Some(admin_url),
+                    pg_name: Some(name),
+                })
             }
         }
     }
@@ -81,7 +91,10 @@ fn replace_db_name(url: &str, name: &str) -> String {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
     };
-    let prefix_end = base.rfind('/').filter(|&i| i > "postgres://".len()).unwrap_or(base.len());
+    let prefix_end = base
+        .rfind('/')
+        .filter(|&i| i > "postgres://".len())
+        .unwrap_or(base.len());
     let mut out = format!("{}/{}", &base[..prefix_end], name);
     if let Some(q) = query {
         out.push('?');
@@ -97,11 +110,18 @@ impl Drop for TestDb {
         };
         // Drop runs outside async: use a private runtime on a helper thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
-                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await {
+                if let Ok(mut conn) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
+                {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -137,8 +157,17 @@ impl TestApp {
             let _ = stopped.await;
         }));
         // The listener is bound before spawn, so connecting cannot race the start.
-        let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
-        Self { addr, channel, stop: Some(stop), handle: Some(handle) }
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        Self {
+            addr,
+            channel,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
     }
 
     /// Starts the app on `db`.
@@ -179,17 +208,24 @@ pub fn authed<T>(message: T) -> Request<T> {
 /// A request carrying `Bearer <credential>`.
 pub fn with_bearer<T>(message: T, credential: &str) -> Request<T> {
     let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {credential}").parse().expect("ascii"));
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {credential}").parse().expect("ascii"),
+    );
     request
 }
 
 /// Creates tenant `id` from `preset`.
 pub async fn create_tenant(app: &TestApp, id: &str, preset: &str) {
-    let create = CreateTenant { id: id.to_owned(), preset: preset.to_owned(), ..Default::default() };
+    let create = CreateTenant {
+        id: id.to_owned(),
+        preset: preset.to_owned(),
+        ..Default::default()
+    };
     app.admin()
-        .manage_tenant(authed(ManageTenantRequest { action: Some(TenantAction::Create(create)) }))
+        .manage_tenant(authed(ManageTenantRequest {
+            action: Some(TenantAction::Create(create)),
+        }))
         .await
         .expect("tenant created");
 }
@@ -222,7 +258,9 @@ macro_rules! backend_tests {
 #[macro_export]
 macro_rules! fresh_app {
     ($backend:expr) => {{
-        let Some(db) = $crate::helpers::TestDb::new($backend).await else { return };
+        let Some(db) = $crate::helpers::TestDb::new($backend).await else {
+            return;
+        };
         let app = $crate::helpers::TestApp::on(&db).await;
         (db, app)
     }};

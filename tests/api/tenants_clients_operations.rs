@@ -1,54 +1,114 @@
 //! Tenants, clients and operations administration, catalog import/export.
 
 use scopegate::pb::{
-    manage_client_request, manage_client_response, manage_operation_request, manage_scope_request::Action as ScopeAction,
-    manage_tenant_request::Action as TenantAction, manage_tenant_response::Result as TenantResult, scope_ref::Ref,
     Alternative, Client, CreateTenant, DeleteScope, DeleteTenant, ExportCatalogRequest, GetTenant,
-    ImportCatalogRequest, ManageClientRequest, ManageOperationRequest, ManageTenantRequest, Operation, ScopeRef,
-    StringList, TenantSettings,
+    ImportCatalogRequest, ManageClientRequest, ManageOperationRequest, ManageTenantRequest,
+    Operation, ScopeRef, StringList, TenantSettings, manage_client_request, manage_client_response,
+    manage_operation_request, manage_scope_request::Action as ScopeAction,
+    manage_tenant_request::Action as TenantAction, manage_tenant_response::Result as TenantResult,
+    scope_ref::Ref,
 };
 use tonic::Code;
 
 use crate::{
     backend_tests, fresh_app,
-    helpers::{authed, create_tenant, Backend},
+    helpers::{Backend, authed, create_tenant},
     manage_scope::scope_call,
 };
 
 async fn tenants_are_created_from_presets_with_validated_settings(backend: Backend) {
     let (_db, app) = fresh_app!(backend);
     let create = |id: &str, preset: &str, settings: Option<TenantSettings>| ManageTenantRequest {
-        action: Some(TenantAction::Create(CreateTenant { id: id.into(), preset: preset.into(), settings, ..Default::default() })),
+        action: Some(TenantAction::Create(CreateTenant {
+            id: id.into(),
+            preset: preset.into(),
+            settings,
+            ..Default::default()
+        })),
     };
     let settings = TenantSettings {
         issuer: Some("https://id.acme.test".into()),
-        audiences: Some(StringList { values: vec!["api".into()] }),
+        audiences: Some(StringList {
+            values: vec!["api".into()],
+        }),
         ..Default::default()
     };
-    let created = app.admin().manage_tenant(authed(create("acme", "lumoauth", Some(settings)))).await.unwrap().into_inner();
-    let Some(TenantResult::Tenant(tenant)) = created.result else { panic!() };
+    let created = app
+        .admin()
+        .manage_tenant(authed(create("acme", "lumoauth", Some(settings))))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(TenantResult::Tenant(tenant)) = created.result else {
+        panic!()
+    };
     assert_eq!(tenant.reserved_scopes, ["admin.read", "admin.write"]);
     assert_eq!(tenant.issuer, "https://id.acme.test");
     assert_eq!(tenant.leeway_seconds, 60);
 
-    let duplicate = app.admin().manage_tenant(authed(create("acme", "oidc", None))).await.unwrap_err();
+    let duplicate = app
+        .admin()
+        .manage_tenant(authed(create("acme", "oidc", None)))
+        .await
+        .unwrap_err();
     assert_eq!(duplicate.code(), Code::AlreadyExists);
-    let same_issuer = TenantSettings { issuer: Some("https://id.acme.test".into()), ..Default::default() };
-    let clash = app.admin().manage_tenant(authed(create("other", "oidc", Some(same_issuer)))).await.unwrap_err();
+    let same_issuer = TenantSettings {
+        issuer: Some("https://id.acme.test".into()),
+        ..Default::default()
+    };
+    let clash = app
+        .admin()
+        .manage_tenant(authed(create("other", "oidc", Some(same_issuer))))
+        .await
+        .unwrap_err();
     assert_eq!(clash.code(), Code::AlreadyExists);
-    let unknown_preset = app.admin().manage_tenant(authed(create("x", "nope", None))).await.unwrap_err();
+    let unknown_preset = app
+        .admin()
+        .manage_tenant(authed(create("x", "nope", None)))
+        .await
+        .unwrap_err();
     assert_eq!(unknown_preset.code(), Code::InvalidArgument);
-    let bad_alg = TenantSettings { algorithms: Some(StringList { values: vec!["none".into()] }), ..Default::default() };
-    let none = app.admin().manage_tenant(authed(create("y", "oidc", Some(bad_alg)))).await.unwrap_err();
+    let bad_alg = TenantSettings {
+        algorithms: Some(StringList {
+            values: vec!["none".into()],
+        }),
+        ..Default::default()
+    };
+    let none = app
+        .admin()
+        .manage_tenant(authed(create("y", "oidc", Some(bad_alg))))
+        .await
+        .unwrap_err();
     assert_eq!(none.code(), Code::InvalidArgument);
 
-    let get = ManageTenantRequest { action: Some(TenantAction::Get(GetTenant { id: "x".into() })) };
-    assert_eq!(app.admin().manage_tenant(authed(get)).await.unwrap_err().code(), Code::NotFound, "a refused create wrote nothing");
+    let get = ManageTenantRequest {
+        action: Some(TenantAction::Get(GetTenant { id: "x".into() })),
+    };
+    assert_eq!(
+        app.admin()
+            .manage_tenant(authed(get))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound,
+        "a refused create wrote nothing"
+    );
 
-    let delete = ManageTenantRequest { action: Some(TenantAction::Delete(DeleteTenant { id: "acme".into() })) };
+    let delete = ManageTenantRequest {
+        action: Some(TenantAction::Delete(DeleteTenant { id: "acme".into() })),
+    };
     app.admin().manage_tenant(authed(delete)).await.unwrap();
-    let get = ManageTenantRequest { action: Some(TenantAction::Get(GetTenant { id: "acme".into() })) };
-    assert_eq!(app.admin().manage_tenant(authed(get)).await.unwrap_err().code(), Code::NotFound);
+    let get = ManageTenantRequest {
+        action: Some(TenantAction::Get(GetTenant { id: "acme".into() })),
+    };
+    assert_eq!(
+        app.admin()
+            .manage_tenant(authed(get))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
 }
 
 async fn deleting_a_scope_removes_it_from_every_client(backend: Backend) {
@@ -60,18 +120,37 @@ async fn deleting_a_scope_removes_it_from_every_client(backend: Backend) {
         first_party: false,
         allowed_scopes: vec!["courses:read".into(), "school:read".into()],
     };
-    let request = ManageClientRequest { tenant: "school".into(), action: Some(manage_client_request::Action::Create(client)) };
+    let request = ManageClientRequest {
+        tenant: "school".into(),
+        action: Some(manage_client_request::Action::Create(client)),
+    };
     app.admin().manage_client(authed(request)).await.unwrap();
 
-    let delete = ScopeAction::Delete(DeleteScope { scope: Some(ScopeRef { r#ref: Some(Ref::Name("courses:read".into())) }), ..Default::default() });
+    let delete = ScopeAction::Delete(DeleteScope {
+        scope: Some(ScopeRef {
+            r#ref: Some(Ref::Name("courses:read".into())),
+        }),
+        ..Default::default()
+    });
     scope_call(&app, "school", delete).await.unwrap();
 
     let get = ManageClientRequest {
         tenant: "school".into(),
-        action: Some(manage_client_request::Action::Get(scopegate::pb::GetClient { client_id: "mcp-server".into() })),
+        action: Some(manage_client_request::Action::Get(
+            scopegate::pb::GetClient {
+                client_id: "mcp-server".into(),
+            },
+        )),
     };
-    let got = app.admin().manage_client(authed(get)).await.unwrap().into_inner();
-    let Some(manage_client_response::Result::Client(client)) = got.result else { panic!() };
+    let got = app
+        .admin()
+        .manage_client(authed(get))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(manage_client_response::Result::Client(client)) = got.result else {
+        panic!()
+    };
     assert_eq!(client.allowed_scopes, ["school:read"]);
 }
 
@@ -81,15 +160,45 @@ async fn operations_must_name_existing_scopes(backend: Backend) {
     let op = |alternatives: Vec<Vec<&str>>| Operation {
         name: "GET /courses".into(),
         description: "List courses".into(),
-        alternatives: alternatives.into_iter().map(|a| Alternative { scopes: a.into_iter().map(Into::into).collect() }).collect(),
+        alternatives: alternatives
+            .into_iter()
+            .map(|a| Alternative {
+                scopes: a.into_iter().map(Into::into).collect(),
+            })
+            .collect(),
     };
-    let call = |o: Operation| ManageOperationRequest { tenant: "school".into(), action: Some(manage_operation_request::Action::Create(o)) };
+    let call = |o: Operation| ManageOperationRequest {
+        tenant: "school".into(),
+        action: Some(manage_operation_request::Action::Create(o)),
+    };
 
-    let unknown = app.admin().manage_operation(authed(call(op(vec![vec!["nope:read"]])))).await.unwrap_err();
-    let empty = app.admin().manage_operation(authed(call(op(vec![])))).await.unwrap_err();
-    let empty_alt = app.admin().manage_operation(authed(call(op(vec![vec![]])))).await.unwrap_err();
-    let ok = app.admin().manage_operation(authed(call(op(vec![vec!["courses:read"], vec!["students:read", "school:read"]])))).await;
-    let again = app.admin().manage_operation(authed(call(op(vec![vec!["courses:read"]])))).await.unwrap_err();
+    let unknown = app
+        .admin()
+        .manage_operation(authed(call(op(vec![vec!["nope:read"]]))))
+        .await
+        .unwrap_err();
+    let empty = app
+        .admin()
+        .manage_operation(authed(call(op(vec![]))))
+        .await
+        .unwrap_err();
+    let empty_alt = app
+        .admin()
+        .manage_operation(authed(call(op(vec![vec![]]))))
+        .await
+        .unwrap_err();
+    let ok = app
+        .admin()
+        .manage_operation(authed(call(op(vec![
+            vec!["courses:read"],
+            vec!["students:read", "school:read"],
+        ]))))
+        .await;
+    let again = app
+        .admin()
+        .manage_operation(authed(call(op(vec![vec!["courses:read"]]))))
+        .await
+        .unwrap_err();
 
     assert_eq!(unknown.code(), Code::InvalidArgument);
     assert_eq!(empty.code(), Code::InvalidArgument);
@@ -102,22 +211,76 @@ async fn import_of_an_export_is_idempotent(backend: Backend) {
     let (_db, app) = fresh_app!(backend);
     create_tenant(&app, "school", "loopwise").await;
     create_tenant(&app, "copy", "oidc").await;
-    let exported = app.admin().export_catalog(authed(ExportCatalogRequest { tenant: "school".into() })).await.unwrap().into_inner();
+    let exported = app
+        .admin()
+        .export_catalog(authed(ExportCatalogRequest {
+            tenant: "school".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
 
-    let import = |dry_run| ImportCatalogRequest { tenant: "copy".into(), content: exported.content.clone(), dry_run };
-    let dry = app.admin().import_catalog(authed(import(true))).await.unwrap().into_inner();
-    let first = app.admin().import_catalog(authed(import(false))).await.unwrap().into_inner();
-    let second = app.admin().import_catalog(authed(import(false))).await.unwrap().into_inner();
-    let copy = app.admin().export_catalog(authed(ExportCatalogRequest { tenant: "copy".into() })).await.unwrap().into_inner();
+    let import = |dry_run| ImportCatalogRequest {
+        tenant: "copy".into(),
+        content: exported.content.clone(),
+        dry_run,
+    };
+    let dry = app
+        .admin()
+        .import_catalog(authed(import(true)))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = app
+        .admin()
+        .import_catalog(authed(import(false)))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = app
+        .admin()
+        .import_catalog(authed(import(false)))
+        .await
+        .unwrap()
+        .into_inner();
+    let copy = app
+        .admin()
+        .export_catalog(authed(ExportCatalogRequest {
+            tenant: "copy".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
 
     assert_eq!(dry.changes, first.changes);
-    assert!(first.changes.iter().any(|c| c == "scope.create courses:read"), "{:?}", first.changes);
+    assert!(
+        first
+            .changes
+            .iter()
+            .any(|c| c == "scope.create courses:read"),
+        "{:?}",
+        first.changes
+    );
     assert!(second.changes.is_empty(), "{:?}", second.changes);
-    assert_eq!(second.catalog_revision, first.catalog_revision, "an import that changes nothing bumps nothing");
+    assert_eq!(
+        second.catalog_revision, first.catalog_revision,
+        "an import that changes nothing bumps nothing"
+    );
     assert_eq!(copy.content, exported.content);
 
-    let broken = ImportCatalogRequest { tenant: "copy".into(), content: "[[scope]]\nname = 1".into(), dry_run: false };
-    assert_eq!(app.admin().import_catalog(authed(broken)).await.unwrap_err().code(), Code::InvalidArgument);
+    let broken = ImportCatalogRequest {
+        tenant: "copy".into(),
+        content: "[[scope]]\nname = 1".into(),
+        dry_run: false,
+    };
+    assert_eq!(
+        app.admin()
+            .import_catalog(authed(broken))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
 }
 
 backend_tests!(

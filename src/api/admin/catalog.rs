@@ -6,8 +6,10 @@ use super::AdminService;
 use crate::{
     api::{auth::Access, convert, status::ApiError},
     pb::{
-        self, manage_client_request::Action as ClientAction, manage_client_response::Result as ClientResult,
-        manage_operation_request::Action as OpAction, manage_operation_response::Result as OpResult,
+        self, manage_client_request::Action as ClientAction,
+        manage_client_response::Result as ClientResult,
+        manage_operation_request::Action as OpAction,
+        manage_operation_response::Result as OpResult,
     },
     preset::{self, CatalogFile},
     scope::edit::{self, EditError},
@@ -15,7 +17,11 @@ use crate::{
 };
 
 fn not_found(kind: &'static str, name: &str) -> ApiError {
-    EditError::NotFound { kind, name: name.to_owned() }.into()
+    EditError::NotFound {
+        kind,
+        name: name.to_owned(),
+    }
+    .into()
 }
 
 impl AdminService {
@@ -24,32 +30,61 @@ impl AdminService {
         request: Request<pb::ManageClientRequest>,
     ) -> Result<pb::ManageClientResponse, ApiError> {
         let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
-        let action = request.get_ref().action.clone().ok_or_else(|| ApiError::invalid("action", "is required"))?;
-        let access = if matches!(action, ClientAction::List(_) | ClientAction::Get(_)) { Access::Read } else { Access::Write };
+        let action = request
+            .get_ref()
+            .action
+            .clone()
+            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
+        let access = if matches!(action, ClientAction::List(_) | ClientAction::Get(_)) {
+            Access::Read
+        } else {
+            Access::Write
+        };
         let actor = self.authorize(&request, &tenant, access).await?;
         let (result, revision) = match action {
             ClientAction::List(list) => {
                 let committed = self.catalogs.get(&tenant).await?;
                 let after = convert::page_after(list.page.as_ref())?;
                 let size = convert::page_size(list.page.as_ref());
-                let (page, next) = convert::paginate(&committed.catalog.clients, |c| &c.client_id, &after, size);
+                let (page, next) =
+                    convert::paginate(&committed.catalog.clients, |c| &c.client_id, &after, size);
                 let clients = page.into_iter().map(convert::client).collect();
-                (ClientResult::Clients(pb::ClientPage { clients, next_page_token: next }), committed.tenant.revision)
+                (
+                    ClientResult::Clients(pb::ClientPage {
+                        clients,
+                        next_page_token: next,
+                    }),
+                    committed.tenant.revision,
+                )
             }
             ClientAction::Get(get) => {
                 let committed = self.catalogs.get(&tenant).await?;
-                let found = committed.catalog.clients.iter().find(|c| c.client_id == get.client_id);
+                let found = committed
+                    .catalog
+                    .clients
+                    .iter()
+                    .find(|c| c.client_id == get.client_id);
                 let found = found.ok_or_else(|| not_found("client", &get.client_id))?;
-                (ClientResult::Client(convert::client(found)), committed.tenant.revision)
+                (
+                    ClientResult::Client(convert::client(found)),
+                    committed.tenant.revision,
+                )
             }
             ClientAction::Create(create) => {
                 let client = convert::client_from(create)?;
                 let client_id = client.client_id.clone();
                 let plan = move |_: &_, c: &_| edit::put_client(c, client.clone(), true);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found = committed.catalog.clients.iter().find(|c| c.client_id == client_id);
+                let found = committed
+                    .catalog
+                    .clients
+                    .iter()
+                    .find(|c| c.client_id == client_id);
                 let found = found.ok_or_else(|| not_found("client", &client_id))?;
-                (ClientResult::Client(convert::client(found)), committed.tenant.revision)
+                (
+                    ClientResult::Client(convert::client(found)),
+                    committed.tenant.revision,
+                )
             }
             ClientAction::Update(update) => {
                 let allowed = update
@@ -58,9 +93,14 @@ impl AdminService {
                     .transpose()?;
                 let client_id = update.client_id.clone();
                 let plan = move |_: &_, c: &crate::scope::CatalogSnapshot| {
-                    let current = c.clients.iter().find(|x| x.client_id == update.client_id).ok_or_else(|| {
-                        EditError::NotFound { kind: "client", name: update.client_id.clone() }
-                    })?;
+                    let current = c
+                        .clients
+                        .iter()
+                        .find(|x| x.client_id == update.client_id)
+                        .ok_or_else(|| EditError::NotFound {
+                            kind: "client",
+                            name: update.client_id.clone(),
+                        })?;
                     let mut next = current.clone();
                     if let Some(name) = &update.name {
                         next.name.clone_from(name);
@@ -74,20 +114,37 @@ impl AdminService {
                     edit::put_client(c, next, false)
                 };
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found = committed.catalog.clients.iter().find(|c| c.client_id == client_id);
+                let found = committed
+                    .catalog
+                    .clients
+                    .iter()
+                    .find(|c| c.client_id == client_id);
                 let found = found.ok_or_else(|| not_found("client", &client_id))?;
-                (ClientResult::Client(convert::client(found)), committed.tenant.revision)
+                (
+                    ClientResult::Client(convert::client(found)),
+                    committed.tenant.revision,
+                )
             }
             ClientAction::Delete(delete) => {
                 let before = self.catalogs.get(&tenant).await?;
                 let plan = |_: &_, c: &_| edit::delete_client(c, &delete.client_id);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let gone = before.catalog.clients.iter().find(|c| c.client_id == delete.client_id);
-                let gone = gone.map(convert::client).unwrap_or_else(|| pb::Client { client_id: delete.client_id.clone(), ..Default::default() });
+                let gone = before
+                    .catalog
+                    .clients
+                    .iter()
+                    .find(|c| c.client_id == delete.client_id);
+                let gone = gone.map(convert::client).unwrap_or_else(|| pb::Client {
+                    client_id: delete.client_id.clone(),
+                    ..Default::default()
+                });
                 (ClientResult::Deleted(gone), committed.tenant.revision)
             }
         };
-        Ok(pb::ManageClientResponse { result: Some(result), catalog_revision: revision })
+        Ok(pb::ManageClientResponse {
+            result: Some(result),
+            catalog_revision: revision,
+        })
     }
 
     pub(super) async fn manage_operation_inner(
@@ -95,23 +152,45 @@ impl AdminService {
         request: Request<pb::ManageOperationRequest>,
     ) -> Result<pb::ManageOperationResponse, ApiError> {
         let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
-        let action = request.get_ref().action.clone().ok_or_else(|| ApiError::invalid("action", "is required"))?;
-        let access = if matches!(action, OpAction::List(_) | OpAction::Get(_)) { Access::Read } else { Access::Write };
+        let action = request
+            .get_ref()
+            .action
+            .clone()
+            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
+        let access = if matches!(action, OpAction::List(_) | OpAction::Get(_)) {
+            Access::Read
+        } else {
+            Access::Write
+        };
         let actor = self.authorize(&request, &tenant, access).await?;
         let (result, revision) = match action {
             OpAction::List(list) => {
                 let committed = self.catalogs.get(&tenant).await?;
                 let after = convert::page_after(list.page.as_ref())?;
                 let size = convert::page_size(list.page.as_ref());
-                let (page, next) = convert::paginate(&committed.catalog.operations, |o| &o.name, &after, size);
+                let (page, next) =
+                    convert::paginate(&committed.catalog.operations, |o| &o.name, &after, size);
                 let operations = page.into_iter().map(convert::operation).collect();
-                (OpResult::Operations(pb::OperationPage { operations, next_page_token: next }), committed.tenant.revision)
+                (
+                    OpResult::Operations(pb::OperationPage {
+                        operations,
+                        next_page_token: next,
+                    }),
+                    committed.tenant.revision,
+                )
             }
             OpAction::Get(get) => {
                 let committed = self.catalogs.get(&tenant).await?;
-                let found = committed.catalog.operations.iter().find(|o| o.name == get.name);
+                let found = committed
+                    .catalog
+                    .operations
+                    .iter()
+                    .find(|o| o.name == get.name);
                 let found = found.ok_or_else(|| not_found("operation", &get.name))?;
-                (OpResult::Operation(convert::operation(found)), committed.tenant.revision)
+                (
+                    OpResult::Operation(convert::operation(found)),
+                    committed.tenant.revision,
+                )
             }
             OpAction::Create(op) | OpAction::Update(op) => {
                 let create = matches!(request.get_ref().action, Some(OpAction::Create(_)));
@@ -121,18 +200,33 @@ impl AdminService {
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
                 let found = committed.catalog.operations.iter().find(|o| o.name == name);
                 let found = found.ok_or_else(|| not_found("operation", &name))?;
-                (OpResult::Operation(convert::operation(found)), committed.tenant.revision)
+                (
+                    OpResult::Operation(convert::operation(found)),
+                    committed.tenant.revision,
+                )
             }
             OpAction::Delete(delete) => {
                 let before = self.catalogs.get(&tenant).await?;
                 let plan = |_: &_, c: &_| edit::delete_operation(c, &delete.name);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let gone = before.catalog.operations.iter().find(|o| o.name == delete.name);
-                let gone = gone.map(convert::operation).unwrap_or_else(|| pb::Operation { name: delete.name.clone(), ..Default::default() });
+                let gone = before
+                    .catalog
+                    .operations
+                    .iter()
+                    .find(|o| o.name == delete.name);
+                let gone = gone
+                    .map(convert::operation)
+                    .unwrap_or_else(|| pb::Operation {
+                        name: delete.name.clone(),
+                        ..Default::default()
+                    });
                 (OpResult::Deleted(gone), committed.tenant.revision)
             }
         };
-        Ok(pb::ManageOperationResponse { result: Some(result), catalog_revision: revision })
+        Ok(pb::ManageOperationResponse {
+            result: Some(result),
+            catalog_revision: revision,
+        })
     }
 
     pub(super) async fn export_catalog_inner(
@@ -159,13 +253,20 @@ impl AdminService {
         let plan = |_: &_, c: &_| preset::import(c, &file, now);
         let (revision, planned) = if request.get_ref().dry_run {
             let committed = self.catalogs.get(&tenant).await?;
-            (committed.tenant.revision, plan(&committed.tenant, &committed.catalog)?)
+            (
+                committed.tenant.revision,
+                plan(&committed.tenant, &committed.catalog)?,
+            )
         } else {
             let (committed, planned) = self.catalogs.edit(&tenant, &actor, &plan).await?;
             (committed.tenant.revision, planned)
         };
         Ok(pb::ImportCatalogResponse {
-            changes: planned.audit.iter().map(|a| format!("{} {}", a.action, a.target)).collect(),
+            changes: planned
+                .audit
+                .iter()
+                .map(|a| format!("{} {}", a.action, a.target))
+                .collect(),
             catalog_revision: revision,
             dry_run: request.get_ref().dry_run,
         })
@@ -180,12 +281,22 @@ impl AdminService {
         let page = request.get_ref().page.as_ref();
         let before_id = match page.map(|p| p.page_token.as_str()).unwrap_or_default() {
             "" => 0,
-            token => token.parse::<i64>().map_err(|_| ApiError::invalid("page.page_token", "is not a token this server issued"))?,
+            token => token.parse::<i64>().map_err(|_| {
+                ApiError::invalid("page.page_token", "is not a token this server issued")
+            })?,
         };
         let size = convert::page_size(page);
         let limit = u32::try_from(size).unwrap_or(500);
-        let events = self.catalogs.store().audit_events(&tenant, before_id, limit).await?;
-        let next = if events.len() == size { events.last().map(|e| e.id.to_string()).unwrap_or_default() } else { String::new() };
+        let events = self
+            .catalogs
+            .store()
+            .audit_events(&tenant, before_id, limit)
+            .await?;
+        let next = if events.len() == size {
+            events.last().map(|e| e.id.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
         Ok(pb::ListAuditEventsResponse {
             events: events
                 .into_iter()

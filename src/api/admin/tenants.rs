@@ -15,18 +15,27 @@ impl AdminService {
         &self,
         request: Request<pb::ManageTenantRequest>,
     ) -> Result<pb::ManageTenantResponse, ApiError> {
-        let action = request.get_ref().action.clone().ok_or_else(|| ApiError::invalid("action", "is required"))?;
+        let action = request
+            .get_ref()
+            .action
+            .clone()
+            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
         let store = self.catalogs.store();
         let result = match action {
             Action::List(list) => {
-                self.auth.authorize(request.metadata(), None, Access::Read).await?;
+                self.auth
+                    .authorize(request.metadata(), None, Access::Read)
+                    .await?;
                 let after = convert::page_after(list.page.as_ref())?;
                 let size = convert::page_size(list.page.as_ref());
                 let limit = u32::try_from(size + 1).unwrap_or(u32::MAX);
                 let mut tenants = store.list_tenants(&after, limit).await?;
                 let next = if tenants.len() > size {
                     tenants.truncate(size);
-                    tenants.last().map(|t| convert::page_token(t.id.as_str())).unwrap_or_default()
+                    tenants
+                        .last()
+                        .map(|t| convert::page_token(t.id.as_str()))
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 };
@@ -42,12 +51,24 @@ impl AdminService {
             }
             Action::Create(create) => {
                 let id = convert::tenant_id(&create.id, "create.id")?;
-                let actor = self.auth.authorize(request.metadata(), None, Access::Write).await?;
-                let preset_name = if create.preset.is_empty() { preset::DEFAULT_PRESET } else { &create.preset };
-                let file = CatalogFile::preset(preset_name).map_err(|e| ApiError::invalid("create.preset", e.to_string()))?;
+                let actor = self
+                    .auth
+                    .authorize(request.metadata(), None, Access::Write)
+                    .await?;
+                let preset_name = if create.preset.is_empty() {
+                    preset::DEFAULT_PRESET
+                } else {
+                    &create.preset
+                };
+                let file = CatalogFile::preset(preset_name)
+                    .map_err(|e| ApiError::invalid("create.preset", e.to_string()))?;
                 let style = file.admin_style()?;
                 let now = now_ms();
-                let display_name = if create.display_name.is_empty() { create.id.clone() } else { create.display_name };
+                let display_name = if create.display_name.is_empty() {
+                    create.id.clone()
+                } else {
+                    create.display_name
+                };
                 let base = convert::new_tenant(id, display_name, preset_name, style, now);
                 let tenant = match &create.settings {
                     Some(settings) => convert::apply_settings(base, settings)?,
@@ -64,10 +85,15 @@ impl AdminService {
                 let settings = update.settings.unwrap_or_default();
                 let display_name = update.display_name;
                 // Validate before taking the lock, so bad input never reaches the store.
-                convert::apply_settings(convert::new_tenant(id.clone(), String::new(), "", Default::default(), 0), &settings)?;
+                convert::apply_settings(
+                    convert::new_tenant(id.clone(), String::new(), "", Default::default(), 0),
+                    &settings,
+                )?;
                 let apply = move |current: &crate::tenant::Tenant| {
-                    let mut next = convert::apply_settings(current.clone(), &settings)
-                        .map_err(|e| crate::scope::edit::EditError::invalid("settings", e.to_string()))?;
+                    let mut next =
+                        convert::apply_settings(current.clone(), &settings).map_err(|e| {
+                            crate::scope::edit::EditError::invalid("settings", e.to_string())
+                        })?;
                     if let Some(name) = &display_name {
                         next.display_name.clone_from(name);
                     }
@@ -85,6 +111,8 @@ impl AdminService {
                 TenantResult::Deleted(convert::tenant(&tenant))
             }
         };
-        Ok(pb::ManageTenantResponse { result: Some(result) })
+        Ok(pb::ManageTenantResponse {
+            result: Some(result),
+        })
     }
 }
