@@ -13,6 +13,7 @@ use crate::{
     api::{admin::AdminService, auth::AdminAuth, pending::Pending},
     catalogs::Catalogs,
     config::Config,
+    introspect::Introspector,
     pb,
     store::{self, Store, StoreError},
 };
@@ -36,6 +37,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("server error: {0}")]
     Serve(String),
+    #[error("cannot set up token verification: {0}")]
+    Token(String),
 }
 
 /// A built, bound, not yet serving application.
@@ -45,6 +48,7 @@ pub struct App {
     listener: TcpListener,
     store: Arc<dyn Store>,
     catalogs: Catalogs,
+    introspector: Introspector,
 }
 
 impl App {
@@ -63,12 +67,9 @@ impl App {
             config.catalog_capacity,
             config.catalog_ttl,
         );
-        Ok(Self {
-            config,
-            listener,
-            store,
-            catalogs,
-        })
+        let introspector = Introspector::new(catalogs.clone(), config.jwks.clone(), &config.token_cache)
+            .map_err(|e| AppError::Token(e.to_string()))?;
+        Ok(Self { config, listener, store, catalogs, introspector })
     }
 
     /// The bound address (useful with port 0).

@@ -1,31 +1,86 @@
-//! Tenant catalogs in a moka cache in front of the store. A write through `Catalogs`
+//! Tenant state in a moka cache in front of the store: the tenant's settings, its catalog as
+//! stored and compiled for decisions, and its revocations. A write through `Catalogs`
 //! invalidates its tenant at once on this replica; other replicas learn through the store's
 //! change feed (Postgres LISTEN/NOTIFY), with the TTL as the bound if a notification is lost.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use moka::future::Cache;
 
 use crate::{
-    scope::edit::Edit,
-    store::{Actor, Committed, Planner, Store, StoreError},
-    tenant::TenantId,
+    scope::{edit::Edit, CatalogSnapshot, CompiledCatalog},
+    store::{Actor, Committed, Planner, Revocation, RevocationKind, Store, StoreError},
+    tenant::{Tenant, TenantId},
+    token::VerifiedToken,
 };
 
-/// Cached catalogs and the writes that keep them honest.
+/// Everything the hot path needs about one tenant at one revision.
+#[derive(Debug)]
+pub struct TenantState {
+    pub tenant: Tenant,
+    /// The catalog as stored (sorted by name), for the admin API.
+    pub catalog: CatalogSnapshot,
+    /// The same catalog compiled for decisions.
+    pub compiled: CompiledCatalog,
+    pub revocations: RevocationIndex,
+}
+
+/// A tenant's revocations, indexed for a check per token.
+#[derive(Debug, Default)]
+pub struct RevocationIndex {
+    jtis: HashSet<String>,
+    clients: HashMap<String, i64>,
+    subjects: HashMap<String, i64>,
+}
+
+impl RevocationIndex {
+    /// Indexes unexpired revocations.
+    pub fn new(rows: Vec<Revocation>) -> Self {
+        let mut index = Self::default();
+        for row in rows {
+            match row.kind {
+                RevocationKind::Jti => {
+                    index.jtis.insert(row.value);
+                }
+                RevocationKind::Client => {
+                    index.clients.insert(row.value, row.not_before);
+                }
+                RevocationKind::Subject => {
+                    index.subjects.insert(row.value, row.not_before);
+                }
+            }
+        }
+        index
+    }
+
+    /// Whether a verified token is revoked: its `jti` is, or it was issued before its client's
+    /// or subject's not-before. A token without `iat` counts as issued before any not-before.
+    pub fn is_revoked(&self, token: &VerifiedToken) -> bool {
+        let issued = token.iat.unwrap_or(i64::MIN);
+        let before = |map: &HashMap<String, i64>, id: Option<&String>| {
+            id.and_then(|id| map.get(id)).is_some_and(|&not_before| issued < not_before)
+        };
+        token.jti.as_ref().is_some_and(|jti| self.jtis.contains(jti))
+            || before(&self.clients, token.client_id.as_ref())
+            || before(&self.subjects, token.sub.as_ref())
+    }
+}
+
+/// Cached tenant state and the writes that keep it honest.
 #[derive(Debug, Clone)]
 pub struct Catalogs {
     store: Arc<dyn Store>,
-    cache: Cache<TenantId, Arc<Committed>>,
+    cache: Cache<TenantId, Arc<TenantState>>,
 }
 
 impl Catalogs {
     /// A cache of at most `capacity` tenants, each entry living at most `ttl`.
     pub fn new(store: Arc<dyn Store>, capacity: u64, ttl: Duration) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(capacity)
-            .time_to_live(ttl)
-            .build();
+        let cache = Cache::builder().max_capacity(capacity).time_to_live(ttl).build();
         Self { store, cache }
     }
 
@@ -34,13 +89,20 @@ impl Catalogs {
         &self.store
     }
 
-    /// A tenant's catalog, from cache or loaded once for all concurrent callers.
-    pub async fn get(&self, id: &TenantId) -> Result<Arc<Committed>, StoreError> {
+    /// A tenant's state, from cache or loaded once for all concurrent callers.
+    pub async fn get(&self, id: &TenantId) -> Result<Arc<TenantState>, StoreError> {
         let store = Arc::clone(&self.store);
         let key = id.clone();
         self.cache
             .try_get_with(id.clone(), async move {
-                store.catalog(&key).await.map(Arc::new)
+                let Committed { tenant, catalog } = store.catalog(&key).await?;
+                let now = crate::store::now_ms() / 1000;
+                let revocations = RevocationIndex::new(store.revocations(&key, now).await?);
+                let compiled = CompiledCatalog::compile(catalog.clone());
+                for issue in compiled.issues() {
+                    tracing::warn!(tenant = %key, ?issue, "catalog issue");
+                }
+                Ok(Arc::new(TenantState { tenant, catalog, compiled, revocations }))
             })
             .await
             .map_err(|err: Arc<StoreError>| match Arc::try_unwrap(err) {
@@ -53,31 +115,21 @@ impl Catalogs {
             })
     }
 
-    /// Forgets a tenant's cached catalog (after a write, or a change notification).
+    /// The cached state of a tenant, without loading it.
+    pub async fn cached(&self, id: &TenantId) -> Option<Arc<TenantState>> {
+        self.cache.get(id).await
+    }
+
+    /// Forgets a tenant's cached state (after a write, or a change notification).
     pub async fn invalidate(&self, id: &TenantId) {
         self.cache.invalidate(id).await;
     }
 
-    /// Applies a planned edit in one store transaction and refreshes the cache with the
-    /// committed catalog.
-    pub async fn edit(
-        &self,
-        id: &TenantId,
-        actor: &Actor,
-        plan: Planner<'_>,
-    ) -> Result<(Arc<Committed>, Edit), StoreError> {
+    /// Applies a planned edit in one store transaction and drops the cached state, so the
+    /// next read sees the committed catalog.
+    pub async fn edit(&self, id: &TenantId, actor: &Actor, plan: Planner<'_>) -> Result<(Committed, Edit), StoreError> {
         let result = self.store.edit(id, actor, plan).await;
-        match result {
-            Ok((committed, edit)) => {
-                let committed = Arc::new(committed);
-                self.cache.insert(id.clone(), Arc::clone(&committed)).await;
-                Ok((committed, edit))
-            }
-            Err(err) => {
-                // A failed write may mean our copy is stale (e.g. the tenant is gone).
-                self.invalidate(id).await;
-                Err(err)
-            }
-        }
+        self.invalidate(id).await;
+        result
     }
 }

@@ -4,6 +4,8 @@
 use std::{fmt, net::SocketAddr, path::Path, time::Duration};
 
 use serde::Deserialize;
+
+use crate::token::{JwksConfig, TokenCacheConfig};
 use sha2::{Digest, Sha256};
 
 /// A secret string: `Debug` and `Display` never print it.
@@ -62,6 +64,10 @@ pub struct Config {
     pub catalog_ttl: Duration,
     /// Most tenant catalogs kept in memory.
     pub catalog_capacity: u64,
+    /// JWKS fetching (timeouts, size cap, whether plain http is allowed beyond loopback).
+    pub jwks: JwksConfig,
+    /// Verified-token cache capacities and lifetimes.
+    pub token_cache: TokenCacheConfig,
 }
 
 /// Defaults.
@@ -82,6 +88,8 @@ impl Config {
             health_interval: Duration::from_secs(5),
             catalog_ttl: Duration::from_secs(30),
             catalog_capacity: 10_000,
+            jwks: JwksConfig::default(),
+            token_cache: TokenCacheConfig::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod catalogs;
 pub mod config;
+pub mod introspect;
 pub mod pb;
 pub mod preset;
 pub mod scope;

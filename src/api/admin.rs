@@ -62,7 +62,7 @@ impl AdminService {
             Access::Write
         };
         let actor = self.authorize(&request, &tenant, access).await?;
-        let scope = |c: &crate::store::Committed, s| convert::scope(c.tenant.id.as_str(), s);
+        let scope = |t: &crate::tenant::Tenant, s| convert::scope(t.id.as_str(), s);
         let (result, revision) = match action {
             ScopeAction::List(list) => {
                 let committed = self.catalogs.get(&tenant).await?;
@@ -79,7 +79,7 @@ impl AdminService {
                     &after,
                     convert::page_size(list.page.as_ref()),
                 );
-                let scopes = page.into_iter().map(|s| scope(&committed, s)).collect();
+                let scopes = page.into_iter().map(|s| scope(&committed.tenant, s)).collect();
                 (
                     ScopeResult::Scopes(pb::ScopePage {
                         scopes,
@@ -93,7 +93,7 @@ impl AdminService {
                 let committed = self.catalogs.get(&tenant).await?;
                 let found = edit::find_scope(&committed.catalog, &key)?;
                 (
-                    ScopeResult::Scope(scope(&committed, found)),
+                    ScopeResult::Scope(scope(&committed.tenant, found)),
                     committed.tenant.revision,
                 )
             }
@@ -111,7 +111,7 @@ impl AdminService {
                 let found =
                     edit::find_scope(&committed.catalog, &edit::ScopeKey::Name(name.to_string()))?;
                 (
-                    ScopeResult::Scope(scope(&committed, found)),
+                    ScopeResult::Scope(scope(&committed.tenant, found)),
                     committed.tenant.revision,
                 )
             }
@@ -132,7 +132,7 @@ impl AdminService {
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
                 let found = edit::find_scope(&committed.catalog, &key)?;
                 (
-                    ScopeResult::Scope(scope(&committed, found)),
+                    ScopeResult::Scope(scope(&committed.tenant, found)),
                     committed.tenant.revision,
                 )
             }

@@ -3,6 +3,7 @@
 //! `backend_tests!` run once on SQLite and once on Postgres.
 
 mod helpers;
+mod tokens;
 
 mod admin_auth;
 mod conformance;
