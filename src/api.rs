@@ -2,7 +2,9 @@
 //! one error-to-status table.
 
 pub mod admin;
+pub mod admin_token;
 pub mod auth;
 pub mod convert;
+pub mod introspection;
 pub mod pending;
 pub mod status;

@@ -10,12 +10,16 @@ use tonic::transport::Server;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
-    api::{admin::AdminService, auth::AdminAuth, pending::Pending},
+    api::{
+        admin::AdminService, admin_token::TokenAdmins, auth::AdminAuth,
+        introspection::IntrospectionService, pending::Pending,
+    },
     catalogs::Catalogs,
     config::Config,
     introspect::Introspector,
     pb,
-    store::{self, Store, StoreError},
+    store::{self, ChangeHandler, Store, StoreError},
+    tenant::TenantId,
 };
 
 /// Full names of the services, as health checkers ask for them.
@@ -47,7 +51,6 @@ pub struct App {
     config: Config,
     listener: TcpListener,
     store: Arc<dyn Store>,
-    catalogs: Catalogs,
     introspector: Introspector,
 }
 
@@ -67,9 +70,15 @@ impl App {
             config.catalog_capacity,
             config.catalog_ttl,
         );
-        let introspector = Introspector::new(catalogs.clone(), config.jwks.clone(), &config.token_cache)
-            .map_err(|e| AppError::Token(e.to_string()))?;
-        Ok(Self { config, listener, store, catalogs, introspector })
+        let introspector =
+            Introspector::new(catalogs.clone(), config.jwks.clone(), &config.token_cache)
+                .map_err(|e| AppError::Token(e.to_string()))?;
+        Ok(Self {
+            config,
+            listener,
+            store,
+            introspector,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -94,20 +103,29 @@ impl App {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .map_err(|e| AppError::Serve(e.to_string()))?;
-        let auth = AdminAuth::new(self.config.admin_key.clone(), None);
-        let admin = AdminService::new(self.catalogs.clone(), auth);
+        let admins = TokenAdmins::new(self.introspector.clone(), self.config.admin_tenant.clone());
+        let auth = AdminAuth::new(self.config.admin_key.clone(), Some(Arc::new(admins)));
+        let admin = AdminService::new(self.introspector.clone(), auth.clone());
+        let introspection = IntrospectionService::new(self.introspector.clone(), auth);
 
         let probe = tokio::spawn(probe_store(
             Arc::clone(&self.store),
             reporter.clone(),
             self.config.health_interval,
         ));
+        let watcher = tokio::spawn(watch_changes(
+            Arc::clone(&self.store),
+            self.introspector.clone(),
+        ));
+        let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(pb::token_introspection_server::TokenIntrospectionServer::new(Pending))
+            .add_service(
+                pb::token_introspection_server::TokenIntrospectionServer::new(introspection),
+            )
             .add_service(pb::scope_decision_server::ScopeDecisionServer::new(Pending))
             .add_service(pb::scope_admin_server::ScopeAdminServer::new(admin))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
@@ -120,7 +138,9 @@ impl App {
             result = &mut server => Some(result),
             () = &mut shutdown => None,
         };
-        probe.abort();
+        for task in [probe, watcher, pruner] {
+            task.abort();
+        }
         if let Some(result) = outcome {
             return result.map_err(|e| AppError::Serve(e.to_string()));
         }
@@ -134,6 +154,48 @@ impl App {
                 tracing::warn!("drain grace period elapsed; closing remaining streams");
                 Ok(())
             }
+        }
+    }
+}
+
+/// Applies other replicas' change announcements to this replica's caches.
+async fn watch_changes(store: Arc<dyn Store>, introspector: Introspector) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let apply = tokio::spawn(async move {
+        while let Some(change) = rx.recv().await {
+            let catalogs = introspector.catalogs();
+            match change.split_once(':') {
+                Some((kind, raw)) => {
+                    let Ok(id) = TenantId::parse(raw) else {
+                        continue;
+                    };
+                    catalogs.invalidate(&id).await;
+                    if kind == "s" {
+                        introspector.forget_tenant(&id);
+                    }
+                }
+                None => catalogs.invalidate_all(),
+            }
+        }
+    });
+    let handler: ChangeHandler = Box::new(move |change: &str| {
+        let _ = tx.send(change.to_owned());
+    });
+    if let Err(err) = store.watch_changes(handler).await {
+        tracing::warn!(%err, "change feed unavailable: other replicas' writes show after the cache TTL");
+    }
+    let _ = apply.await;
+}
+
+/// Deletes revocations whose tokens have all expired, hourly.
+async fn prune_revocations(store: Arc<dyn Store>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        ticker.tick().await;
+        match store.prune_revocations(store::now_ms() / 1000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "expired revocations pruned"),
+            Err(err) => tracing::warn!(%err, "cannot prune revocations"),
         }
     }
 }

@@ -10,9 +10,10 @@ use std::{
 };
 
 use moka::future::Cache;
+use sha2::{Digest, Sha256};
 
 use crate::{
-    scope::{edit::Edit, CatalogSnapshot, CompiledCatalog},
+    scope::{CatalogSnapshot, CompiledCatalog, edit::Edit},
     store::{Actor, Committed, Planner, Revocation, RevocationKind, Store, StoreError},
     tenant::{Tenant, TenantId},
     token::VerifiedToken,
@@ -35,6 +36,12 @@ pub struct RevocationIndex {
     jtis: HashSet<String>,
     clients: HashMap<String, i64>,
     subjects: HashMap<String, i64>,
+    tokens: HashSet<String>,
+}
+
+/// The key under which a `jti`-less token is revoked: hex SHA-256 of its text.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 impl RevocationIndex {
@@ -52,21 +59,30 @@ impl RevocationIndex {
                 RevocationKind::Subject => {
                     index.subjects.insert(row.value, row.not_before);
                 }
+                RevocationKind::Token => {
+                    index.tokens.insert(row.value);
+                }
             }
         }
         index
     }
 
-    /// Whether a verified token is revoked: its `jti` is, or it was issued before its client's
-    /// or subject's not-before. A token without `iat` counts as issued before any not-before.
-    pub fn is_revoked(&self, token: &VerifiedToken) -> bool {
+    /// Whether a verified token (whose text is `raw`) is revoked: its `jti` is, the token
+    /// itself is, or it was issued before its client's or subject's not-before. A token
+    /// without `iat` counts as issued before any not-before.
+    pub fn is_revoked(&self, token: &VerifiedToken, raw: &str) -> bool {
         let issued = token.iat.unwrap_or(i64::MIN);
         let before = |map: &HashMap<String, i64>, id: Option<&String>| {
-            id.and_then(|id| map.get(id)).is_some_and(|&not_before| issued < not_before)
+            id.and_then(|id| map.get(id))
+                .is_some_and(|&not_before| issued < not_before)
         };
-        token.jti.as_ref().is_some_and(|jti| self.jtis.contains(jti))
+        token
+            .jti
+            .as_ref()
+            .is_some_and(|jti| self.jtis.contains(jti))
             || before(&self.clients, token.client_id.as_ref())
             || before(&self.subjects, token.sub.as_ref())
+            || (!self.tokens.is_empty() && self.tokens.contains(&token_digest(raw)))
     }
 }
 
@@ -80,7 +96,10 @@ pub struct Catalogs {
 impl Catalogs {
     /// A cache of at most `capacity` tenants, each entry living at most `ttl`.
     pub fn new(store: Arc<dyn Store>, capacity: u64, ttl: Duration) -> Self {
-        let cache = Cache::builder().max_capacity(capacity).time_to_live(ttl).build();
+        let cache = Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(ttl)
+            .build();
         Self { store, cache }
     }
 
@@ -102,7 +121,12 @@ impl Catalogs {
                 for issue in compiled.issues() {
                     tracing::warn!(tenant = %key, ?issue, "catalog issue");
                 }
-                Ok(Arc::new(TenantState { tenant, catalog, compiled, revocations }))
+                Ok(Arc::new(TenantState {
+                    tenant,
+                    catalog,
+                    compiled,
+                    revocations,
+                }))
             })
             .await
             .map_err(|err: Arc<StoreError>| match Arc::try_unwrap(err) {
@@ -125,9 +149,19 @@ impl Catalogs {
         self.cache.invalidate(id).await;
     }
 
+    /// Forgets every cached tenant (change announcements may have been missed).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
     /// Applies a planned edit in one store transaction and drops the cached state, so the
     /// next read sees the committed catalog.
-    pub async fn edit(&self, id: &TenantId, actor: &Actor, plan: Planner<'_>) -> Result<(Committed, Edit), StoreError> {
+    pub async fn edit(
+        &self,
+        id: &TenantId,
+        actor: &Actor,
+        plan: Planner<'_>,
+    ) -> Result<(Committed, Edit), StoreError> {
         let result = self.store.edit(id, actor, plan).await;
         self.invalidate(id).await;
         result

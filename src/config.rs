@@ -56,6 +56,8 @@ pub struct Config {
     pub database_url: String,
     /// SHA-256 of the bootstrap admin key, if one is configured.
     pub admin_key: Option<AdminKeyHash>,
+    /// The tenant whose admin tokens administer every tenant.
+    pub admin_tenant: Option<crate::tenant::TenantId>,
     /// How long in-flight calls may drain after a shutdown signal.
     pub shutdown_grace: Duration,
     /// How often the store is probed for readiness.
@@ -84,6 +86,7 @@ impl Config {
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051))),
             database_url: database_url.into(),
             admin_key: None,
+            admin_tenant: None,
             shutdown_grace: Duration::from_secs(10),
             health_interval: Duration::from_secs(5),
             catalog_ttl: Duration::from_secs(30),
@@ -101,6 +104,7 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub database_url: Option<String>,
     pub admin_key: Option<String>,
+    pub admin_tenant: Option<String>,
     pub shutdown_grace_seconds: Option<u64>,
     pub health_interval_seconds: Option<u64>,
     pub catalog_ttl_seconds: Option<u64>,

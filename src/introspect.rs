@@ -11,8 +11,8 @@ use crate::{
     store::StoreError,
     tenant::TenantId,
     token::{
-        peek_issuer, CacheSource, JwksConfig, JwksProvider, KeyError, TokenCacheConfig, VerifiedToken,
-        VerifiedTokenCache, VerifyPolicy, MAX_TOKEN_BYTES,
+        CacheSource, JwksConfig, JwksProvider, KeyError, MAX_TOKEN_BYTES, TokenCacheConfig,
+        VerifiedToken, VerifiedTokenCache, VerifyPolicy, peek_issuer,
     },
 };
 
@@ -34,7 +34,11 @@ pub struct Introspection {
 
 impl Introspection {
     fn inactive(state: Option<Arc<TenantState>>, why: &'static str) -> Self {
-        Self { state, token: Err(Inactive(why)), cache_hit: false }
+        Self {
+            state,
+            token: Err(Inactive(why)),
+            cache_hit: false,
+        }
     }
 
     /// Whether the token's client is a registered first-party client of its tenant.
@@ -61,12 +65,19 @@ pub struct Introspector {
 
 impl Introspector {
     /// A pipeline over `catalogs`.
-    pub fn new(catalogs: Catalogs, jwks: JwksConfig, cache: &TokenCacheConfig) -> Result<Self, KeyError> {
+    pub fn new(
+        catalogs: Catalogs,
+        jwks: JwksConfig,
+        cache: &TokenCacheConfig,
+    ) -> Result<Self, KeyError> {
         Ok(Self {
             catalogs,
             keys: JwksProvider::new(jwks)?,
             tokens: VerifiedTokenCache::new(cache),
-            issuers: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(30)).build(),
+            issuers: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(30))
+                .build(),
         })
     }
 
@@ -91,18 +102,30 @@ impl Introspector {
 
     /// Finds the tenant by the token's unverified `iss` (only used to pick keys).
     async fn route(&self, token: &str) -> Result<Option<TenantId>, StoreError> {
-        let Some(issuer) = peek_issuer(token) else { return Ok(None) };
+        let Some(issuer) = peek_issuer(token) else {
+            return Ok(None);
+        };
         if let Some(hit) = self.issuers.get(&issuer).await {
             return Ok(hit);
         }
-        let found = self.catalogs.store().tenant_by_issuer(&issuer).await?.map(|t| t.id);
+        let found = self
+            .catalogs
+            .store()
+            .tenant_by_issuer(&issuer)
+            .await?
+            .map(|t| t.id);
         self.issuers.insert(issuer, found.clone()).await;
         Ok(found)
     }
 
     /// Runs `token` through the pipeline for `tenant` (or the tenant of its issuer).
     /// Errors only when the store is needed and cannot answer.
-    pub async fn introspect(&self, tenant: Option<&TenantId>, token: &str, now_unix: i64) -> Result<Introspection, StoreError> {
+    pub async fn introspect(
+        &self,
+        tenant: Option<&TenantId>,
+        token: &str,
+        now_unix: i64,
+    ) -> Result<Introspection, StoreError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Ok(Introspection::inactive(None, "too_large"));
         }
@@ -115,10 +138,13 @@ impl Introspector {
         };
         let state = match self.catalogs.get(&tenant_id).await {
             Ok(state) => state,
-            Err(StoreError::TenantNotFound(_)) => return Ok(Introspection::inactive(None, "tenant_not_found")),
+            Err(StoreError::TenantNotFound(_)) => {
+                return Ok(Introspection::inactive(None, "tenant_not_found"));
+            }
             Err(err) => return Err(err),
         };
         let tenant = state.tenant.clone();
+        let token_text = token;
         let verified = self
             .tokens
             .get_or_verify(&tenant_id, token, now_unix, || async move {
@@ -129,7 +155,11 @@ impl Introspector {
         let token = match verified.result {
             Ok(token) => token,
             Err(rejection) => {
-                return Ok(Introspection { state: Some(state), token: Err(Inactive(rejection.as_str())), cache_hit });
+                return Ok(Introspection {
+                    state: Some(state),
+                    token: Err(Inactive(rejection.as_str())),
+                    cache_hit,
+                });
             }
         };
         // Cached facts were verified under the policy of their time: re-check the parts an
@@ -140,12 +170,24 @@ impl Introspector {
                 && policy.algorithms.contains(&token.alg)
                 && token.aud.iter().any(|a| policy.audiences.contains(a));
             if !still {
-                return Ok(Introspection { state: Some(state), token: Err(Inactive("policy_changed")), cache_hit });
+                return Ok(Introspection {
+                    state: Some(state),
+                    token: Err(Inactive("policy_changed")),
+                    cache_hit,
+                });
             }
         }
-        if state.revocations.is_revoked(&token) {
-            return Ok(Introspection { state: Some(state), token: Err(Inactive("revoked")), cache_hit });
+        if state.revocations.is_revoked(&token, token_text) {
+            return Ok(Introspection {
+                state: Some(state),
+                token: Err(Inactive("revoked")),
+                cache_hit,
+            });
         }
-        Ok(Introspection { state: Some(state), token: Ok(token), cache_hit })
+        Ok(Introspection {
+            state: Some(state),
+            token: Ok(token),
+            cache_hit,
+        })
     }
 }

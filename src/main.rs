@@ -8,6 +8,7 @@ use scopegate::{
     app::App,
     config::{AdminKeyHash, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig},
     store, telemetry,
+    tenant::TenantId,
 };
 
 #[derive(Debug, Parser)]
@@ -52,6 +53,10 @@ struct ServeArgs {
     /// Bootstrap admin bearer key for the admin API (kept only as its SHA-256).
     #[arg(long, env = "SCOPEGATE_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// Tenant whose access tokens (with its reserved admin scopes, first-party clients only)
+    /// administer every tenant; other tenants' admin tokens administer only their own tenant.
+    #[arg(long, env = "SCOPEGATE_ADMIN_TENANT")]
+    admin_tenant: Option<String>,
     /// Seconds in-flight calls may drain after SIGTERM/SIGINT [default: 10]
     #[arg(long, env = "SCOPEGATE_SHUTDOWN_GRACE_SECONDS")]
     shutdown_grace_seconds: Option<u64>,
@@ -99,6 +104,15 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
         .or(file.admin_key.as_deref())
         .filter(|k| !k.is_empty());
     config.admin_key = key.map(AdminKeyHash::of);
+    if let Some(raw) = args
+        .admin_tenant
+        .as_deref()
+        .or(file.admin_tenant.as_deref())
+        .filter(|t| !t.is_empty())
+    {
+        let id = TenantId::parse(raw).map_err(|e| format!("invalid admin tenant {raw:?}: {e}"))?;
+        config.admin_tenant = Some(id);
+    }
     if let Some(secs) = args.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(secs);
     }

@@ -110,6 +110,8 @@ pub enum RevocationKind {
     Client,
     /// Tokens of this subject issued before `not_before`.
     Subject,
+    /// One token without a `jti`, by the SHA-256 of its text (hex).
+    Token,
 }
 
 impl RevocationKind {
@@ -119,6 +121,7 @@ impl RevocationKind {
             Self::Jti => "jti",
             Self::Client => "client",
             Self::Subject => "subject",
+            Self::Token => "token",
         }
     }
 
@@ -127,6 +130,7 @@ impl RevocationKind {
             "jti" => Some(Self::Jti),
             "client" => Some(Self::Client),
             "subject" => Some(Self::Subject),
+            "token" => Some(Self::Token),
             _ => None,
         }
     }
@@ -150,6 +154,9 @@ pub type Planner<'a> =
 
 /// A change of a tenant's settings, computed from the locked current row.
 pub type TenantUpdate<'a> = &'a (dyn Fn(&Tenant) -> Result<Tenant, EditError> + Send + Sync);
+
+/// Receives change announcements; see [`Store::watch_changes`].
+pub type ChangeHandler = Box<dyn Fn(&str) + Send + Sync>;
 
 /// The persistence port. Every write is one transaction: the tenant row is locked, the
 /// planner sees the current catalog, its changes and audit records are written, and the
@@ -220,6 +227,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         id: &TenantId,
         now_unix: i64,
     ) -> Result<Vec<Revocation>, StoreError>;
+
+    /// Calls `on_change` with every change announced by any replica (`s:<tenant>` when a
+    /// tenant's settings changed or it was deleted, `c:<tenant>` for its catalog or
+    /// revocations), and with `*` when announcements may have been missed. Runs until the
+    /// task is dropped; returns at once for stores without other replicas (SQLite).
+    async fn watch_changes(&self, on_change: ChangeHandler) -> Result<(), StoreError>;
 
     /// Deletes revocations that expired before `now_unix`; returns how many.
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError>;

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     catalogs::Catalogs,
+    introspect::Introspector,
     pb::{
         self, manage_scope_request::Action as ScopeAction,
         manage_scope_response::Result as ScopeResult,
@@ -26,13 +27,18 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct AdminService {
     catalogs: Catalogs,
+    introspector: Introspector,
     auth: AdminAuth,
 }
 
 impl AdminService {
-    /// Serves admin calls over `catalogs`, gated by `auth`.
-    pub fn new(catalogs: Catalogs, auth: AdminAuth) -> Self {
-        Self { catalogs, auth }
+    /// Serves admin calls over the introspector's catalogs, gated by `auth`.
+    pub fn new(introspector: Introspector, auth: AdminAuth) -> Self {
+        Self {
+            catalogs: introspector.catalogs().clone(),
+            introspector,
+            auth,
+        }
     }
 
     async fn authorize<T>(
@@ -79,7 +85,10 @@ impl AdminService {
                     &after,
                     convert::page_size(list.page.as_ref()),
                 );
-                let scopes = page.into_iter().map(|s| scope(&committed.tenant, s)).collect();
+                let scopes = page
+                    .into_iter()
+                    .map(|s| scope(&committed.tenant, s))
+                    .collect();
                 (
                     ScopeResult::Scopes(pb::ScopePage {
                         scopes,

@@ -60,11 +60,26 @@ impl AdminAuth {
         tenant: Option<&TenantId>,
         access: Access,
     ) -> Result<Actor, ApiError> {
+        let grant = self.grant(metadata, access).await?;
+        permit(grant, tenant)
+    }
+
+    /// The grant of the call's credential, which must allow `access` to some tenant.
+    pub async fn grant(
+        &self,
+        metadata: &MetadataMap,
+        access: Access,
+    ) -> Result<AdminGrant, ApiError> {
         let credential = bearer(metadata)?;
         if let Some(key) = &self.key {
             let presented = AdminKeyHash::of(credential);
             if bool::from(presented.0.ct_eq(&key.0)) {
-                return Ok(Actor("bootstrap-key".to_owned()));
+                return Ok(AdminGrant {
+                    actor: Actor("bootstrap-key".to_owned()),
+                    tenant: None,
+                    read: true,
+                    write: true,
+                });
             }
         }
         let grant = match &self.tokens {
@@ -90,13 +105,18 @@ impl AdminAuth {
                 }
             )));
         }
-        match (&grant.tenant, tenant) {
-            (None, _) => Ok(grant.actor),
-            (Some(own), Some(asked)) if own == asked => Ok(grant.actor),
-            _ => Err(ApiError::PermissionDenied(
-                "the admin token is limited to another tenant".to_owned(),
-            )),
-        }
+        Ok(grant)
+    }
+}
+
+/// Whether `grant` reaches `tenant` (`None`: the call needs platform-wide access).
+pub fn permit(grant: AdminGrant, tenant: Option<&TenantId>) -> Result<Actor, ApiError> {
+    match (&grant.tenant, tenant) {
+        (None, _) => Ok(grant.actor),
+        (Some(own), Some(asked)) if own == asked => Ok(grant.actor),
+        _ => Err(ApiError::PermissionDenied(
+            "the admin token is limited to another tenant".to_owned(),
+        )),
     }
 }
 

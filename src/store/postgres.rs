@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 
 use super::StoreError;
 
@@ -31,9 +31,25 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    /// The pool, for the change listener.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// Listens on [`CHANGE_CHANNEL`] until dropped. A lost connection is re-established and
+    /// reported as `*`, since announcements sent meanwhile are gone.
+    async fn watch(&self, on_change: super::ChangeHandler) -> Result<(), StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANGE_CHANNEL).await?;
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => on_change(notification.payload()),
+                Ok(None) => {
+                    tracing::warn!("change feed connection lost; reconnecting");
+                    on_change("*");
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "change feed error; retrying");
+                    on_change("*");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
     }
 }
 

@@ -211,8 +211,17 @@ macro_rules! sql_store {
                     .bind(revision)
                     .execute(&mut *conn)
                     .await?;
+                Self::announce(conn, "c", tenant).await
+            }
+
+            /// Announces a change to other replicas when the transaction commits.
+            async fn announce(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                kind: &str,
+                tenant: &str,
+            ) -> Result<(), crate::store::StoreError> {
                 if !$notify.is_empty() {
-                    sqlx::query($notify).bind(tenant).execute(&mut *conn).await?;
+                    sqlx::query($notify).bind(format!("{kind}:{tenant}")).execute(&mut *conn).await?;
                 }
                 Ok(())
             }
@@ -375,6 +384,7 @@ macro_rules! sql_store {
                 };
                 Self::audit(&mut tx, id.as_str(), next.revision, actor, &record).await?;
                 Self::bump(&mut tx, id.as_str(), next.revision).await?;
+                Self::announce(&mut tx, "s", id.as_str()).await?;
                 tx.commit().await?;
                 Ok(next)
             }
@@ -404,9 +414,7 @@ macro_rules! sql_store {
                     after: String::new(),
                 };
                 Self::audit(&mut tx, id.as_str(), current.revision + 1, actor, &record).await?;
-                if !$notify.is_empty() {
-                    sqlx::query($notify).bind(id.as_str()).execute(&mut *tx).await?;
-                }
+                Self::announce(&mut tx, "s", id.as_str()).await?;
                 tx.commit().await?;
                 Ok(current)
             }
@@ -503,6 +511,13 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn watch_changes(
+                &self,
+                on_change: crate::store::ChangeHandler,
+            ) -> Result<(), crate::store::StoreError> {
+                self.watch(on_change).await
             }
 
             async fn prune_revocations(&self, now_unix: i64) -> Result<u64, crate::store::StoreError> {

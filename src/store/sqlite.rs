@@ -38,6 +38,13 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// One process owns a SQLite file: there are no other replicas to hear from.
+    async fn watch(&self, _on_change: super::ChangeHandler) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 // BEGIN IMMEDIATE takes the write lock up front, so a read-then-write transaction never
 // fails to upgrade; the row lock is implied.
 sql_store!(

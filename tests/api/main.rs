@@ -8,5 +8,6 @@ mod tokens;
 mod admin_auth;
 mod conformance;
 mod health;
+mod introspection;
 mod manage_scope;
 mod tenants_clients_operations;

@@ -7,13 +7,13 @@ use aws_lc_rs::{
     encoding::AsDer,
     rsa::{KeyPair, KeySize},
 };
-use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk::Jwk};
 use scopegate::pb::{
-    manage_tenant_request::Action, CreateTenant, ManageTenantRequest, StringList, TenantSettings,
+    CreateTenant, ManageTenantRequest, StringList, TenantSettings, manage_tenant_request::Action,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::helpers::{authed, TestApp};
+use crate::helpers::{TestApp, authed};
 
 /// The audience every test tenant accepts.
 pub const AUDIENCE: &str = "https://api.school.test";
@@ -26,21 +26,32 @@ pub struct Idp {
     jwk: Value,
 }
 
-/// RSA generation is slow: one PKCS#8 key per test run, shared by every `Idp`.
-static RSA_DER: LazyLock<Vec<u8>> = LazyLock::new(|| {
+/// RSA generation is slow: one key per test run, shared by every `Idp`, as a PKCS#8 PEM.
+static RSA_PEM: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine as _;
     let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
-    pair.as_der().expect("PKCS#8 export").as_ref().to_vec()
+    let der = pair.as_der().expect("PKCS#8 export");
+    let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("ascii")).collect();
+    format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
 });
 
 impl Idp {
     /// An identity provider issuing as `issuer`, signing with key id `kid`.
     pub fn new(issuer: &str, kid: &str) -> Self {
-        let key = EncodingKey::from_rsa_der(&RSA_DER);
-        let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::RS256).expect("JWK")).expect("JSON");
+        let key = EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("PEM key");
+        let mut jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::RS256).expect("JWK"))
+                .expect("JSON");
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!("RS256");
         jwk["use"] = json!("sig");
-        Self { issuer: issuer.to_owned(), kid: kid.to_owned(), key, jwk }
+        Self {
+            issuer: issuer.to_owned(),
+            kid: kid.to_owned(),
+            key,
+            jwk,
+        }
     }
 
     /// The public JWK set.
@@ -52,9 +63,13 @@ impl Idp {
     pub fn settings(&self) -> TenantSettings {
         TenantSettings {
             issuer: Some(self.issuer.clone()),
-            audiences: Some(StringList { values: vec![AUDIENCE.to_owned()] }),
+            audiences: Some(StringList {
+                values: vec![AUDIENCE.to_owned()],
+            }),
             jwks: Some(self.jwks()),
-            algorithms: Some(StringList { values: vec!["RS256".to_owned()] }),
+            algorithms: Some(StringList {
+                values: vec!["RS256".to_owned()],
+            }),
             ..Default::default()
         }
     }
@@ -89,14 +104,27 @@ impl Idp {
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
-    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
 }
 
 /// Creates tenant `id` from `preset`, trusting `idp`.
 pub async fn create_tenant_for(app: &TestApp, id: &str, preset: &str, idp: &Idp) {
-    let create = CreateTenant { id: id.to_owned(), preset: preset.to_owned(), settings: Some(idp.settings()), ..Default::default() };
+    let create = CreateTenant {
+        id: id.to_owned(),
+        preset: preset.to_owned(),
+        settings: Some(idp.settings()),
+        ..Default::default()
+    };
     app.admin()
-        .manage_tenant(authed(ManageTenantRequest { action: Some(Action::Create(create)) }))
+        .manage_tenant(authed(ManageTenantRequest {
+            action: Some(Action::Create(create)),
+        }))
         .await
         .expect("tenant created");
 }

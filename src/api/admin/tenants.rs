@@ -77,6 +77,7 @@ impl AdminService {
                 let seed = preset::seed(&file, style, now)?;
                 let committed = store.create_tenant(&tenant, &seed, &actor).await?;
                 self.catalogs.invalidate(&committed.tenant.id).await;
+                self.introspector.forget_tenant(&committed.tenant.id);
                 TenantResult::Tenant(convert::tenant(&committed.tenant))
             }
             Action::Update(update) => {
@@ -101,6 +102,7 @@ impl AdminService {
                 };
                 let tenant = store.update_tenant(&id, &actor, &apply).await?;
                 self.catalogs.invalidate(&id).await;
+                self.introspector.forget_tenant(&id);
                 TenantResult::Tenant(convert::tenant(&tenant))
             }
             Action::Delete(delete) => {
@@ -108,6 +110,7 @@ impl AdminService {
                 let actor = self.authorize(&request, &id, Access::Write).await?;
                 let tenant = store.delete_tenant(&id, &actor).await?;
                 self.catalogs.invalidate(&id).await;
+                self.introspector.forget_tenant(&id);
                 TenantResult::Deleted(convert::tenant(&tenant))
             }
         };

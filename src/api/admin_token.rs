@@ -1,0 +1,62 @@
+//! Admin access tokens: a token verified by the token pipeline is an admin credential when it
+//! carries its tenant's reserved admin scopes (honoured for first-party clients only). It
+//! administers its own tenant; tokens of the configured admin tenant are platform-wide.
+
+use async_trait::async_trait;
+
+use super::auth::{AdminGrant, AdminTokenVerifier};
+use crate::{
+    introspect::Introspector,
+    store::{Actor, now_ms},
+    tenant::TenantId,
+};
+
+/// Verifies admin tokens with the token pipeline.
+#[derive(Debug, Clone)]
+pub struct TokenAdmins {
+    introspector: Introspector,
+    platform_tenant: Option<TenantId>,
+}
+
+impl TokenAdmins {
+    /// Tokens of `platform_tenant` (if any) administer every tenant.
+    pub fn new(introspector: Introspector, platform_tenant: Option<TenantId>) -> Self {
+        Self {
+            introspector,
+            platform_tenant,
+        }
+    }
+}
+
+#[async_trait]
+impl AdminTokenVerifier for TokenAdmins {
+    async fn verify(&self, token: &str) -> Option<AdminGrant> {
+        let seen = self
+            .introspector
+            .introspect(None, token, now_ms() / 1000)
+            .await
+            .ok()?;
+        let first_party = seen.first_party();
+        let (state, verified) = (seen.state?, seen.token.ok()?);
+        let grant = state
+            .compiled
+            .effective_grant(verified.scopes.iter().map(String::as_str), first_party);
+        let (read_scope, write_scope) = state.tenant.admin_style.admin_pair();
+        let (read, write) = (grant.contains(read_scope), grant.contains(write_scope));
+        if !read && !write {
+            return None;
+        }
+        let platform = self.platform_tenant.as_ref() == Some(&state.tenant.id);
+        let who = verified
+            .sub
+            .as_deref()
+            .or(verified.client_id.as_deref())
+            .unwrap_or("unknown");
+        Some(AdminGrant {
+            actor: Actor(format!("{}#{who}", verified.iss)),
+            tenant: (!platform).then(|| state.tenant.id.clone()),
+            read,
+            write,
+        })
+    }
+}

@@ -1,0 +1,242 @@
+//! `scopegate.v1.TokenIntrospection`: RFC 7662 answers from the token pipeline, and RFC 7009
+//! revocation.
+
+use prost_types::{ListValue, Struct, Value, value::Kind};
+use tonic::{Request, Response, Status};
+
+use super::{
+    auth::{Access, AdminAuth, permit},
+    convert,
+    status::ApiError,
+};
+use crate::{
+    introspect::Introspector,
+    pb::{self, revoke_token_request::Target},
+    store::{Revocation, RevocationKind, now_ms},
+    token::{MAX_TOKEN_BYTES, token_fingerprint},
+};
+
+/// How long a revocation is kept when the revoked tokens' expiry is not known: longer than
+/// any access token should live.
+const REVOCATION_RETENTION_SECONDS: i64 = 366 * 24 * 3600;
+
+/// The introspection service.
+#[derive(Debug, Clone)]
+pub struct IntrospectionService {
+    introspector: Introspector,
+    auth: AdminAuth,
+}
+
+impl IntrospectionService {
+    /// Answers from `introspector`; revocation is gated by `auth`.
+    pub fn new(introspector: Introspector, auth: AdminAuth) -> Self {
+        Self { introspector, auth }
+    }
+
+    async fn introspect_inner(
+        &self,
+        request: pb::IntrospectRequest,
+    ) -> Result<pb::IntrospectResponse, ApiError> {
+        if request.token.is_empty() {
+            return Err(ApiError::invalid("token", "is required"));
+        }
+        let tenant = match request.tenant.as_str() {
+            "" => None,
+            raw => Some(convert::tenant_id(raw, "tenant")?),
+        };
+        let now = now_ms() / 1000;
+        let seen = self
+            .introspector
+            .introspect(tenant.as_ref(), &request.token, now)
+            .await?;
+        let explain = |outcome: &str| {
+            request.explain.then(|| pb::IntrospectExplain {
+                outcome: outcome.to_owned(),
+                cache_hit: seen.cache_hit,
+                token_fingerprint: token_fingerprint(&request.token),
+            })
+        };
+        let (state, token) = match (&seen.state, &seen.token) {
+            (Some(state), Ok(token)) => (state, token),
+            (_, Err(inactive)) => {
+                tracing::debug!(token = %token_fingerprint(&request.token), outcome = inactive.0, "inactive token");
+                return Ok(pb::IntrospectResponse {
+                    active: false,
+                    explain: explain(inactive.0),
+                    ..Default::default()
+                });
+            }
+            (None, Ok(_)) => {
+                return Ok(pb::IntrospectResponse {
+                    explain: explain("tenant_not_found"),
+                    ..Default::default()
+                });
+            }
+        };
+        let grant = state
+            .compiled
+            .effective_grant(token.scopes.iter().map(String::as_str), seen.first_party());
+        Ok(pb::IntrospectResponse {
+            active: true,
+            scope: grant.direct_scope_string(),
+            client_id: token.client_id.clone().unwrap_or_default(),
+            username: token.username.clone().unwrap_or_default(),
+            token_type: token.token_type.to_owned(),
+            exp: Some(token.exp),
+            iat: token.iat,
+            nbf: token.nbf,
+            sub: token.sub.clone().unwrap_or_default(),
+            aud: token.aud.clone(),
+            iss: token.iss.clone(),
+            jti: token.jti.clone().unwrap_or_default(),
+            tenant: state.tenant.id.to_string(),
+            claims: Some(to_struct(&token.other_claims)),
+            catalog_revision: state.tenant.revision,
+            explain: explain("ok"),
+        })
+    }
+
+    async fn revoke_inner(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<pb::RevokeTokenResponse, ApiError> {
+        // Authenticate before looking at the token, so the answer is no oracle of its validity.
+        let grant = self.auth.grant(request.metadata(), Access::Write).await?;
+        let message = request.get_ref();
+        let target = message
+            .target
+            .clone()
+            .ok_or_else(|| ApiError::invalid("target", "is required"))?;
+        let now = now_ms() / 1000;
+        let keep_until = now + REVOCATION_RETENTION_SECONDS;
+        let named_tenant = match message.tenant.as_str() {
+            "" => None,
+            raw => Some(convert::tenant_id(raw, "tenant")?),
+        };
+        let (tenant, revocation) = match target {
+            Target::Token(token) => {
+                if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+                    return Err(ApiError::invalid("token", "must be 1 to 16384 bytes"));
+                }
+                let seen = self
+                    .introspector
+                    .introspect(named_tenant.as_ref(), &token, now)
+                    .await?;
+                // RFC 7009 §2.2: an invalid or unknown token needs no revocation; say success.
+                let (Some(state), Ok(verified)) = (seen.state, seen.token) else {
+                    return Ok(pb::RevokeTokenResponse {});
+                };
+                let revocation = match &verified.jti {
+                    Some(jti) => Revocation {
+                        kind: RevocationKind::Jti,
+                        value: jti.clone(),
+                        not_before: 0,
+                        expires_at: verified.exp,
+                    },
+                    None => Revocation {
+                        kind: RevocationKind::Token,
+                        value: crate::catalogs::token_digest(&token),
+                        not_before: 0,
+                        expires_at: verified.exp,
+                    },
+                };
+                (state.tenant.id.clone(), revocation)
+            }
+            Target::Jti(jti) => {
+                let tenant =
+                    named_tenant.ok_or_else(|| ApiError::invalid("tenant", "is required"))?;
+                if jti.is_empty() || jti.len() > 1024 {
+                    return Err(ApiError::invalid("jti", "must be 1 to 1024 bytes"));
+                }
+                (
+                    tenant,
+                    Revocation {
+                        kind: RevocationKind::Jti,
+                        value: jti,
+                        not_before: 0,
+                        expires_at: keep_until,
+                    },
+                )
+            }
+            Target::Client(nb) | Target::Subject(nb) => {
+                let field = if matches!(message.target, Some(Target::Client(_))) {
+                    "client"
+                } else {
+                    "subject"
+                };
+                let kind = if field == "client" {
+                    RevocationKind::Client
+                } else {
+                    RevocationKind::Subject
+                };
+                let tenant =
+                    named_tenant.ok_or_else(|| ApiError::invalid("tenant", "is required"))?;
+                if nb.id.is_empty() || nb.id.len() > 1024 {
+                    return Err(ApiError::invalid(
+                        format!("{field}.id"),
+                        "must be 1 to 1024 bytes",
+                    ));
+                }
+                let not_before = nb.not_before.map_or(now, |t| t.seconds);
+                (
+                    tenant,
+                    Revocation {
+                        kind,
+                        value: nb.id,
+                        not_before,
+                        expires_at: keep_until.max(not_before),
+                    },
+                )
+            }
+        };
+        let actor = permit(grant, Some(&tenant))?;
+        self.introspector
+            .catalogs()
+            .store()
+            .revoke(&tenant, &revocation, &actor)
+            .await?;
+        self.introspector.catalogs().invalidate(&tenant).await;
+        tracing::info!(%tenant, kind = revocation.kind.as_str(), "revoked");
+        Ok(pb::RevokeTokenResponse {})
+    }
+}
+
+/// JSON claims as a protobuf `Struct`.
+fn to_struct(map: &serde_json::Map<String, serde_json::Value>) -> Struct {
+    Struct {
+        fields: map.iter().map(|(k, v)| (k.clone(), to_value(v))).collect(),
+    }
+}
+
+fn to_value(value: &serde_json::Value) -> Value {
+    let kind = match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
+        serde_json::Value::Array(items) => Kind::ListValue(ListValue {
+            values: items.iter().map(to_value).collect(),
+        }),
+        serde_json::Value::Object(map) => Kind::StructValue(to_struct(map)),
+    };
+    Value { kind: Some(kind) }
+}
+
+#[tonic::async_trait]
+impl pb::token_introspection_server::TokenIntrospection for IntrospectionService {
+    async fn introspect(
+        &self,
+        request: Request<pb::IntrospectRequest>,
+    ) -> Result<Response<pb::IntrospectResponse>, Status> {
+        Ok(Response::new(
+            self.introspect_inner(request.into_inner()).await?,
+        ))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
+        Ok(Response::new(self.revoke_inner(request).await?))
+    }
+}
