@@ -70,9 +70,8 @@ impl App {
             config.catalog_capacity,
             config.catalog_ttl,
         );
-        let introspector =
-            Introspector::new(catalogs.clone(), config.jwks.clone(), &config.token_cache)
-                .map_err(|e| AppError::Token(e.to_string()))?;
+        let introspector = Introspector::new(catalogs, config.jwks.clone(), &config.token_cache)
+            .map_err(|e| AppError::Token(e.to_string()))?;
         Ok(Self {
             config,
             listener,

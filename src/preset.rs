@@ -464,7 +464,7 @@ mod tests {
         )
         .unwrap();
         let plan = import(&catalog, &file, 2).unwrap();
-        let mut after = catalog.clone();
+        let mut after = catalog;
         plan.apply_to(&mut after);
         assert_eq!(after.scopes.iter().filter(|s| !s.is_system).count(), 2);
         assert_eq!(after.operations.len(), 1);

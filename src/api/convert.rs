@@ -158,8 +158,7 @@ pub const DEFAULT_JWKS_REFRESH_SECONDS: u32 = 300;
 /// Applies `settings` over `base` (create: defaults; update: the current tenant).
 pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant, ApiError> {
     if let Some(issuer) = &s.issuer {
-        if !issuer.is_empty() && !(issuer.starts_with("https://") || issuer.starts_with("http://"))
-        {
+        if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://")) {
             return Err(ApiError::invalid(
                 "settings.issuer",
                 "must be an http(s) URL",

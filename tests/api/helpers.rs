@@ -1,6 +1,6 @@
 //! Test harness: fresh databases per test, the app on port 0, authenticated clients.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use scopegate::{
     app::App,
@@ -132,7 +132,6 @@ impl Drop for TestDb {
 /// A running server.
 #[derive(Debug)]
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), scopegate::app::AppError>>>,
@@ -163,7 +162,6 @@ impl TestApp {
             .await
             .expect("connect");
         Self {
-            addr,
             channel,
             stop: Some(stop),
             handle: Some(handle),

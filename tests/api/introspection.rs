@@ -2,35 +2,53 @@
 //! why, revocation at once and across restarts, admin tokens, and replicas kept coherent.
 
 use scopegate::pb::{
-    manage_client_request, manage_scope_request::Action as ScopeAction, manage_tenant_request,
-    revoke_token_request::Target, scope_ref::Ref, token_introspection_client::TokenIntrospectionClient,
     Client, CreateTenant, DeleteScope, IntrospectRequest, IntrospectResponse, ManageClientRequest,
-    ManageTenantRequest, NotBefore, RevokeTokenRequest, ScopeRef,
+    ManageTenantRequest, NotBefore, RevokeTokenRequest, ScopeRef, manage_client_request,
+    manage_scope_request::Action as ScopeAction, manage_tenant_request,
+    revoke_token_request::Target, scope_ref::Ref,
+    token_introspection_client::TokenIntrospectionClient,
 };
 use serde_json::json;
 use tonic::{Code, Request};
 
 use crate::{
-    backend_tests, fresh_app,
-    helpers::{authed, with_bearer, Backend, TestApp, TestDb},
+    backend_tests,
+    helpers::{Backend, TestApp, TestDb, authed, with_bearer},
     manage_scope::{list_names, scope_call},
-    tokens::{create_tenant_for, now, Idp},
+    tokens::{Idp, create_tenant_for, now},
 };
 
 const ISSUER: &str = "https://id.school.test";
 
 async fn introspect(app: &TestApp, tenant: &str, token: &str) -> IntrospectResponse {
-    let request = IntrospectRequest { token: token.to_owned(), tenant: tenant.to_owned(), ..Default::default() };
-    TokenIntrospectionClient::new(app.channel.clone()).introspect(request).await.unwrap().into_inner()
+    let request = IntrospectRequest {
+        token: token.to_owned(),
+        tenant: tenant.to_owned(),
+        ..Default::default()
+    };
+    TokenIntrospectionClient::new(app.channel.clone())
+        .introspect(request)
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 async fn revoke(app: &TestApp, tenant: &str, target: Target) -> Result<(), tonic::Status> {
-    let request = RevokeTokenRequest { tenant: tenant.to_owned(), target: Some(target) };
-    TokenIntrospectionClient::new(app.channel.clone()).revoke_token(authed(request)).await.map(|_| ())
+    let request = RevokeTokenRequest {
+        tenant: tenant.to_owned(),
+        target: Some(target),
+    };
+    TokenIntrospectionClient::new(app.channel.clone())
+        .revoke_token(authed(request))
+        .await
+        .map(|_| ())
 }
 
 fn inactive() -> IntrospectResponse {
-    IntrospectResponse { active: false, ..Default::default() }
+    IntrospectResponse {
+        active: false,
+        ..Default::default()
+    }
 }
 
 async fn school(backend: Backend) -> Option<(TestDb, TestApp, Idp)> {
@@ -42,15 +60,34 @@ async fn school(backend: Backend) -> Option<(TestDb, TestApp, Idp)> {
 }
 
 async fn an_active_token_gets_rfc7662_fields_with_scopes_filtered_to_the_catalog(backend: Backend) {
-    let Some((_db, app, idp)) = school(backend).await else { return };
+    let Some((_db, app, idp)) = school(backend).await else {
+        return;
+    };
     let token = idp.mint(&json!({ "scope": "openid courses:read made:up admin:write", "org": "north", "username": "ada" }));
 
     let answer = introspect(&app, "", &token).await;
 
     assert!(answer.active);
-    assert_eq!(answer.scope, "courses:read openid", "unknown dropped, reserved withheld from a third-party client");
-    assert_eq!((answer.tenant.as_str(), answer.iss.as_str(), answer.sub.as_str()), ("school", ISSUER, "user-1"));
-    assert_eq!((answer.client_id.as_str(), answer.username.as_str(), answer.token_type.as_str()), ("web-app", "ada", "Bearer"));
+    assert_eq!(
+        answer.scope, "courses:read openid",
+        "unknown dropped, reserved withheld from a third-party client"
+    );
+    assert_eq!(
+        (
+            answer.tenant.as_str(),
+            answer.iss.as_str(),
+            answer.sub.as_str()
+        ),
+        ("school", ISSUER, "user-1")
+    );
+    assert_eq!(
+        (
+            answer.client_id.as_str(),
+            answer.username.as_str(),
+            answer.token_type.as_str()
+        ),
+        ("web-app", "ada", "Bearer")
+    );
     assert!(answer.exp.unwrap() > now() && answer.iat.is_some());
     assert_eq!(answer.aud, [crate::tokens::AUDIENCE]);
     let claims = answer.claims.unwrap().fields;
@@ -59,35 +96,63 @@ async fn an_active_token_gets_rfc7662_fields_with_scopes_filtered_to_the_catalog
 }
 
 async fn hostile_tokens_are_inactive_and_say_nothing_more(backend: Backend) {
-    let Some((_db, app, idp)) = school(backend).await else { return };
+    let Some((_db, app, idp)) = school(backend).await else {
+        return;
+    };
     let good = idp.mint(&json!({ "scope": "courses:read" }));
     let other_key = Idp::new(ISSUER, "k1");
     let (head, rest) = good.split_once('.').unwrap();
     let (_, sig) = rest.split_once('.').unwrap();
-    let tampered_payload = base64_url(&json!({ "iss": ISSUER, "aud": crate::tokens::AUDIENCE, "exp": now() + 60, "scope": "admin:write" }));
+    let tampered_payload = base64_url(
+        &json!({ "iss": ISSUER, "aud": crate::tokens::AUDIENCE, "exp": now() + 60, "scope": "admin:write" }),
+    );
     let cases = [
-        ("expired", idp.mint(&json!({ "exp": now() - 3600, "iat": now() - 7200 }))),
+        (
+            "expired",
+            idp.mint(&json!({ "exp": now() - 3600, "iat": now() - 7200 })),
+        ),
         ("future nbf", idp.mint(&json!({ "nbf": now() + 3600 }))),
         ("future iat", idp.mint(&json!({ "iat": now() + 3600 }))),
         ("no exp", idp.mint(&json!({ "exp": null }))),
-        ("wrong aud", idp.mint(&json!({ "aud": "https://elsewhere" }))),
+        (
+            "wrong aud",
+            idp.mint(&json!({ "aud": "https://elsewhere" })),
+        ),
         ("no aud", idp.mint(&json!({ "aud": null }))),
         ("tampered", format!("{head}.{tampered_payload}.{sig}")),
-        ("alg none", format!("{}.{}.", base64_url(&json!({"alg": "none", "typ": "at+jwt"})), base64_url(&json!({"iss": ISSUER})))),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                base64_url(&json!({"alg": "none", "typ": "at+jwt"})),
+                base64_url(&json!({"iss": ISSUER}))
+            ),
+        ),
         ("truncated", good[..good.len() - 10].to_owned()),
         ("oversized", format!("{good}{}", "A".repeat(17 * 1024))),
         ("garbage", "not.a.token".to_owned()),
-        ("unknown issuer", Idp::new("https://evil.test", "k1").mint(&json!({}))),
+        (
+            "unknown issuer",
+            Idp::new("https://evil.test", "k1").mint(&json!({})),
+        ),
     ];
     let _ = other_key;
     for (name, token) in cases {
         assert_eq!(introspect(&app, "", &token).await, inactive(), "{name}");
-        assert_eq!(introspect(&app, "school", &token).await, inactive(), "{name} with tenant");
+        assert_eq!(
+            introspect(&app, "school", &token).await,
+            inactive(),
+            "{name} with tenant"
+        );
     }
     // The same key under another tenant's name is not that tenant's token.
     let stranger = Idp::new("https://other.test", "k1");
     create_tenant_for(&app, "other", "oidc", &stranger).await;
-    assert_eq!(introspect(&app, "other", &good).await, inactive(), "iss must match the named tenant");
+    assert_eq!(
+        introspect(&app, "other", &good).await,
+        inactive(),
+        "iss must match the named tenant"
+    );
 }
 
 fn base64_url(value: &serde_json::Value) -> String {
@@ -96,10 +161,20 @@ fn base64_url(value: &serde_json::Value) -> String {
 }
 
 async fn explain_says_why_only_when_asked(backend: Backend) {
-    let Some((_db, app, idp)) = school(backend).await else { return };
+    let Some((_db, app, idp)) = school(backend).await else {
+        return;
+    };
     let expired = idp.mint(&json!({ "exp": now() - 3600, "iat": now() - 7200 }));
-    let request = IntrospectRequest { token: expired, explain: true, ..Default::default() };
-    let answer = TokenIntrospectionClient::new(app.channel.clone()).introspect(request).await.unwrap().into_inner();
+    let request = IntrospectRequest {
+        token: expired,
+        explain: true,
+        ..Default::default()
+    };
+    let answer = TokenIntrospectionClient::new(app.channel.clone())
+        .introspect(request)
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!answer.active);
     let explain = answer.explain.unwrap();
     assert_eq!(explain.outcome, "expired");
@@ -107,11 +182,21 @@ async fn explain_says_why_only_when_asked(backend: Backend) {
 }
 
 async fn a_deleted_scope_stops_working_at_once_even_for_a_cached_token(backend: Backend) {
-    let Some((_db, app, idp)) = school(backend).await else { return };
+    let Some((_db, app, idp)) = school(backend).await else {
+        return;
+    };
     let token = idp.mint(&json!({ "scope": "courses:read school:read" }));
-    assert_eq!(introspect(&app, "school", &token).await.scope, "courses:read school:read");
+    assert_eq!(
+        introspect(&app, "school", &token).await.scope,
+        "courses:read school:read"
+    );
 
-    let delete = ScopeAction::Delete(DeleteScope { scope: Some(ScopeRef { r#ref: Some(Ref::Name("courses:read".into())) }), ..Default::default() });
+    let delete = ScopeAction::Delete(DeleteScope {
+        scope: Some(ScopeRef {
+            r#ref: Some(Ref::Name("courses:read".into())),
+        }),
+        ..Default::default()
+    });
     scope_call(&app, "school", delete).await.unwrap();
 
     let again = introspect(&app, "school", &token).await;
@@ -120,51 +205,120 @@ async fn a_deleted_scope_stops_working_at_once_even_for_a_cached_token(backend: 
 }
 
 async fn revocation_takes_effect_at_once_and_survives_a_restart(backend: Backend) {
-    let Some((db, app, idp)) = school(backend).await else { return };
+    let Some((db, app, idp)) = school(backend).await else {
+        return;
+    };
     let by_jti = idp.mint(&json!({ "jti": "tok-1" }));
     let by_value = idp.mint(&json!({ "jti": "tok-2" }));
     let no_jti = idp.mint(&json!({ "jti": null }));
     let alice_old = idp.mint(&json!({ "sub": "alice", "iat": now() - 60 }));
     let bystander = idp.mint(&json!({ "sub": "bob" }));
     for token in [&by_jti, &by_value, &no_jti, &alice_old, &bystander] {
-        assert!(introspect(&app, "school", token).await.active, "warm the cache");
+        assert!(
+            introspect(&app, "school", token).await.active,
+            "warm the cache"
+        );
     }
 
-    revoke(&app, "school", Target::Jti("tok-1".into())).await.unwrap();
-    revoke(&app, "", Target::Token(by_value.clone())).await.unwrap();
-    revoke(&app, "school", Target::Token(no_jti.clone())).await.unwrap();
-    revoke(&app, "school", Target::Subject(NotBefore { id: "alice".into(), not_before: None })).await.unwrap();
-    revoke(&app, "", Target::Token("garbage.token.value".into())).await.expect("RFC 7009: unknown tokens revoke fine");
+    revoke(&app, "school", Target::Jti("tok-1".into()))
+        .await
+        .unwrap();
+    revoke(&app, "", Target::Token(by_value.clone()))
+        .await
+        .unwrap();
+    revoke(&app, "school", Target::Token(no_jti.clone()))
+        .await
+        .unwrap();
+    revoke(
+        &app,
+        "school",
+        Target::Subject(NotBefore {
+            id: "alice".into(),
+            not_before: None,
+        }),
+    )
+    .await
+    .unwrap();
+    revoke(&app, "", Target::Token("garbage.token.value".into()))
+        .await
+        .expect("RFC 7009: unknown tokens revoke fine");
 
     for token in [&by_jti, &by_value, &no_jti, &alice_old] {
         assert_eq!(introspect(&app, "school", token).await, inactive());
     }
     assert!(introspect(&app, "school", &bystander).await.active);
     let alice_new = idp.mint(&json!({ "sub": "alice", "iat": now() + 2 }));
-    assert!(introspect(&app, "school", &alice_new).await.active, "tokens issued after the not-before live");
+    assert!(
+        introspect(&app, "school", &alice_new).await.active,
+        "tokens issued after the not-before live"
+    );
 
     app.stop().await.unwrap();
     let app = TestApp::on(&db).await;
-    assert_eq!(introspect(&app, "school", &by_jti).await, inactive(), "persisted");
+    assert_eq!(
+        introspect(&app, "school", &by_jti).await,
+        inactive(),
+        "persisted"
+    );
     assert!(introspect(&app, "school", &bystander).await.active);
 }
 
 async fn revocation_needs_admin_write(backend: Backend) {
-    let Some((_db, app, idp)) = school(backend).await else { return };
+    let Some((_db, app, idp)) = school(backend).await else {
+        return;
+    };
     let token = idp.mint(&json!({}));
     let mut client = TokenIntrospectionClient::new(app.channel.clone());
-    let request = || RevokeTokenRequest { tenant: String::new(), target: Some(Target::Token(token.clone())) };
-    assert_eq!(client.revoke_token(Request::new(request())).await.unwrap_err().code(), Code::Unauthenticated);
-    assert_eq!(client.revoke_token(with_bearer(request(), "nope")).await.unwrap_err().code(), Code::PermissionDenied);
-    let garbage = RevokeTokenRequest { tenant: String::new(), target: Some(Target::Token("x.y.z".into())) };
-    assert_eq!(client.revoke_token(Request::new(garbage)).await.unwrap_err().code(), Code::Unauthenticated, "no oracle");
+    let request = || RevokeTokenRequest {
+        tenant: String::new(),
+        target: Some(Target::Token(token.clone())),
+    };
+    assert_eq!(
+        client
+            .revoke_token(Request::new(request()))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        client
+            .revoke_token(with_bearer(request(), "nope"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    let garbage = RevokeTokenRequest {
+        tenant: String::new(),
+        target: Some(Target::Token("x.y.z".into())),
+    };
+    assert_eq!(
+        client
+            .revoke_token(Request::new(garbage))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated,
+        "no oracle"
+    );
     assert!(introspect(&app, "school", &token).await.active);
 }
 
 async fn admin_tokens_administer_their_own_tenant_from_first_party_clients(backend: Backend) {
-    let Some((_db, app, idp)) = school(backend).await else { return };
-    let console = Client { client_id: "console".into(), name: "Admin console".into(), first_party: true, allowed_scopes: vec![] };
-    let register = ManageClientRequest { tenant: "school".into(), action: Some(manage_client_request::Action::Create(console)) };
+    let Some((_db, app, idp)) = school(backend).await else {
+        return;
+    };
+    let console = Client {
+        client_id: "console".into(),
+        name: "Admin console".into(),
+        first_party: true,
+        allowed_scopes: vec![],
+    };
+    let register = ManageClientRequest {
+        tenant: "school".into(),
+        action: Some(manage_client_request::Action::Create(console)),
+    };
     app.admin().manage_client(authed(register)).await.unwrap();
     create_tenant_for(&app, "other", "oidc", &Idp::new("https://other.test", "k1")).await;
 
@@ -173,23 +327,59 @@ async fn admin_tokens_administer_their_own_tenant_from_first_party_clients(backe
     let reader = idp.mint(&json!({ "client_id": "console", "scope": "admin:read" }));
     let create = |tenant: &str| scopegate::pb::ManageScopeRequest {
         tenant: tenant.into(),
-        action: Some(ScopeAction::Create(scopegate::pb::CreateScope { name: "reports:read".into(), description: "Reports".into(), ..Default::default() })),
+        action: Some(ScopeAction::Create(scopegate::pb::CreateScope {
+            name: "reports:read".into(),
+            description: "Reports".into(),
+            ..Default::default()
+        })),
     };
 
-    assert!(app.admin().manage_scope(with_bearer(create("school"), &first_party)).await.is_ok());
-    let elsewhere = app.admin().manage_scope(with_bearer(create("other"), &first_party)).await.unwrap_err();
-    let third = app.admin().manage_scope(with_bearer(create("school"), &third_party)).await.unwrap_err();
-    let read_only = app.admin().manage_scope(with_bearer(create("school"), &reader)).await.unwrap_err();
+    assert!(
+        app.admin()
+            .manage_scope(with_bearer(create("school"), &first_party))
+            .await
+            .is_ok()
+    );
+    let elsewhere = app
+        .admin()
+        .manage_scope(with_bearer(create("other"), &first_party))
+        .await
+        .unwrap_err();
+    let third = app
+        .admin()
+        .manage_scope(with_bearer(create("school"), &third_party))
+        .await
+        .unwrap_err();
+    let read_only = app
+        .admin()
+        .manage_scope(with_bearer(create("school"), &reader))
+        .await
+        .unwrap_err();
     let new_tenant = ManageTenantRequest {
-        action: Some(manage_tenant_request::Action::Create(CreateTenant { id: "x".into(), ..Default::default() })),
+        action: Some(manage_tenant_request::Action::Create(CreateTenant {
+            id: "x".into(),
+            ..Default::default()
+        })),
     };
-    let platform_call = app.admin().manage_tenant(with_bearer(new_tenant, &first_party)).await.unwrap_err();
+    let platform_call = app
+        .admin()
+        .manage_tenant(with_bearer(new_tenant, &first_party))
+        .await
+        .unwrap_err();
 
     assert_eq!(elsewhere.code(), Code::PermissionDenied);
     assert_eq!(third.code(), Code::PermissionDenied);
     assert_eq!(read_only.code(), Code::PermissionDenied);
-    assert_eq!(platform_call.code(), Code::PermissionDenied, "only the admin tenant's tokens are platform-wide");
-    assert!(list_names(&app, "school", false).await.contains(&"reports:read".to_owned()));
+    assert_eq!(
+        platform_call.code(),
+        Code::PermissionDenied,
+        "only the admin tenant's tokens are platform-wide"
+    );
+    assert!(
+        list_names(&app, "school", false)
+            .await
+            .contains(&"reports:read".to_owned())
+    );
 }
 
 backend_tests!(

@@ -2,6 +2,9 @@
 //! database and drives it through the generated gRPC clients. Tests written with
 //! `backend_tests!` run once on SQLite and once on Postgres.
 
+// The whole binary is test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 mod tokens;
 
