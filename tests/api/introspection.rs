@@ -390,4 +390,84 @@ backend_tests!(
     revocation_takes_effect_at_once_and_survives_a_restart,
     revocation_needs_admin_write,
     admin_tokens_administer_their_own_tenant_from_first_party_clients,
+    a_tenant_with_a_jwks_url_verifies_rotates_and_revokes,
 );
+
+/// A tiny JWKS endpoint on 127.0.0.1 that counts its fetches and serves whatever set it holds.
+struct JwksServer {
+    url: String,
+    body: std::sync::Arc<std::sync::Mutex<String>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start(initial: String) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let body = std::sync::Arc::new(std::sync::Mutex::new(initial));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (served, counter) = (body.clone(), fetches.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let text = served.lock().unwrap().clone();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        Self { url, body, fetches }
+    }
+}
+
+async fn a_tenant_with_a_jwks_url_verifies_rotates_and_revokes(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let app = TestApp::on(&db).await;
+    let old = Idp::new(ISSUER, "2026-old");
+    let server = JwksServer::start(old.jwks()).await;
+    let mut settings = old.settings();
+    settings.jwks = None;
+    settings.jwks_uri = Some(server.url.clone());
+    settings.jwks_refresh_seconds = Some(1);
+    let create = CreateTenant {
+        id: "school".into(),
+        preset: "loopwise".into(),
+        settings: Some(settings),
+        ..Default::default()
+    };
+    app.admin()
+        .manage_tenant(authed(ManageTenantRequest {
+            action: Some(manage_tenant_request::Action::Create(create)),
+        }))
+        .await
+        .unwrap();
+
+    let token = old.mint(&json!({ "scope": "courses:read" }));
+    assert!(introspect(&app, "", &token).await.active);
+    assert_eq!(server.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // The provider rotates to a new key id; a token signed under it triggers one refresh.
+    let new = Idp::new(ISSUER, "2026-new");
+    *server.body.lock().unwrap() = new.jwks();
+    let rotated = new.mint(&json!({ "scope": "courses:read" }));
+    assert!(
+        introspect(&app, "", &rotated).await.active,
+        "verified after the refresh"
+    );
+
+    revoke(&app, "", Target::Token(rotated.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(&app, "", &rotated).await,
+        inactive(),
+        "inactive at once"
+    );
+}

@@ -13,4 +13,5 @@ mod conformance;
 mod health;
 mod introspection;
 mod manage_scope;
+mod replicas;
 mod tenants_clients_operations;
