@@ -119,6 +119,7 @@ impl App {
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
+            .layer(crate::telemetry::GrpcMetricsLayer)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

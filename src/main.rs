@@ -57,6 +57,9 @@ struct ServeArgs {
     /// administer every tenant; other tenants' admin tokens administer only their own tenant.
     #[arg(long, env = "SCOPEGATE_ADMIN_TENANT")]
     admin_tenant: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless set).
+    #[arg(long, env = "SCOPEGATE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Seconds in-flight calls may drain after SIGTERM/SIGINT [default: 10]
     #[arg(long, env = "SCOPEGATE_SHUTDOWN_GRACE_SECONDS")]
     shutdown_grace_seconds: Option<u64>,
@@ -163,6 +166,10 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
         tracing::warn!(
             "no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY): the admin API refuses every call"
         );
+    }
+    if let Some(addr) = args.metrics_listen {
+        telemetry::serve_metrics(addr)?;
+        tracing::info!(%addr, "serving metrics at /metrics");
     }
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %app.local_addr(), "listening");

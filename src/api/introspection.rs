@@ -59,6 +59,8 @@ impl IntrospectionService {
         let (state, token) = match (&seen.state, &seen.token) {
             (Some(state), Ok(token)) => (state, token),
             (_, Err(inactive)) => {
+                metrics::counter!("scopegate_introspections_total", "outcome" => inactive.0)
+                    .increment(1);
                 tracing::debug!(token = %token_fingerprint(&request.token), outcome = inactive.0, "inactive token");
                 return Ok(pb::IntrospectResponse {
                     active: false,
