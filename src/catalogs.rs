@@ -13,7 +13,7 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    scope::{CatalogSnapshot, CompiledCatalog, edit::Edit},
+    scope::{CatalogIssue, CatalogSnapshot, CompiledCatalog, edit::Edit},
     store::{Actor, Committed, Planner, Revocation, RevocationKind, Store, StoreError},
     tenant::{Tenant, TenantId},
     token::VerifiedToken,
@@ -119,7 +119,13 @@ impl Catalogs {
                 let revocations = RevocationIndex::new(store.revocations(&key, now).await?);
                 let compiled = CompiledCatalog::compile(catalog.clone());
                 for issue in compiled.issues() {
-                    tracing::warn!(tenant = %key, ?issue, "catalog issue");
+                    // An operation emptied by scope deletions is a normal, fail-closed state;
+                    // anything else means the stored data broke a write-time rule.
+                    if matches!(issue, CatalogIssue::EmptyRequirement { .. }) {
+                        tracing::debug!(tenant = %key, ?issue, "operation denies every request");
+                    } else {
+                        tracing::warn!(tenant = %key, ?issue, "catalog issue");
+                    }
                 }
                 Ok(Arc::new(TenantState {
                     tenant,
