@@ -49,9 +49,12 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
+            // Connection-level failures (a protocol error is what a connection cut mid-handshake
+            // looks like): retrying later may work.
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
             sqlx::Error::Database(db) if is_busy(db.code().as_deref()) => {

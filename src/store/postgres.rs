@@ -31,25 +31,37 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    /// Listens on [`CHANGE_CHANNEL`] until dropped. A lost connection is re-established and
-    /// reported as `*`, since announcements sent meanwhile are gone.
+    /// Listens on [`CHANGE_CHANNEL`] until dropped. After a lost connection it reconnects
+    /// (backing off while the database is down) and then reports `*`: announcements sent
+    /// meanwhile are gone. Until then the caches keep serving what they hold.
     async fn watch(&self, on_change: super::ChangeHandler) -> Result<(), StoreError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANGE_CHANNEL).await?;
+        let mut listener = self.listener().await?;
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => on_change(notification.payload()),
-                Ok(None) => {
+                Ok(None) | Err(_) => {
                     tracing::warn!("change feed connection lost; reconnecting");
+                    let mut backoff = Duration::from_millis(100);
+                    listener = loop {
+                        match self.listener().await {
+                            Ok(listener) => break listener,
+                            Err(_) => {
+                                tokio::time::sleep(backoff).await;
+                                backoff = (backoff * 2).min(Duration::from_secs(5));
+                            }
+                        }
+                    };
+                    tracing::info!("change feed reconnected");
                     on_change("*");
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "change feed error; retrying");
-                    on_change("*");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
+    }
+
+    async fn listener(&self) -> Result<PgListener, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANGE_CHANNEL).await?;
+        Ok(listener)
     }
 }
 

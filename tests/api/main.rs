@@ -13,5 +13,6 @@ mod conformance;
 mod health;
 mod introspection;
 mod manage_scope;
+mod outage;
 mod replicas;
 mod tenants_clients_operations;

@@ -1,0 +1,144 @@
+//! A store outage, simulated by cutting a TCP proxy in front of Postgres: reads keep being
+//! served from cache, writes fail with UNAVAILABLE and leave nothing behind, health goes
+//! NOT_SERVING and comes back.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use scopegate::pb::{CreateScope, manage_scope_request::Action};
+use tokio::{net::TcpListener, sync::watch};
+use tonic::Code;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::{
+    helpers::{Backend, TestApp, TestDb, create_tenant, postgres_url, test_config},
+    manage_scope::{list_names, scope_call},
+};
+
+/// A TCP proxy that can be cut (closing every connection and refusing new ones) and restored.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let (cut, _) = watch::channel(0u64);
+        let (flag, cuts) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused in effect
+                }
+                let mut cut_rx = cuts.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up, cut }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn wait_for_health(app: &TestApp, want: ServingStatus) {
+    let mut health = HealthClient::new(app.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        if status == want as i32 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "health never became {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly() {
+    let Some(base) = postgres_url() else { return };
+    let db = TestDb::new(Backend::Postgres).await.unwrap();
+    let authority = |url: &str| {
+        let after_at = url.split_once('@').map_or(url, |(_, rest)| rest);
+        after_at.split('/').next().unwrap().to_owned()
+    };
+    let proxy = Proxy::start(authority(&base)).await;
+    let mut config = test_config(
+        &db.url
+            .replacen(&authority(&db.url), &proxy.addr.to_string(), 1),
+    );
+    config.health_interval = Duration::from_millis(100);
+    let app = TestApp::start(config).await;
+    create_tenant(&app, "school", "loopwise").await;
+    assert!(
+        list_names(&app, "school", false)
+            .await
+            .contains(&"courses:read".to_owned())
+    );
+
+    proxy.cut();
+    wait_for_health(&app, ServingStatus::NotServing).await;
+    let cached = list_names(&app, "school", false).await;
+    let create = Action::Create(CreateScope {
+        name: "reports:read".into(),
+        description: "Reports".into(),
+        ..Default::default()
+    });
+    let refused = scope_call(&app, "school", create.clone())
+        .await
+        .unwrap_err();
+
+    assert!(
+        cached.contains(&"courses:read".to_owned()),
+        "decisions keep being served from cache"
+    );
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+
+    proxy.restore();
+    wait_for_health(&app, ServingStatus::Serving).await;
+    assert!(
+        !list_names(&app, "school", false)
+            .await
+            .contains(&"reports:read".to_owned()),
+        "nothing half-written"
+    );
+    scope_call(&app, "school", create)
+        .await
+        .expect("writes work again");
+}
