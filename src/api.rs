@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod auth;
 pub mod convert;
+pub mod decision;
 pub mod pending;
 pub mod status;

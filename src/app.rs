@@ -108,7 +108,9 @@ impl App {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(pb::token_introspection_server::TokenIntrospectionServer::new(Pending))
-            .add_service(pb::scope_decision_server::ScopeDecisionServer::new(Pending))
+            .add_service(pb::scope_decision_server::ScopeDecisionServer::new(
+                crate::api::decision::DecisionService::new(self.introspector.clone()),
+            ))
             .add_service(pb::scope_admin_server::ScopeAdminServer::new(admin))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 let _ = stop_rx.await;

@@ -1,5 +1,5 @@
-//! `TokenIntrospection` and `ScopeDecision` until their engines land: every RPC answers
-//! UNIMPLEMENTED, never made-up data.
+//! `TokenIntrospection` until its engine lands: every RPC answers UNIMPLEMENTED, never
+//! made-up data.
 
 use tonic::{Request, Response, Status};
 
@@ -28,29 +28,5 @@ impl pb::token_introspection_server::TokenIntrospection for Pending {
         _: Request<pb::RevokeTokenRequest>,
     ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
         pending("RevokeToken")
-    }
-}
-
-#[tonic::async_trait]
-impl pb::scope_decision_server::ScopeDecision for Pending {
-    async fn check_scopes(
-        &self,
-        _: Request<pb::CheckScopesRequest>,
-    ) -> Result<Response<pb::CheckScopesResponse>, Status> {
-        pending("CheckScopes")
-    }
-
-    async fn resolve_scopes(
-        &self,
-        _: Request<pb::ResolveScopesRequest>,
-    ) -> Result<Response<pb::ResolveScopesResponse>, Status> {
-        pending("ResolveScopes")
-    }
-
-    async fn list_supported_scopes(
-        &self,
-        _: Request<pb::ListSupportedScopesRequest>,
-    ) -> Result<Response<pb::ListSupportedScopesResponse>, Status> {
-        pending("ListSupportedScopes")
     }
 }

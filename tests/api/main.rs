@@ -7,6 +7,7 @@ mod tokens;
 
 mod admin_auth;
 mod conformance;
+mod decision;
 mod health;
 mod manage_scope;
 mod tenants_clients_operations;

@@ -35,7 +35,8 @@ static RSA_DER: LazyLock<Vec<u8>> = LazyLock::new(|| {
 impl Idp {
     /// An identity provider issuing as `issuer`, signing with key id `kid`.
     pub fn new(issuer: &str, kid: &str) -> Self {
-        let key = EncodingKey::from_rsa_der(&RSA_DER);
+        // `from_rsa_der` wants PKCS#1; the PEM reader takes PKCS#8.
+        let key = EncodingKey::from_rsa_pem(pkcs8_pem(&RSA_DER).as_bytes()).expect("RSA key");
         let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::RS256).expect("JWK")).expect("JSON");
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!("RS256");
@@ -85,6 +86,14 @@ impl Idp {
         header.typ = Some("at+jwt".to_owned());
         jsonwebtoken::encode(&header, &body, &self.key).expect("sign")
     }
+}
+
+/// PKCS#8 DER as PEM, 64 base64 characters a line.
+fn pkcs8_pem(der: &[u8]) -> String {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("ASCII")).collect();
+    format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
 }
 
 /// Seconds since the epoch.
