@@ -5,6 +5,6 @@ pub mod admin;
 pub mod admin_token;
 pub mod auth;
 pub mod convert;
+pub mod decision;
 pub mod introspection;
-pub mod pending;
 pub mod status;

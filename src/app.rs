@@ -11,8 +11,8 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::{
-        admin::AdminService, admin_token::TokenAdmins, auth::AdminAuth,
-        introspection::IntrospectionService, pending::Pending,
+        admin::AdminService, admin_token::TokenAdmins, auth::AdminAuth, decision::DecisionService,
+        introspection::IntrospectionService,
     },
     catalogs::Catalogs,
     config::Config,
@@ -106,6 +106,7 @@ impl App {
         let auth = AdminAuth::new(self.config.admin_key.clone(), Some(Arc::new(admins)));
         let admin = AdminService::new(self.introspector.clone(), auth.clone());
         let introspection = IntrospectionService::new(self.introspector.clone(), auth);
+        let decision = DecisionService::new(self.introspector.clone());
 
         let probe = tokio::spawn(probe_store(
             Arc::clone(&self.store),
@@ -126,7 +127,9 @@ impl App {
             .add_service(
                 pb::token_introspection_server::TokenIntrospectionServer::new(introspection),
             )
-            .add_service(pb::scope_decision_server::ScopeDecisionServer::new(Pending))
+            .add_service(pb::scope_decision_server::ScopeDecisionServer::new(
+                decision,
+            ))
             .add_service(pb::scope_admin_server::ScopeAdminServer::new(admin))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 let _ = stop_rx.await;

@@ -10,6 +10,7 @@ mod tokens;
 
 mod admin_auth;
 mod conformance;
+mod decision;
 mod health;
 mod introspection;
 mod manage_scope;

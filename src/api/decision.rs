@@ -1,0 +1,217 @@
+//! `scopegate.v1.ScopeDecision`: batched scope checks on the hot path, and scope resolution and
+//! discovery for authorization servers. Not admin-authenticated: its callers are backends
+//! behind the mesh, and it reveals nothing an OAuth discovery document would not.
+
+mod answer;
+mod check;
+
+use tonic::{Request, Response, Status};
+
+use self::check::Batch;
+use super::{convert, status::ApiError};
+use crate::{
+    introspect::Introspector,
+    pb,
+    scope::{DropReason, Resolution, ResolveError, is_scope_char},
+    store::now_ms,
+    tenant::TenantId,
+};
+
+pub use self::check::MAX_GRANTED_SCOPES;
+
+/// Most checks one `CheckScopes` call may carry.
+pub const MAX_CHECKS: usize = 100;
+
+/// Most scope-tokens one `ResolveScopes` request may name.
+pub const MAX_REQUESTED_SCOPES: usize = 256;
+
+/// Longest `ResolveScopes` scope parameter, in bytes (256 names of 128 bytes and their spaces).
+pub const MAX_SCOPE_PARAM_BYTES: usize = 33 * 1024;
+
+/// The decision service.
+#[derive(Debug, Clone)]
+pub struct DecisionService {
+    introspector: Introspector,
+}
+
+impl DecisionService {
+    /// Decides over `introspector`'s token pipeline and its tenant state cache.
+    pub fn new(introspector: Introspector) -> Self {
+        Self { introspector }
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(tenant = %request.tenant, checks = request.checks.len())
+    )]
+    async fn check_scopes_inner(
+        &self,
+        request: pb::CheckScopesRequest,
+    ) -> Result<pb::CheckScopesResponse, ApiError> {
+        let pb::CheckScopesRequest {
+            tenant,
+            checks,
+            explain,
+        } = request;
+        if checks.is_empty() {
+            return Err(ApiError::invalid(
+                "checks",
+                "at least one check is required",
+            ));
+        }
+        if checks.len() > MAX_CHECKS {
+            let message = format!("at most {MAX_CHECKS} checks per call");
+            return Err(ApiError::invalid("checks", message));
+        }
+        let batch = Batch {
+            introspector: &self.introspector,
+            raw_tenant: &tenant,
+            tenant: match tenant.as_str() {
+                "" => Ok(None),
+                raw => TenantId::parse(raw).map(Some),
+            },
+            now: now_ms() / 1000,
+            explain,
+        };
+        let mut results = Vec::with_capacity(checks.len());
+        for check in checks {
+            results.push(batch.check(check).await);
+        }
+        Ok(pb::CheckScopesResponse { results })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %request.tenant))]
+    async fn resolve_scopes_inner(
+        &self,
+        request: pb::ResolveScopesRequest,
+    ) -> Result<pb::ResolveScopesResponse, ApiError> {
+        let tenant = convert::tenant_id(&request.tenant, "tenant")?;
+        let requested = request.scope.split(' ').filter(|t| !t.is_empty());
+        if request.scope.len() > MAX_SCOPE_PARAM_BYTES || requested.count() > MAX_REQUESTED_SCOPES {
+            let message = format!(
+                "must name at most {MAX_REQUESTED_SCOPES} scopes in {MAX_SCOPE_PARAM_BYTES} bytes"
+            );
+            return Err(ApiError::invalid("scope", message));
+        }
+        let state = self.introspector.catalogs().get(&tenant).await?;
+        let compiled = &state.compiled;
+        let client = Some(request.client_id.as_str()).filter(|c| !c.is_empty());
+        let mut response = match compiled.resolve(&request.scope, client) {
+            Ok(resolution) => resolved(&resolution),
+            Err(ResolveError::InvalidScope { unknown }) => pb::ResolveScopesResponse {
+                error: "invalid_scope".to_owned(),
+                error_description: format!(
+                    "unknown or malformed scopes: {}",
+                    describable(&unknown.join(" "))
+                ),
+                invalid_scopes: unknown,
+                ..Default::default()
+            },
+        };
+        response.catalog_revision = compiled.revision();
+        Ok(response)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %request.tenant))]
+    async fn list_supported_scopes_inner(
+        &self,
+        request: pb::ListSupportedScopesRequest,
+    ) -> Result<pb::ListSupportedScopesResponse, ApiError> {
+        let tenant = convert::tenant_id(&request.tenant, "tenant")?;
+        let state = self.introspector.catalogs().get(&tenant).await?;
+        Ok(pb::ListSupportedScopesResponse {
+            scopes_supported: state
+                .compiled
+                .discoverable_scopes()
+                .map(|s| s.name.as_str().to_owned())
+                .collect(),
+            catalog_revision: state.compiled.revision(),
+        })
+    }
+}
+
+/// A resolution on the wire. Nothing left to grant is RFC 6749 §3.3's `invalid_scope`, naming
+/// what was dropped.
+fn resolved(resolution: &Resolution) -> pb::ResolveScopesResponse {
+    let dropped: Vec<pb::DroppedScope> = resolution
+        .dropped
+        .iter()
+        .map(|(name, why)| pb::DroppedScope {
+            scope: name.as_str().to_owned(),
+            reason: drop_reason(*why).to_owned(),
+        })
+        .collect();
+    let refused = resolution.granted.is_empty();
+    let error_description = match (refused, resolution.defaulted) {
+        (false, _) => "",
+        (true, true) => "no scope was requested and no default scope may be granted to this client",
+        (true, false) => "none of the requested scopes may be granted to this client",
+    };
+    pb::ResolveScopesResponse {
+        granted: resolution
+            .granted
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect(),
+        scope: resolution.scope_string(),
+        narrowed: resolution.must_echo_scope(),
+        error: if refused { "invalid_scope" } else { "" }.to_owned(),
+        error_description: error_description.to_owned(),
+        invalid_scopes: if refused {
+            dropped.iter().map(|d| d.scope.clone()).collect()
+        } else {
+            Vec::new()
+        },
+        dropped,
+        catalog_revision: 0,
+    }
+}
+
+fn drop_reason(why: DropReason) -> &'static str {
+    match why {
+        DropReason::Unknown => "unknown",
+        DropReason::Reserved => "reserved",
+        DropReason::NotAllowedForClient => "not_allowed",
+    }
+}
+
+/// Keeps only the characters RFC 6749 allows in `error_description` (`%x20-21 / %x23-5B /
+/// %x5D-7E`): a malformed name may hold anything.
+fn describable(text: &str) -> String {
+    text.bytes()
+        .filter(|&b| b == b' ' || is_scope_char(b))
+        .map(char::from)
+        .collect()
+}
+
+#[tonic::async_trait]
+impl pb::scope_decision_server::ScopeDecision for DecisionService {
+    async fn check_scopes(
+        &self,
+        request: Request<pb::CheckScopesRequest>,
+    ) -> Result<Response<pb::CheckScopesResponse>, Status> {
+        Ok(Response::new(
+            self.check_scopes_inner(request.into_inner()).await?,
+        ))
+    }
+
+    async fn resolve_scopes(
+        &self,
+        request: Request<pb::ResolveScopesRequest>,
+    ) -> Result<Response<pb::ResolveScopesResponse>, Status> {
+        Ok(Response::new(
+            self.resolve_scopes_inner(request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_supported_scopes(
+        &self,
+        request: Request<pb::ListSupportedScopesRequest>,
+    ) -> Result<Response<pb::ListSupportedScopesResponse>, Status> {
+        Ok(Response::new(
+            self.list_supported_scopes_inner(request.into_inner())
+                .await?,
+        ))
+    }
+}

@@ -1,0 +1,284 @@
+//! One check of a `CheckScopes` batch: parse it, find its tenant and subject, then decide.
+//! Every failure here is the check's own: it never fails the rest of the batch.
+
+use std::sync::Arc;
+
+use super::answer::{self, Trace};
+use crate::{
+    api::{convert, status::ApiError},
+    catalogs::TenantState,
+    introspect::Introspector,
+    pb::{
+        self,
+        check::{Requirement as Wanted, Subject},
+    },
+    scope::{
+        Challenge, MAX_REQUIREMENT_SCOPES, MAX_SCOPE_NAME_LEN, Reason, Requirement,
+        RequirementError, ScopeName, ScopeNameError, is_scope_char,
+    },
+    store::StoreError,
+    tenant::{TenantId, TenantIdError},
+    token::{MAX_TOKEN_BYTES, peek_issuer, token_fingerprint},
+};
+
+/// Most scope names a granted subject may list.
+pub const MAX_GRANTED_SCOPES: usize = 1024;
+
+/// What every check of one batch shares.
+#[derive(Debug)]
+pub(super) struct Batch<'a> {
+    pub introspector: &'a Introspector,
+    /// The request's tenant as sent, and parsed (`None` when empty).
+    pub raw_tenant: &'a str,
+    pub tenant: Result<Option<TenantId>, TenantIdError>,
+    /// Unix seconds, read once per batch.
+    pub now: i64,
+    pub explain: bool,
+}
+
+impl Batch<'_> {
+    /// Answers one check, echoing its correlation id.
+    pub async fn check(&self, check: pb::Check) -> pb::CheckResult {
+        let mut result = match self.evaluate(&check).await {
+            Ok(result) => result,
+            Err(err) => answer::failed(err),
+        };
+        tracing::debug!(
+            correlation_id = %check.correlation_id,
+            tenant = %result.tenant,
+            reason = result.reason().as_str_name(),
+            error = result.error.as_ref().map(|e| e.code),
+            "check"
+        );
+        result.correlation_id = check.correlation_id;
+        result
+    }
+
+    async fn evaluate(&self, check: &pb::Check) -> Result<pb::CheckResult, ApiError> {
+        let subject = check
+            .subject
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("subject", "a token or granted scopes is required"))?;
+        let requirement = requirement(check.requirement.as_ref())?;
+        let own;
+        let tenant = if check.tenant.is_empty() || check.tenant == self.raw_tenant {
+            // The request's tenant, parsed once per batch.
+            self.tenant
+                .as_ref()
+                .map_err(|e| ApiError::invalid("tenant", e.to_string()))?
+        } else {
+            own = Some(convert::tenant_id(&check.tenant, "tenant")?);
+            &own
+        };
+        match subject {
+            Subject::Token(token) if token.is_empty() => self.no_token(tenant.as_ref()).await,
+            Subject::Token(token) => self.token(tenant.as_ref(), token, &requirement).await,
+            Subject::Granted(granted) => self.granted(tenant.as_ref(), granted, &requirement).await,
+        }
+    }
+
+    /// The caller saw no token at all: RFC 6750 §3.1, `Bearer` with no error code.
+    async fn no_token(&self, tenant: Option<&TenantId>) -> Result<pb::CheckResult, ApiError> {
+        let trace = self.trace("token", "no_token", false);
+        let Some(tenant) = tenant else {
+            let challenge = Challenge::no_token(None);
+            return Ok(answer::denied(
+                Reason::TokenInactive,
+                challenge,
+                None,
+                trace,
+            ));
+        };
+        Ok(match self.state(tenant).await? {
+            Some(state) => {
+                let challenge = Challenge::no_token(Some(state.compiled.tenant()));
+                answer::denied(Reason::TokenInactive, challenge, Some(&state), trace)
+            }
+            None => tenant_not_found(trace),
+        })
+    }
+
+    async fn token(
+        &self,
+        tenant: Option<&TenantId>,
+        token: &str,
+        requirement: &Requirement,
+    ) -> Result<pb::CheckResult, ApiError> {
+        let seen = self
+            .introspector
+            .introspect(tenant, token, self.now)
+            .await?;
+        let trace = |outcome| self.trace("token", outcome, seen.cache_hit);
+        Ok(match (&seen.state, &seen.token) {
+            (Some(state), Ok(verified)) => {
+                let scopes = verified.scopes.iter().map(String::as_str);
+                let grant = state.compiled.effective_grant(scopes, seen.first_party());
+                answer::decided(state, &grant, requirement, trace("ok"))
+            }
+            (Some(state), Err(inactive)) => {
+                tracing::debug!(
+                    token = %token_fingerprint(token),
+                    tenant = %state.tenant.id,
+                    outcome = inactive.0,
+                    "inactive token"
+                );
+                let challenge = Challenge::invalid_token(Some(state.compiled.tenant()));
+                answer::denied(
+                    Reason::TokenInactive,
+                    challenge,
+                    Some(state),
+                    trace(inactive.0),
+                )
+            }
+            (None, outcome) => {
+                let outcome = outcome.as_ref().err().map_or("tenant_not_found", |i| i.0);
+                // The tenant named, or the one the token's readable `iss` points to, does not
+                // exist; a token too large or too broken to name an issuer is just inactive.
+                let routable = match tenant {
+                    Some(_) => token.len() <= MAX_TOKEN_BYTES,
+                    None => peek_issuer(token).is_some(),
+                };
+                if routable {
+                    tenant_not_found(trace(outcome))
+                } else {
+                    let challenge = Challenge::invalid_token(None);
+                    answer::denied(Reason::TokenInactive, challenge, None, trace(outcome))
+                }
+            }
+        })
+    }
+
+    async fn granted(
+        &self,
+        tenant: Option<&TenantId>,
+        granted: &pb::GrantedScopes,
+        requirement: &Requirement,
+    ) -> Result<pb::CheckResult, ApiError> {
+        let tenant = tenant.ok_or_else(|| {
+            ApiError::invalid(
+                "tenant",
+                "is required with granted scopes (no token names one)",
+            )
+        })?;
+        if granted.scopes.len() > MAX_GRANTED_SCOPES {
+            let message = format!("at most {MAX_GRANTED_SCOPES} scopes");
+            return Err(ApiError::invalid("granted.scopes", message));
+        }
+        for (i, name) in granted.scopes.iter().enumerate() {
+            check_scope_token(name)
+                .map_err(|e| ApiError::invalid(format!("granted.scopes[{i}]"), e.to_string()))?;
+        }
+        let trace = self.trace("granted", "", false);
+        let Some(state) = self.state(tenant).await? else {
+            return Ok(tenant_not_found(trace));
+        };
+        let compiled = &state.compiled;
+        let first_party = !granted.client_id.is_empty()
+            && compiled
+                .client(&granted.client_id)
+                .is_some_and(|c| c.first_party);
+        let scopes = granted.scopes.iter().map(String::as_str);
+        let grant = compiled.effective_grant(scopes, first_party);
+        Ok(answer::decided(&state, &grant, requirement, trace))
+    }
+
+    /// The tenant's state; `None` when it does not exist.
+    async fn state(&self, tenant: &TenantId) -> Result<Option<Arc<TenantState>>, ApiError> {
+        match self.introspector.catalogs().get(tenant).await {
+            Ok(state) => Ok(Some(state)),
+            Err(StoreError::TenantNotFound(_)) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn trace(&self, source: &'static str, outcome: &'static str, cache_hit: bool) -> Option<Trace> {
+        self.explain.then_some(Trace {
+            source,
+            outcome,
+            cache_hit,
+        })
+    }
+}
+
+/// No tenant answered: the token cannot be used here, so `invalid_token` with no realm.
+fn tenant_not_found(trace: Option<Trace>) -> pb::CheckResult {
+    let challenge = Challenge::invalid_token(None);
+    answer::denied(Reason::TenantNotFound, challenge, None, trace)
+}
+
+/// Checks an RFC 6749 scope-token without allocating (granted scopes are only looked up).
+fn check_scope_token(raw: &str) -> Result<(), ScopeNameError> {
+    if raw.is_empty() {
+        return Err(ScopeNameError::Empty);
+    }
+    if raw.len() > MAX_SCOPE_NAME_LEN {
+        return Err(ScopeNameError::TooLong);
+    }
+    match raw.bytes().find(|&b| !is_scope_char(b)) {
+        Some(bad) => Err(ScopeNameError::InvalidChar(bad)),
+        None => Ok(()),
+    }
+}
+
+/// The check's requirement, naming the offending field when it is malformed.
+fn requirement(wanted: Option<&Wanted>) -> Result<Requirement, ApiError> {
+    let built = match wanted {
+        None => {
+            let message = "one of all_of, any_of, alternatives or operation is required";
+            return Err(ApiError::invalid("requirement", message));
+        }
+        Some(Wanted::AllOf(list)) => {
+            let names = names(&list.names, || "all_of.names".into())?;
+            Requirement::all_of(names).map_err(|e| (e, "all_of.names"))
+        }
+        Some(Wanted::AnyOf(list)) => {
+            let names = names(&list.names, || "any_of.names".into())?;
+            Requirement::any_of(names).map_err(|e| (e, "any_of.names"))
+        }
+        Some(Wanted::Alternatives(list)) => {
+            let total: usize = list.alternatives.iter().map(|a| a.scopes.len()).sum();
+            if total > MAX_REQUIREMENT_SCOPES {
+                return Err(too_large("alternatives.alternatives"));
+            }
+            let mut alternatives = Vec::with_capacity(list.alternatives.len());
+            for (i, alternative) in list.alternatives.iter().enumerate() {
+                let field = || format!("alternatives.alternatives[{i}].scopes");
+                alternatives.push(names(&alternative.scopes, field)?);
+            }
+            Requirement::alternatives(alternatives).map_err(|e| (e, "alternatives.alternatives"))
+        }
+        Some(Wanted::Operation(name)) => Requirement::operation(name).map_err(|e| (e, "operation")),
+    };
+    built.map_err(|(err, field)| match err {
+        RequirementError::EmptyAlternative { index } => ApiError::invalid(
+            format!("alternatives.alternatives[{index}].scopes"),
+            "names no scope",
+        ),
+        RequirementError::TooLarge => too_large(field),
+        RequirementError::Empty => ApiError::invalid(field, "names no scope"),
+        RequirementError::InvalidOperationName => ApiError::invalid(
+            field,
+            "must be 1-200 bytes of printable ASCII, not starting or ending with a space",
+        ),
+    })
+}
+
+fn too_large(field: &str) -> ApiError {
+    let message = format!("names more than {MAX_REQUIREMENT_SCOPES} scopes");
+    ApiError::invalid(field, message)
+}
+
+/// Parses scope names, refusing more than any requirement may hold before parsing any.
+/// `field` names the list; it is only spelled out on error.
+fn names(raw: &[String], field: impl Fn() -> String) -> Result<Vec<ScopeName>, ApiError> {
+    if raw.len() > MAX_REQUIREMENT_SCOPES {
+        return Err(too_large(&field()));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, name)| {
+            ScopeName::parse(name)
+                .map_err(|e| ApiError::invalid(format!("{}[{i}]", field()), e.to_string()))
+        })
+        .collect()
+}
