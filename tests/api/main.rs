@@ -5,6 +5,7 @@
 mod helpers;
 
 mod admin_auth;
+mod cli;
 mod conformance;
 mod health;
 mod manage_scope;
