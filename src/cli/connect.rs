@@ -32,6 +32,12 @@ impl Admin {
         let server = connection.server.as_str();
         let bearer = match connection.admin_key.as_ref().map(|k| k.expose()) {
             None | Some("") => None,
+            // A header value may carry obs-text bytes, but the server reads ASCII only.
+            Some(key) if !key.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) => {
+                return Err(CliError::Usage(
+                    "the admin key must be printable ASCII".to_owned(),
+                ));
+            }
             Some(key) => {
                 let mut value = MetadataValue::try_from(format!("Bearer {key}")).map_err(|_| {
                     CliError::Usage("the admin key must be printable ASCII".to_owned())

@@ -60,8 +60,15 @@ impl CliError {
 
     /// The text for stderr: `error: <code>: <message>`, then one indented `<field>: <reason>`
     /// line per `google.rpc.BadRequest` field violation that the message does not already
-    /// say. Ends with a newline.
+    /// say. Ends with a newline; empty for a closed output pipe.
     pub fn report(&self) -> String {
+        if let Self::Output(err) = self
+            && err.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            // The reader left (`| head`): there is nobody to tell, and stderr would only add
+            // noise to the terminal.
+            return String::new();
+        }
         let mut text = format!("error: {self}\n");
         if let Self::Status(status) = self
             && let Some(bad_request) = status.get_details_bad_request()
