@@ -3,6 +3,7 @@
 pub mod api;
 pub mod app;
 pub mod catalogs;
+pub mod cli;
 pub mod config;
 pub mod introspect;
 pub mod pb;

@@ -1,11 +1,12 @@
 //! The `scopegate` binary: parses configuration, sets up logging, builds the app, waits for a
-//! signal. Everything else lives in the library.
+//! signal; admin subcommands go to `scopegate::cli`. Everything else lives in the library.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use scopegate::{
     app::App,
+    cli::{self, AdminCommand},
     config::{AdminKeyHash, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig},
     store, telemetry,
     tenant::TenantId,
@@ -31,6 +32,8 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(DbArgs),
+    #[command(flatten)]
+    Admin(AdminCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,6 +153,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(db) => migrate(&db).await,
+        Command::Admin(command) => return admin(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,4 +191,18 @@ async fn migrate(db: &DbArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// Runs an admin subcommand: its result on stdout, its error report on stderr.
+async fn admin(command: AdminCommand) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let result = cli::run(command, &mut out).await;
+    let flushed = out.flush();
+    match result.and(flushed.map_err(cli::CliError::from)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprint!("{}", err.report());
+            ExitCode::from(err.exit_code())
+        }
+    }
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod tokens;
 
 mod admin_auth;
+mod cli;
 mod conformance;
 mod decision;
 mod health;

@@ -1,0 +1,191 @@
+//! Admin subcommands: a gRPC client of a running server's `ScopeAdmin` service that prints
+//! aligned text or the response messages as proto3 JSON.
+//!
+//! `main` parses an [`AdminCommand`] with clap and hands it to [`run`] with stdout; tests do
+//! the same with a `Vec<u8>`. Each resource lives in its own module: its clap arguments, the
+//! requests they become, and how the answers are printed.
+
+mod catalog;
+mod clients;
+mod connect;
+mod error;
+mod json;
+mod operations;
+mod output;
+mod scopes;
+mod tenants;
+
+use std::{fmt, io::Write};
+
+use output::Printer;
+
+pub use catalog::{AuditArgs, CatalogCommand};
+pub use clients::ClientsCommand;
+pub use error::CliError;
+pub use operations::{OperationsCommand, RequirementArgs};
+pub use output::Output;
+pub use scopes::ScopesCommand;
+pub use tenants::{SettingsArgs, TenantsCommand};
+
+/// Where the admin subcommands connect when neither `--server` nor `SCOPEGATE_SERVER` is set.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
+
+const SERVER_OPTIONS: &str = "Server options";
+
+/// The exit codes of the admin subcommands, shown in their `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure: cannot connect, UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE, INTERNAL, ...
+  2  refused as given: bad arguments or file, INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+     FAILED_PRECONDITION (system scope, implication cycle), ABORTED (etag mismatch)
+Errors go to stderr as `error: <gRPC code>: <message>`, then one `  <field>: <reason>` line
+per field violation the server reports beyond its message.";
+
+/// An admin credential: sent as `authorization: Bearer <key>`, never printed (`Debug` hides it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminKey(String);
+
+impl AdminKey {
+    /// The key as sent on the wire.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for AdminKey {
+    fn from(key: String) -> Self {
+        Self(key)
+    }
+}
+
+impl fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminKey(<hidden>)")
+    }
+}
+
+/// How to reach the server and how to print: the global flags of every admin subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// gRPC endpoint of the running server (plain http; TLS is not built in).
+    #[arg(
+        long,
+        env = "SCOPEGATE_SERVER",
+        default_value = DEFAULT_SERVER,
+        global = true,
+        help_heading = SERVER_OPTIONS
+    )]
+    pub server: String,
+    /// Admin credential (the bootstrap key or an admin access token), sent as a bearer token.
+    #[arg(
+        long,
+        env = "SCOPEGATE_ADMIN_KEY",
+        hide_env_values = true,
+        global = true,
+        value_name = "KEY",
+        help_heading = SERVER_OPTIONS
+    )]
+    pub admin_key: Option<AdminKey>,
+    /// `text` (aligned tables) or `json`: the response message in the proto3 JSON mapping
+    /// (lowerCamelCase names, 64-bit integers as strings, RFC 3339 timestamps).
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value_t = Output::Text,
+        global = true,
+        help_heading = SERVER_OPTIONS
+    )]
+    pub output: Output,
+}
+
+/// The admin subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Manage tenants on a running server.
+    #[command(after_help = EXIT_CODES)]
+    Tenants {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// Manage the scopes of a tenant's catalog on a running server.
+    #[command(after_help = EXIT_CODES)]
+    Scopes {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: ScopesCommand,
+    },
+    /// Manage a tenant's OAuth clients on a running server.
+    #[command(after_help = EXIT_CODES)]
+    Clients {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Manage a tenant's named operations (MCP tools, routes) on a running server.
+    #[command(after_help = EXIT_CODES)]
+    Operations {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: OperationsCommand,
+    },
+    /// Export or import a tenant's whole catalog as a catalog file (TOML).
+    #[command(after_help = EXIT_CODES)]
+    Catalog {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Show a tenant's audit trail, newest first.
+    #[command(after_help = EXIT_CODES)]
+    Audit {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: AuditArgs,
+    },
+}
+
+/// Runs one admin subcommand against the server it names, writing its result to `out`.
+/// On error nothing more is written to `out`; the caller prints [`CliError::report`] to
+/// stderr and exits with [`CliError::exit_code`].
+pub async fn run(command: AdminCommand, out: &mut impl Write) -> Result<(), CliError> {
+    let (AdminCommand::Tenants { connection, .. }
+    | AdminCommand::Scopes { connection, .. }
+    | AdminCommand::Clients { connection, .. }
+    | AdminCommand::Operations { connection, .. }
+    | AdminCommand::Catalog { connection, .. }
+    | AdminCommand::Audit { connection, .. }) = &command;
+    let mut printer = Printer::new(connection.output, out);
+    let out = &mut printer;
+    match command {
+        AdminCommand::Tenants {
+            connection,
+            command,
+        } => tenants::run(&connection, command, out).await,
+        AdminCommand::Scopes {
+            connection,
+            command,
+        } => scopes::run(&connection, command, out).await,
+        AdminCommand::Clients {
+            connection,
+            command,
+        } => clients::run(&connection, command, out).await,
+        AdminCommand::Operations {
+            connection,
+            command,
+        } => operations::run(&connection, command, out).await,
+        AdminCommand::Catalog {
+            connection,
+            command,
+        } => catalog::run(&connection, command, out).await,
+        AdminCommand::Audit { connection, args } => catalog::audit(&connection, args, out).await,
+    }
+}

@@ -1,0 +1,249 @@
+//! `scopegate tenants list|get|create|update|delete`.
+
+use std::path::PathBuf;
+
+use super::{
+    Connection,
+    connect::{Admin, next_token, page},
+    error::CliError,
+    json,
+    output::{Printer, Table, fields, list, yes_no},
+};
+use crate::pb::{
+    self, manage_tenant_request::Action, manage_tenant_response::Result as TenantResult,
+};
+
+/// The tenant subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum TenantsCommand {
+    /// List every tenant (all pages).
+    List,
+    /// Show one tenant.
+    Get {
+        /// The tenant id.
+        id: String,
+    },
+    /// Create a tenant and seed its catalog from a preset.
+    Create {
+        /// The tenant id: 1-63 of a-z, 0-9, `-`.
+        id: String,
+        /// Catalog preset to seed from [default on the server: oidc].
+        #[arg(long, value_parser = ["oidc", "loopwise", "lumoauth"])]
+        preset: Option<String>,
+        /// Human-readable name [default: the id].
+        #[arg(long)]
+        display_name: Option<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Change a tenant's display name or token settings; what is not given stays as it is.
+    Update {
+        /// The tenant id.
+        id: String,
+        /// New human-readable name.
+        #[arg(long)]
+        display_name: Option<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Delete a tenant with its whole catalog and revocations (its audit trail is kept).
+    Delete {
+        /// The tenant id.
+        id: String,
+    },
+}
+
+/// A tenant's token settings; on create, what is not given takes the server's defaults.
+#[derive(Debug, clap::Args)]
+pub struct SettingsArgs {
+    /// The `iss` its tokens carry, matched exactly.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// An accepted audience; repeat for several. Replaces the list.
+    #[arg(long = "audience", value_name = "AUDIENCE")]
+    audiences: Vec<String>,
+    /// Accept no audience at all (empties the list).
+    #[arg(long, conflicts_with = "audiences")]
+    clear_audiences: bool,
+    /// URL to fetch the JWK set from; "" removes it.
+    #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
+    jwks_uri: Option<String>,
+    /// File holding an inline JWK set (RFC 7517 JSON); it is never echoed back.
+    #[arg(long, value_name = "FILE")]
+    jwks_file: Option<PathBuf>,
+    /// An accepted JWS algorithm; repeat for several. Replaces the list [server default:
+    /// RS256, ES256, EdDSA].
+    #[arg(long = "algorithm", value_name = "ALG")]
+    algorithms: Vec<String>,
+    /// Clock leeway for `exp`, `nbf`, `iat` [server default: 60, at most 600].
+    #[arg(long, value_name = "N")]
+    leeway_seconds: Option<u32>,
+    /// Require `typ` = `at+jwt` (RFC 9068); `--require-at-jwt-typ=false` lifts it.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    require_at_jwt_typ: Option<bool>,
+    /// Minimum seconds between two JWKS refreshes [server default: 300].
+    #[arg(long, value_name = "N")]
+    jwks_refresh_seconds: Option<u32>,
+    /// `ResolveScopes` drops unknown scopes instead of refusing; `=false` undoes it.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    drop_unknown_scopes: Option<bool>,
+}
+
+impl SettingsArgs {
+    /// The settings message; reads `--jwks-file`.
+    fn to_settings(&self) -> Result<pb::TenantSettings, CliError> {
+        let jwks = match &self.jwks_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!("cannot read --jwks-file {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let audiences =
+            (self.clear_audiences || !self.audiences.is_empty()).then(|| pb::StringList {
+                values: self.audiences.clone(),
+            });
+        let algorithms = (!self.algorithms.is_empty()).then(|| pb::StringList {
+            values: self.algorithms.clone(),
+        });
+        Ok(pb::TenantSettings {
+            issuer: self.issuer.clone(),
+            audiences,
+            jwks,
+            jwks_uri: self.jwks_uri.clone(),
+            algorithms,
+            leeway_seconds: self.leeway_seconds,
+            require_at_jwt_typ: self.require_at_jwt_typ,
+            jwks_refresh_seconds: self.jwks_refresh_seconds,
+            drop_unknown_scopes: self.drop_unknown_scopes,
+        })
+    }
+}
+
+/// Runs a tenant subcommand.
+pub async fn run(
+    connection: &Connection,
+    command: TenantsCommand,
+    out: &mut Printer<'_>,
+) -> Result<(), CliError> {
+    let action = match command {
+        TenantsCommand::List => return list_all(&Admin::connect(connection).await?, out).await,
+        TenantsCommand::Get { id } => Action::Get(pb::GetTenant { id }),
+        TenantsCommand::Create {
+            id,
+            preset,
+            display_name,
+            settings,
+        } => Action::Create(pb::CreateTenant {
+            id,
+            display_name: display_name.unwrap_or_default(),
+            preset: preset.unwrap_or_default(),
+            settings: Some(settings.to_settings()?),
+        }),
+        TenantsCommand::Update {
+            id,
+            display_name,
+            settings,
+        } => {
+            let settings = settings.to_settings()?;
+            if display_name.is_none() && settings == pb::TenantSettings::default() {
+                return Err(CliError::Usage(
+                    "nothing to update: give --display-name or a setting".to_owned(),
+                ));
+            }
+            Action::Update(pb::UpdateTenant {
+                id,
+                settings: Some(settings),
+                display_name,
+            })
+        }
+        TenantsCommand::Delete { id } => Action::Delete(pb::DeleteTenant { id }),
+    };
+    let response = Admin::connect(connection).await?.tenant(action).await?;
+    if out.is_json() {
+        return out.json(&json::tenant_response(&response));
+    }
+    match &response.result {
+        Some(TenantResult::Tenant(tenant)) => show(out, tenant),
+        Some(TenantResult::Deleted(tenant)) => out.line(format!(
+            "deleted tenant {} with its catalog (its audit trail is kept)",
+            tenant.id
+        )),
+        Some(TenantResult::Tenants(page)) => table(out, &page.tenants),
+        None => Ok(()),
+    }
+}
+
+async fn list_all(admin: &Admin, out: &mut Printer<'_>) -> Result<(), CliError> {
+    let mut tenants = Vec::new();
+    let mut token = String::new();
+    loop {
+        let list = pb::ListTenants {
+            page: page(None, &token),
+        };
+        let response = admin.tenant(Action::List(list)).await?;
+        let Some(TenantResult::Tenants(page)) = response.result else {
+            break;
+        };
+        tenants.extend(page.tenants);
+        token = next_token(&token, page.next_page_token)?;
+        if token.is_empty() {
+            break;
+        }
+    }
+    if out.is_json() {
+        let response = pb::ManageTenantResponse {
+            result: Some(TenantResult::Tenants(pb::TenantPage {
+                tenants,
+                next_page_token: String::new(),
+            })),
+        };
+        return out.json(&json::tenant_response(&response));
+    }
+    table(out, &tenants)
+}
+
+fn table(out: &mut Printer<'_>, tenants: &[pb::Tenant]) -> Result<(), CliError> {
+    let mut table = Table::new(&["ID", "PRESET", "REVISION", "ISSUER", "DISPLAY NAME"]);
+    for t in tenants {
+        table.row(vec![
+            t.id.clone(),
+            t.preset.clone(),
+            t.catalog_revision.to_string(),
+            if t.issuer.is_empty() { "-" } else { &t.issuer }.to_owned(),
+            t.display_name.clone(),
+        ]);
+    }
+    table.print(out)
+}
+
+fn show(out: &mut Printer<'_>, t: &pb::Tenant) -> Result<(), CliError> {
+    let keys = match (t.jwks_uri.as_str(), t.has_inline_jwks) {
+        ("", true) => "inline JWK set".to_owned(),
+        ("", false) => "none".to_owned(),
+        (uri, _) => format!("jwks_uri {uri}"),
+    };
+    let time = |ts: Option<&prost_types::Timestamp>| ts.map_or("-".to_owned(), ToString::to_string);
+    fields(
+        out,
+        &[
+            ("id", t.id.clone()),
+            ("display name", t.display_name.clone()),
+            ("preset", t.preset.clone()),
+            (
+                "issuer",
+                if t.issuer.is_empty() { "-" } else { &t.issuer }.to_owned(),
+            ),
+            ("audiences", list(&t.audiences)),
+            ("keys", keys),
+            ("algorithms", list(&t.algorithms)),
+            ("leeway seconds", t.leeway_seconds.to_string()),
+            ("require at+jwt typ", yes_no(t.require_at_jwt_typ)),
+            ("jwks refresh seconds", t.jwks_refresh_seconds.to_string()),
+            ("drop unknown scopes", yes_no(t.drop_unknown_scopes)),
+            ("reserved scopes", list(&t.reserved_scopes)),
+            ("catalog revision", t.catalog_revision.to_string()),
+            ("created", time(t.created_at.as_ref())),
+            ("updated", time(t.updated_at.as_ref())),
+        ],
+    )
+}
