@@ -132,6 +132,7 @@ impl Drop for TestDb {
 /// A running server.
 #[derive(Debug)]
 pub struct TestApp {
+    pub addr: std::net::SocketAddr,
     pub channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), scopegate::app::AppError>>>,
@@ -162,6 +163,7 @@ impl TestApp {
             .await
             .expect("connect");
         Self {
+            addr,
             channel,
             stop: Some(stop),
             handle: Some(handle),
