@@ -430,12 +430,8 @@ pub fn put_operation(
         }
         _ => {}
     }
-    if op.alternatives.is_empty() {
-        return Err(EditError::invalid(
-            "alternatives",
-            "at least one alternative is required",
-        ));
-    }
+    // No alternative at all is allowed: such an operation denies every request (it is what
+    // deleting the scopes of every alternative leaves, and exports must import back).
     for (i, alt) in op.alternatives.iter().enumerate() {
         if alt.is_empty() {
             return Err(EditError::invalid(

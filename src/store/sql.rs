@@ -268,11 +268,15 @@ macro_rules! sql_store {
                 match result {
                     Ok(_) => Ok(()),
                     Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                        Err(crate::store::StoreError::TenantConflict(format!(
-                            "a tenant with id {:?} or issuer {:?} already exists",
-                            t.id.as_str(),
-                            t.issuer
-                        )))
+                        Err(crate::store::StoreError::TenantConflict(match (insert, t.issuer.is_empty()) {
+                            (true, true) => format!("a tenant with id {:?} already exists", t.id.as_str()),
+                            (true, false) => format!(
+                                "a tenant with id {:?} or issuer {:?} already exists",
+                                t.id.as_str(),
+                                t.issuer
+                            ),
+                            (false, _) => format!("another tenant already has issuer {:?}", t.issuer),
+                        }))
                     }
                     Err(err) => Err(err.into()),
                 }

@@ -177,11 +177,6 @@ async fn operations_must_name_existing_scopes(backend: Backend) {
         .manage_operation(authed(call(op(vec![vec!["nope:read"]]))))
         .await
         .unwrap_err();
-    let empty = app
-        .admin()
-        .manage_operation(authed(call(op(vec![]))))
-        .await
-        .unwrap_err();
     let empty_alt = app
         .admin()
         .manage_operation(authed(call(op(vec![vec![]]))))
@@ -201,7 +196,6 @@ async fn operations_must_name_existing_scopes(backend: Backend) {
         .unwrap_err();
 
     assert_eq!(unknown.code(), Code::InvalidArgument);
-    assert_eq!(empty.code(), Code::InvalidArgument);
     assert_eq!(empty_alt.code(), Code::InvalidArgument);
     assert!(ok.is_ok());
     assert_eq!(again.code(), Code::AlreadyExists);
@@ -211,6 +205,14 @@ async fn import_of_an_export_is_idempotent(backend: Backend) {
     let (_db, app) = fresh_app!(backend);
     create_tenant(&app, "school", "loopwise").await;
     create_tenant(&app, "copy", "oidc").await;
+    // list_courses, get_course and list_reviews are left with no alternative: still exportable.
+    let delete = ScopeAction::Delete(DeleteScope {
+        scope: Some(ScopeRef {
+            r#ref: Some(Ref::Name("courses:read".into())),
+        }),
+        ..Default::default()
+    });
+    scope_call(&app, "school", delete).await.unwrap();
     let exported = app
         .admin()
         .export_catalog(authed(ExportCatalogRequest {
