@@ -259,7 +259,7 @@ async fn import_of_an_export_is_idempotent(backend: Backend) {
         first
             .changes
             .iter()
-            .any(|c| c == "scope.create courses:read"),
+            .any(|c| c == "scope.create courses:write"),
         "{:?}",
         first.changes
     );
