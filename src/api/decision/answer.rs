@@ -48,6 +48,7 @@ pub(super) fn decided(
         None => (compiled.decide(grant, requirement), None),
     };
     let challenge = compiled.challenge(grant, &decision, Some(compiled.tenant()));
+    metrics::counter!("scopegate_checks_total", "reason" => decision.reason.as_str()).increment(1);
     pb::CheckResult {
         correlation_id: String::new(),
         error: None,
@@ -76,6 +77,7 @@ pub(super) fn denied(
     state: Option<&TenantState>,
     trace: Option<Trace>,
 ) -> pb::CheckResult {
+    metrics::counter!("scopegate_checks_total", "reason" => why.as_str()).increment(1);
     pb::CheckResult {
         reason: reason(why).into(),
         http_status: u32::from(challenge.status),
