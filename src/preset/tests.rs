@@ -1,0 +1,112 @@
+//! Presets, export and declarative import.
+
+use super::*;
+
+fn seeded(preset: &str) -> CatalogSnapshot {
+    let file = CatalogFile::preset(preset).unwrap();
+    let style = file.admin_style().unwrap();
+    let plan = seed(&file, style, 1).unwrap();
+    let mut catalog = CatalogSnapshot {
+        admin_style: style,
+        revision: 1,
+        ..Default::default()
+    };
+    plan.apply_to(&mut catalog);
+    // As the store would: real ids are positive.
+    for (i, scope) in catalog.scopes.iter_mut().enumerate() {
+        scope.id = i64::try_from(i).unwrap() + 1;
+    }
+    catalog
+}
+
+#[test]
+fn every_preset_parses_and_seeds() {
+    for (name, _) in PRESETS {
+        let catalog = seeded(name);
+        assert!(
+            catalog
+                .scopes
+                .iter()
+                .any(|s| s.name.as_str() == "openid" && s.is_system)
+        );
+    }
+}
+
+#[test]
+fn loopwise_has_every_data_scope_and_tool_of_the_reference() {
+    let catalog = seeded("loopwise");
+    assert_eq!(catalog.scopes.iter().filter(|s| !s.is_system).count(), 28);
+    assert_eq!(catalog.operations.len(), 33);
+    let get_settings = catalog
+        .operations
+        .iter()
+        .find(|o| o.name == "get_settings")
+        .unwrap();
+    let alts: Vec<Vec<&str>> = get_settings
+        .alternatives
+        .iter()
+        .map(|a| a.iter().map(ScopeName::as_str).collect())
+        .collect();
+    assert_eq!(alts, [["school:read"], ["appearance:read"]]);
+}
+
+#[test]
+fn lumoauth_uses_the_dot_style_admin_pair() {
+    let catalog = seeded("lumoauth");
+    let reserved: Vec<&str> = catalog
+        .scopes
+        .iter()
+        .filter(|s| s.is_reserved)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(reserved, ["admin.read", "admin.write"]);
+}
+
+#[test]
+fn exporting_then_importing_changes_nothing() {
+    let catalog = seeded("loopwise");
+    let file = CatalogFile::parse(&CatalogFile::export(&catalog).to_toml()).unwrap();
+    let plan = import(&catalog, &file, 2).unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+}
+
+#[test]
+fn import_creates_updates_and_deletes_to_match_the_file() {
+    let catalog = seeded("loopwise");
+    let file = CatalogFile::parse(
+        r#"
+        [[scope]]
+        name = "courses:read"
+        description = "Read courses"
+        [[scope]]
+        name = "courses:write"
+        description = "Write courses"
+        implies = ["courses:read"]
+        [[operation]]
+        name = "list_courses"
+        alternatives = [["courses:read"]]
+        "#,
+    )
+    .unwrap();
+    let plan = import(&catalog, &file, 2).unwrap();
+    let mut after = catalog;
+    plan.apply_to(&mut after);
+    assert_eq!(after.scopes.iter().filter(|s| !s.is_system).count(), 2);
+    assert_eq!(after.operations.len(), 1);
+    let write = after
+        .scopes
+        .iter()
+        .find(|s| s.name.as_str() == "courses:write")
+        .unwrap();
+    assert_eq!(write.implies[0].as_str(), "courses:read");
+    assert!(
+        after.scopes.iter().any(|s| s.name.as_str() == "openid"),
+        "system scopes stay"
+    );
+}
+
+#[test]
+fn a_bad_file_names_its_line() {
+    let err = CatalogFile::parse("[[scope]]\nname = 3\n").unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+}
