@@ -85,77 +85,11 @@ pub(super) fn system_scopes(style: AdminStyle) -> Vec<Scope> {
     scopes
 }
 
-/// Loopwise's data scopes, from the reference document.
-pub(super) const LOOPWISE_DATA_SCOPES: [&str; 28] = [
-    "courses:read",
-    "courses:write",
-    "students:read",
-    "students:write",
-    "analytics:read",
-    "curriculum:read",
-    "curriculum:write",
-    "orders:read",
-    "school:read",
-    "school:write",
-    "appearance:read",
-    "appearance:write",
-    "events:read",
-    "events:write",
-    "membership_plans:read",
-    "membership_plans:write",
-    "coupons:read",
-    "coupons:write",
-    "posts:read",
-    "posts:write",
-    "digital_products:read",
-    "digital_products:write",
-    "comments:read",
-    "lecturers:read",
-    "lecturers:write",
-    "storage:write",
-    "subscriptions:read",
-    "subscriptions:write",
-];
-
-/// Loopwise's complete MCP tool map: tool, then its alternatives (any one suffices).
-pub(super) const LOOPWISE_TOOLS: &[(&str, &[&[&str]])] = &[
-    ("list_courses", &[&["courses:read"]]),
-    ("get_course", &[&["courses:read"]]),
-    ("list_reviews", &[&["courses:read"]]),
-    ("update_course", &[&["courses:write"]]),
-    ("list_members", &[&["students:read"]]),
-    ("get_member", &[&["students:read"]]),
-    ("get_site_info", &[&["school:read"]]),
-    ("get_settings", &[&["school:read"], &["appearance:read"]]),
-    (
-        "update_settings",
-        &[&["school:write"], &["appearance:write"]],
-    ),
-    ("list_orders", &[&["orders:read"]]),
-    ("list_lessons", &[&["curriculum:read"]]),
-    ("list_membership_plans", &[&["membership_plans:read"]]),
-    ("get_membership_plan", &[&["membership_plans:read"]]),
-    ("list_events", &[&["events:read"]]),
-    ("get_event", &[&["events:read"]]),
-    ("list_event_attendees", &[&["events:read"]]),
-    ("list_coupons", &[&["coupons:read"]]),
-    ("get_coupon", &[&["coupons:read"]]),
-    ("list_posts", &[&["posts:read"]]),
-    ("get_post", &[&["posts:read"]]),
-    ("create_post", &[&["posts:write"]]),
-    ("update_post", &[&["posts:write"]]),
-    ("delete_post", &[&["posts:write"]]),
-    ("list_digital_downloads", &[&["digital_products:read"]]),
-    ("get_digital_download", &[&["digital_products:read"]]),
-    ("list_comments", &[&["comments:read"]]),
-    ("get_comment", &[&["comments:read"]]),
-    ("upload_image", &[&["storage:write"]]),
-    ("confirm_upload", &[&["storage:write"]]),
-    ("list_lecturers", &[&["lecturers:read"]]),
-    ("get_lecturer", &[&["lecturers:read"]]),
-    ("create_lecturer", &[&["lecturers:write"]]),
-    ("update_lecturer", &[&["lecturers:write"]]),
-];
+// The reference's data scopes and tool map, shared with the integration tests.
+include!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/loopwise_reference.rs"
+));
 
 /// The loopwise tenant: system scopes, data scopes and the tool map, no implications.
 pub(super) fn loopwise_snapshot() -> CatalogSnapshot {
