@@ -41,6 +41,28 @@ impl AdminService {
         }
     }
 
+    /// The parsed tenant, the action and the acting admin of a tenant-scoped request: reads
+    /// (`is_read`) need read access, everything else write access.
+    async fn begin<T, A: Clone>(
+        &self,
+        request: &Request<T>,
+        tenant: &str,
+        action: Option<&A>,
+        is_read: impl Fn(&A) -> bool,
+    ) -> Result<(TenantId, A, Actor), ApiError> {
+        let tenant = convert::tenant_id(tenant, "tenant")?;
+        let action = action
+            .cloned()
+            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
+        let access = if is_read(&action) {
+            Access::Read
+        } else {
+            Access::Write
+        };
+        let actor = self.authorize(request, &tenant, access).await?;
+        Ok((tenant, action, actor))
+    }
+
     async fn authorize<T>(
         &self,
         request: &Request<T>,
@@ -56,18 +78,12 @@ impl AdminService {
         &self,
         request: Request<pb::ManageScopeRequest>,
     ) -> Result<pb::ManageScopeResponse, ApiError> {
-        let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
-        let action = request
-            .get_ref()
-            .action
-            .clone()
-            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
-        let access = if matches!(action, ScopeAction::List(_) | ScopeAction::Get(_)) {
-            Access::Read
-        } else {
-            Access::Write
-        };
-        let actor = self.authorize(&request, &tenant, access).await?;
+        let message = request.get_ref();
+        let (tenant, action, actor) = self
+            .begin(&request, &message.tenant, message.action.as_ref(), |a| {
+                matches!(a, ScopeAction::List(_) | ScopeAction::Get(_))
+            })
+            .await?;
         let scope = |t: &crate::tenant::Tenant, s| convert::scope(t.id.as_str(), s);
         let (result, revision) = match action {
             ScopeAction::List(list) => {

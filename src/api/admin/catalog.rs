@@ -29,18 +29,12 @@ impl AdminService {
         &self,
         request: Request<pb::ManageClientRequest>,
     ) -> Result<pb::ManageClientResponse, ApiError> {
-        let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
-        let action = request
-            .get_ref()
-            .action
-            .clone()
-            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
-        let access = if matches!(action, ClientAction::List(_) | ClientAction::Get(_)) {
-            Access::Read
-        } else {
-            Access::Write
-        };
-        let actor = self.authorize(&request, &tenant, access).await?;
+        let message = request.get_ref();
+        let (tenant, action, actor) = self
+            .begin(&request, &message.tenant, message.action.as_ref(), |a| {
+                matches!(a, ClientAction::List(_) | ClientAction::Get(_))
+            })
+            .await?;
         let (result, revision) = match action {
             ClientAction::List(list) => {
                 let committed = self.catalogs.get(&tenant).await?;
@@ -151,18 +145,12 @@ impl AdminService {
         &self,
         request: Request<pb::ManageOperationRequest>,
     ) -> Result<pb::ManageOperationResponse, ApiError> {
-        let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
-        let action = request
-            .get_ref()
-            .action
-            .clone()
-            .ok_or_else(|| ApiError::invalid("action", "is required"))?;
-        let access = if matches!(action, OpAction::List(_) | OpAction::Get(_)) {
-            Access::Read
-        } else {
-            Access::Write
-        };
-        let actor = self.authorize(&request, &tenant, access).await?;
+        let message = request.get_ref();
+        let (tenant, action, actor) = self
+            .begin(&request, &message.tenant, message.action.as_ref(), |a| {
+                matches!(a, OpAction::List(_) | OpAction::Get(_))
+            })
+            .await?;
         let (result, revision) = match action {
             OpAction::List(list) => {
                 let committed = self.catalogs.get(&tenant).await?;
