@@ -29,6 +29,12 @@ pub const SERVICE_NAMES: [&str; 3] = [
     "scopegate.v1.ScopeAdmin",
 ];
 
+/// Largest request each service decodes (tonic answers OUT_OF_RANGE beyond): a token is at most
+/// 16 KiB, a CheckScopes batch at most 100 checks, a catalog file well under a few MiB.
+const INTROSPECTION_MAX_REQUEST: usize = 64 * 1024;
+const DECISION_MAX_REQUEST: usize = 2 * 1024 * 1024;
+const ADMIN_MAX_REQUEST: usize = 4 * 1024 * 1024;
+
 /// Why the application could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -125,12 +131,17 @@ impl App {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(
-                pb::token_introspection_server::TokenIntrospectionServer::new(introspection),
+                pb::token_introspection_server::TokenIntrospectionServer::new(introspection)
+                    .max_decoding_message_size(INTROSPECTION_MAX_REQUEST),
             )
-            .add_service(pb::scope_decision_server::ScopeDecisionServer::new(
-                decision,
-            ))
-            .add_service(pb::scope_admin_server::ScopeAdminServer::new(admin))
+            .add_service(
+                pb::scope_decision_server::ScopeDecisionServer::new(decision)
+                    .max_decoding_message_size(DECISION_MAX_REQUEST),
+            )
+            .add_service(
+                pb::scope_admin_server::ScopeAdminServer::new(admin)
+                    .max_decoding_message_size(ADMIN_MAX_REQUEST),
+            )
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 let _ = stop_rx.await;
             });

@@ -160,6 +160,27 @@ fn base64_url(value: &serde_json::Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
 }
 
+async fn oversized_requests_are_refused_before_decoding(backend: Backend) {
+    let Some((_db, app, idp)) = school(backend).await else {
+        return;
+    };
+    let huge = IntrospectRequest {
+        token: "A".repeat(200 * 1024),
+        ..Default::default()
+    };
+    let refused = TokenIntrospectionClient::new(app.channel.clone())
+        .introspect(huge)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::OutOfRange, "tonic's code for a message over the limit");
+    assert!(
+        introspect(&app, "school", &idp.mint(&json!({})))
+            .await
+            .active,
+        "and the server carries on"
+    );
+}
+
 async fn explain_says_why_only_when_asked(backend: Backend) {
     let Some((_db, app, idp)) = school(backend).await else {
         return;
@@ -386,6 +407,7 @@ backend_tests!(
     an_active_token_gets_rfc7662_fields_with_scopes_filtered_to_the_catalog,
     hostile_tokens_are_inactive_and_say_nothing_more,
     explain_says_why_only_when_asked,
+    oversized_requests_are_refused_before_decoding,
     a_deleted_scope_stops_working_at_once_even_for_a_cached_token,
     revocation_takes_effect_at_once_and_survives_a_restart,
     revocation_needs_admin_write,

@@ -80,6 +80,33 @@ async fn tenants_are_created_from_presets_with_validated_settings(backend: Backe
         .await
         .unwrap_err();
     assert_eq!(none.code(), Code::InvalidArgument);
+    let private_jwk = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA","alg":"HS256"},
+        {"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}"#;
+    for (jwks, why) in [
+        ("not json", "garbage"),
+        (r#"{"nokeys":[]}"#, "no keys array"),
+        (private_jwk, "private key material"),
+    ] {
+        let settings = TenantSettings {
+            jwks: Some(jwks.into()),
+            ..Default::default()
+        };
+        let refused = app
+            .admin()
+            .manage_tenant(authed(create("z", "oidc", Some(settings))))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{why}");
+        assert!(
+            refused.message().starts_with("settings.jwks"),
+            "{why}: {}",
+            refused.message()
+        );
+        assert!(
+            !refused.message().contains("jpsQnnGQ"),
+            "key material is never echoed"
+        );
+    }
 
     let get = ManageTenantRequest {
         action: Some(TenantAction::Get(GetTenant { id: "x".into() })),

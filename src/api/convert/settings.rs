@@ -5,6 +5,7 @@ use crate::{
     pb,
     scope::AdminStyle,
     tenant::{KeySource, Tenant, TenantId},
+    token::{KeyOrigin, KeySet},
 };
 
 /// Default JWS algorithms of a new tenant.
@@ -45,12 +46,10 @@ pub fn apply_settings(mut base: Tenant, s: &pb::TenantSettings) -> Result<Tenant
             ));
         }
         (Some(jwks), _) if !jwks.is_empty() => {
-            serde_json::from_str::<serde_json::Value>(jwks)
-                .ok()
-                .filter(|v| v.get("keys").is_some_and(serde_json::Value::is_array))
-                .ok_or_else(|| {
-                    ApiError::invalid("settings.jwks", "must be a JWK set: {\"keys\": [...]}")
-                })?;
+            // Parsed with the verifier's own rules, so a set that could never verify a token
+            // (or that holds private key material) is refused before it is stored.
+            KeySet::parse(jwks, KeyOrigin::Inline)
+                .map_err(|e| ApiError::invalid("settings.jwks", e.to_string()))?;
             base.key_source = KeySource::Inline(jwks.clone());
         }
         (_, Some(uri)) if !uri.is_empty() => {
