@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     scope::{CatalogIssue, CatalogSnapshot, CompiledCatalog, edit::Edit},
-    store::{Actor, Committed, Planner, Revocation, RevocationKind, Store, StoreError},
+    store::{
+        Actor, Committed, Planner, Revocation, RevocationKind, Store, StoreError, TenantUpdate,
+    },
     tenant::{Tenant, TenantId},
     token::VerifiedToken,
 };
@@ -155,6 +157,19 @@ impl Catalogs {
         self.cache.invalidate(id).await;
     }
 
+    /// Like [`Catalogs::edit`], also changing the tenant's settings in the same transaction.
+    pub async fn edit_with_settings(
+        &self,
+        id: &TenantId,
+        actor: &Actor,
+        settings: TenantUpdate<'_>,
+        plan: Planner<'_>,
+    ) -> Result<(Committed, Edit), StoreError> {
+        let result = self.store.edit(id, actor, Some(settings), plan).await;
+        self.invalidate(id).await;
+        result
+    }
+
     /// Forgets every cached tenant (change announcements may have been missed).
     pub fn invalidate_all(&self) {
         self.cache.invalidate_all();
@@ -168,7 +183,7 @@ impl Catalogs {
         actor: &Actor,
         plan: Planner<'_>,
     ) -> Result<(Committed, Edit), StoreError> {
-        let result = self.store.edit(id, actor, plan).await;
+        let result = self.store.edit(id, actor, None, plan).await;
         self.invalidate(id).await;
         result
     }

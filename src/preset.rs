@@ -8,7 +8,10 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
-use crate::scope::{AdminStyle, CatalogSnapshot, ScopeName, edit::EditError};
+use crate::{
+    scope::{AdminStyle, CatalogSnapshot, ScopeName, edit::EditError},
+    tenant::{Tenant, TenantSettings},
+};
 
 pub use plan::{import, seed, system_scopes};
 
@@ -28,6 +31,10 @@ pub const DEFAULT_PRESET: &str = "oidc";
 pub struct CatalogFile {
     #[serde(default)]
     pub catalog: CatalogHeader,
+    /// Token settings: applied when a tenant is created from the file, and on import (keys
+    /// left out stay as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantSettings>,
     #[serde(default, rename = "scope", skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<FileScope>,
     #[serde(default, rename = "operation", skip_serializing_if = "Vec::is_empty")]
@@ -108,13 +115,15 @@ impl CatalogFile {
         }
     }
 
-    /// The file form of a catalog: its custom scopes, operations and clients.
-    pub fn export(catalog: &CatalogSnapshot) -> Self {
+    /// The file form of a tenant: its token settings (see [`TenantSettings::of`]) and its
+    /// custom scopes, operations and clients.
+    pub fn export(tenant: &Tenant, catalog: &CatalogSnapshot) -> Self {
         let strings = |names: &[ScopeName]| names.iter().map(ToString::to_string).collect();
         Self {
             catalog: CatalogHeader {
                 admin_style: Some(catalog.admin_style.as_str().to_owned()),
             },
+            tenant: Some(TenantSettings::of(tenant)),
             scopes: catalog
                 .scopes
                 .iter()

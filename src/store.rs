@@ -200,11 +200,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Deletes a tenant, its catalog and revocations; the audit trail is kept.
     async fn delete_tenant(&self, id: &TenantId, actor: &Actor) -> Result<Tenant, StoreError>;
 
-    /// Applies the planner's edit in one transaction; see the trait documentation.
+    /// Applies the planner's edit in one transaction, with `settings` (if any) changing the
+    /// tenant's settings in the same transaction; see the trait documentation. Nothing to
+    /// change: nothing is written and the revision stays.
     async fn edit(
         &self,
         id: &TenantId,
         actor: &Actor,
+        settings: Option<TenantUpdate<'_>>,
         plan: Planner<'_>,
     ) -> Result<(Committed, Edit), StoreError>;
 

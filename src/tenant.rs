@@ -1,8 +1,15 @@
 //! Tenants: the slug that names one and the token-verification settings it carries.
 
+mod settings;
+
 use std::fmt;
 
 use crate::scope::AdminStyle;
+
+pub use settings::{
+    DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFRESH_SECONDS, KNOWN_ALGORITHMS, MAX_LEEWAY_SECONDS,
+    SettingsError, TenantSettings, new_tenant,
+};
 
 /// Longest tenant slug accepted.
 pub const MAX_TENANT_ID_LEN: usize = 63;

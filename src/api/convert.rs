@@ -5,7 +5,7 @@ use prost_types::Timestamp;
 
 use super::status::ApiError;
 
-pub use settings::{apply_settings, new_tenant};
+pub use settings::{apply_settings, settings};
 
 mod settings;
 use crate::{

@@ -65,9 +65,33 @@ fn lumoauth_uses_the_dot_style_admin_pair() {
 #[test]
 fn exporting_then_importing_changes_nothing() {
     let catalog = seeded("loopwise");
-    let file = CatalogFile::parse(&CatalogFile::export(&catalog).to_toml()).unwrap();
+    let id = crate::tenant::TenantId::parse("school").unwrap();
+    let tenant = crate::tenant::new_tenant(id, "School".into(), "loopwise", AdminStyle::Colon, 1);
+    let file = CatalogFile::parse(&CatalogFile::export(&tenant, &catalog).to_toml()).unwrap();
     let plan = import(&catalog, &file, 2).unwrap();
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    let settings = file.tenant.unwrap();
+    assert_eq!(
+        settings.apply(tenant.clone()).unwrap(),
+        tenant,
+        "settings round-trip too"
+    );
+}
+
+#[test]
+fn exports_never_carry_hmac_secrets() {
+    let id = crate::tenant::TenantId::parse("school").unwrap();
+    let mut tenant = crate::tenant::new_tenant(id, "School".into(), "oidc", AdminStyle::Colon, 1);
+    let secret = r#"{"keys":[{"kty":"oct","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
+    tenant.key_source = crate::tenant::KeySource::Inline(secret.into());
+    let text = CatalogFile::export(&tenant, &seeded("oidc")).to_toml();
+    assert!(!text.contains("c2VjcmV0"), "{text}");
+    let file = CatalogFile::parse(&text).unwrap();
+    let kept = file.tenant.unwrap().apply(tenant.clone()).unwrap();
+    assert_eq!(
+        kept.key_source, tenant.key_source,
+        "importing the export keeps the secret set"
+    );
 }
 
 #[test]

@@ -226,6 +226,30 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Stores `next` as the tenant's settings at `revision`, audited and announced.
+            async fn write_settings(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                current: &crate::tenant::Tenant,
+                mut next: crate::tenant::Tenant,
+                revision: i64,
+                actor: &crate::store::Actor,
+            ) -> Result<crate::tenant::Tenant, crate::store::StoreError> {
+                next.id = current.id.clone();
+                next.revision = revision;
+                next.created_at_ms = current.created_at_ms;
+                next.updated_at_ms = crate::store::now_ms();
+                Self::write_tenant(conn, &next, false).await?;
+                let record = crate::scope::edit::AuditRecord {
+                    action: "tenant.update",
+                    target: current.id.to_string(),
+                    before: current.audit_json(),
+                    after: next.audit_json(),
+                };
+                Self::audit(conn, current.id.as_str(), revision, actor, &record).await?;
+                Self::announce(conn, "s", current.id.as_str()).await?;
+                Ok(next)
+            }
+
             async fn write_tenant(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 t: &crate::tenant::Tenant,
@@ -374,21 +398,10 @@ macro_rules! sql_store {
             ) -> Result<crate::tenant::Tenant, crate::store::StoreError> {
                 let mut tx = self.pool.begin_with($begin).await?;
                 let current = Self::load(&mut tx, id, true).await?.tenant;
-                let mut next = update(&current)?;
-                next.id = current.id.clone();
-                next.revision = current.revision + 1;
-                next.created_at_ms = current.created_at_ms;
-                next.updated_at_ms = crate::store::now_ms();
-                Self::write_tenant(&mut tx, &next, false).await?;
-                let record = crate::scope::edit::AuditRecord {
-                    action: "tenant.update",
-                    target: id.to_string(),
-                    before: current.audit_json(),
-                    after: next.audit_json(),
-                };
-                Self::audit(&mut tx, id.as_str(), next.revision, actor, &record).await?;
-                Self::bump(&mut tx, id.as_str(), next.revision).await?;
-                Self::announce(&mut tx, "s", id.as_str()).await?;
+                let next = update(&current)?;
+                let revision = current.revision + 1;
+                let next = Self::write_settings(&mut tx, &current, next, revision, actor).await?;
+                Self::bump(&mut tx, id.as_str(), revision).await?;
                 tx.commit().await?;
                 Ok(next)
             }
@@ -427,17 +440,25 @@ macro_rules! sql_store {
                 &self,
                 id: &crate::tenant::TenantId,
                 actor: &crate::store::Actor,
+                settings: Option<crate::store::TenantUpdate<'_>>,
                 plan: crate::store::Planner<'_>,
             ) -> Result<(crate::store::Committed, crate::scope::edit::Edit), crate::store::StoreError>
             {
                 let mut tx = self.pool.begin_with($begin).await?;
                 let current = Self::load(&mut tx, id, true).await?;
                 let edit = plan(&current.tenant, &current.catalog)?;
-                if edit.changes.is_empty() {
+                let next_tenant = match settings {
+                    Some(update) => Some(update(&current.tenant)?).filter(|t| *t != current.tenant),
+                    None => None,
+                };
+                if edit.changes.is_empty() && next_tenant.is_none() {
                     tx.rollback().await?;
                     return Ok((current, edit));
                 }
                 let revision = current.tenant.revision + 1;
+                if let Some(next) = next_tenant {
+                    Self::write_settings(&mut tx, &current.tenant, next, revision, actor).await?;
+                }
                 Self::apply(&mut tx, id.as_str(), revision, &edit, actor).await?;
                 Self::bump(&mut tx, id.as_str(), revision).await?;
                 let committed = Self::load(&mut tx, id, false).await?;

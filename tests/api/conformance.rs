@@ -100,7 +100,7 @@ async fn a_refused_plan_writes_nothing(backend: Backend) {
 
     let refuse =
         |_: &Tenant, _: &_| -> Result<edit::Edit, EditError> { Err(EditError::invalid("x", "no")) };
-    let result = store.edit(&id, &Actor("test".into()), &refuse).await;
+    let result = store.edit(&id, &Actor("test".into()), None, &refuse).await;
 
     assert!(matches!(result, Err(StoreError::Rejected(_))));
     let after = store.catalog(&id).await.unwrap();
@@ -122,7 +122,7 @@ async fn concurrent_edits_of_one_tenant_serialize(backend: Backend) {
                     edit::create_scope(c, new_scope(&format!("extra:{i}")), 2)
                 };
                 store
-                    .edit(&id, &Actor("test".into()), &plan)
+                    .edit(&id, &Actor("test".into()), None, &plan)
                     .await
                     .map(|_| ())
             })
@@ -145,6 +145,49 @@ async fn concurrent_edits_of_one_tenant_serialize(backend: Backend) {
             .filter(|s| s.name.as_str().starts_with("extra:"))
             .count(),
         8
+    );
+}
+
+async fn settings_and_catalog_change_in_one_transaction(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
+    let before = store.catalog(&id).await.unwrap();
+    let rename = |t: &Tenant| {
+        Ok(Tenant {
+            issuer: "https://new.example".into(),
+            ..t.clone()
+        })
+    };
+    let refuse =
+        |_: &Tenant, _: &_| -> Result<edit::Edit, EditError> { Err(EditError::invalid("x", "no")) };
+    let failed = store
+        .edit(&id, &Actor("test".into()), Some(&rename), &refuse)
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        store.tenant(&id).await.unwrap().issuer,
+        before.tenant.issuer,
+        "all or nothing"
+    );
+
+    let add = |_: &Tenant, c: &_| edit::create_scope(c, new_scope("extra:one"), 2);
+    let (committed, _) = store
+        .edit(&id, &Actor("test".into()), Some(&rename), &add)
+        .await
+        .unwrap();
+    assert_eq!(committed.tenant.issuer, "https://new.example");
+    assert_eq!(
+        committed.tenant.revision,
+        before.tenant.revision + 1,
+        "one write, one revision"
+    );
+    assert!(
+        committed
+            .catalog
+            .scopes
+            .iter()
+            .any(|s| s.name.as_str() == "extra:one")
     );
 }
 
@@ -208,5 +251,6 @@ backend_tests!(
     a_refused_plan_writes_nothing,
     concurrent_edits_of_one_tenant_serialize,
     revocations_persist_replace_and_prune,
+    settings_and_catalog_change_in_one_transaction,
     deleting_a_tenant_keeps_its_audit_trail,
 );

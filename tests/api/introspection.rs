@@ -172,7 +172,11 @@ async fn oversized_requests_are_refused_before_decoding(backend: Backend) {
         .introspect(huge)
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), Code::OutOfRange, "tonic's code for a message over the limit");
+    assert_eq!(
+        refused.code(),
+        Code::OutOfRange,
+        "tonic's code for a message over the limit"
+    );
     assert!(
         introspect(&app, "school", &idp.mint(&json!({})))
             .await

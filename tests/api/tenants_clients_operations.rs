@@ -297,6 +297,51 @@ async fn import_of_an_export_is_idempotent(backend: Backend) {
     );
     assert_eq!(copy.content, exported.content);
 
+    // A [tenant] table retunes token settings in the same import.
+    let retune = ImportCatalogRequest {
+        tenant: "copy".into(),
+        content: exported
+            .content
+            .replace("issuer = \"\"", "issuer = \"https://copy.test\"")
+            .replace("leeway_seconds = 60", "leeway_seconds = 30"),
+        dry_run: false,
+    };
+    let retuned = app
+        .admin()
+        .import_catalog(authed(retune))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retuned.changes, ["tenant.update copy"]);
+    let get = ManageTenantRequest {
+        action: Some(TenantAction::Get(GetTenant { id: "copy".into() })),
+    };
+    let Some(TenantResult::Tenant(copy)) = app
+        .admin()
+        .manage_tenant(authed(get))
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (copy.issuer.as_str(), copy.leeway_seconds),
+        ("https://copy.test", 30)
+    );
+    let bad = ImportCatalogRequest {
+        tenant: "copy".into(),
+        content: "[tenant]\nalgorithms = [\"none\"]\n".into(),
+        dry_run: false,
+    };
+    let refused = app.admin().import_catalog(authed(bad)).await.unwrap_err();
+    assert!(
+        refused.message().starts_with("tenant.algorithms[0]"),
+        "{}",
+        refused.message()
+    );
+
     let broken = ImportCatalogRequest {
         tenant: "copy".into(),
         content: "[[scope]]\nname = 1".into(),

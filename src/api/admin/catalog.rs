@@ -14,6 +14,7 @@ use crate::{
     preset::{self, CatalogFile},
     scope::edit::{self, EditError},
     store::now_ms,
+    tenant::{SettingsError, Tenant},
 };
 
 fn not_found(kind: &'static str, name: &str) -> ApiError {
@@ -225,7 +226,7 @@ impl AdminService {
         self.authorize(&request, &tenant, Access::Read).await?;
         let committed = self.catalogs.get(&tenant).await?;
         Ok(pb::ExportCatalogResponse {
-            content: CatalogFile::export(&committed.catalog).to_toml(),
+            content: CatalogFile::export(&committed.tenant, &committed.catalog).to_toml(),
             catalog_revision: committed.tenant.revision,
         })
     }
@@ -238,22 +239,39 @@ impl AdminService {
         let actor = self.authorize(&request, &tenant, Access::Write).await?;
         let file = CatalogFile::parse(&request.get_ref().content)?;
         let now = now_ms();
+        let settings = file.tenant.clone().unwrap_or_default();
+        let settings_error =
+            |e: SettingsError| EditError::invalid(format!("tenant.{}", e.field), e.message);
+        let before = self.catalogs.get(&tenant).await?;
+        let retuned = settings
+            .apply(before.tenant.clone())
+            .map_err(settings_error)?
+            != before.tenant;
         let plan = |_: &_, c: &_| preset::import(c, &file, now);
+        let update = |t: &Tenant| settings.apply(t.clone()).map_err(settings_error);
         let (revision, planned) = if request.get_ref().dry_run {
-            let committed = self.catalogs.get(&tenant).await?;
-            (
-                committed.tenant.revision,
-                plan(&committed.tenant, &committed.catalog)?,
-            )
+            let planned = plan(&before.tenant, &before.catalog)?;
+            (before.tenant.revision, planned)
         } else {
-            let (committed, planned) = self.catalogs.edit(&tenant, &actor, &plan).await?;
+            let (committed, planned) = self
+                .catalogs
+                .edit_with_settings(&tenant, &actor, &update, &plan)
+                .await?;
+            if retuned {
+                self.introspector.forget_tenant(&tenant);
+            }
             (committed.tenant.revision, planned)
         };
+        let tenant_change = retuned.then(|| format!("tenant.update {tenant}"));
         Ok(pb::ImportCatalogResponse {
-            changes: planned
-                .audit
-                .iter()
-                .map(|a| format!("{} {}", a.action, a.target))
+            changes: tenant_change
+                .into_iter()
+                .chain(
+                    planned
+                        .audit
+                        .iter()
+                        .map(|a| format!("{} {}", a.action, a.target)),
+                )
                 .collect(),
             catalog_revision: revision,
             dry_run: request.get_ref().dry_run,

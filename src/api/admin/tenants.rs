@@ -69,7 +69,12 @@ impl AdminService {
                 } else {
                     create.display_name
                 };
-                let base = convert::new_tenant(id, display_name, preset_name, style, now);
+                let mut base = crate::tenant::new_tenant(id, display_name, preset_name, style, now);
+                if let Some(defaults) = &file.tenant {
+                    base = defaults.apply(base).map_err(|e| {
+                        ApiError::invalid(format!("preset.tenant.{}", e.field), e.message)
+                    })?;
+                }
                 let tenant = match &create.settings {
                     Some(settings) => convert::apply_settings(base, settings)?,
                     None => base,
@@ -85,16 +90,19 @@ impl AdminService {
                 let actor = self.authorize(&request, &id, Access::Write).await?;
                 let settings = update.settings.unwrap_or_default();
                 let display_name = update.display_name;
+                let patch = convert::settings(&settings);
                 // Validate before taking the lock, so bad input never reaches the store.
                 convert::apply_settings(
-                    convert::new_tenant(id.clone(), String::new(), "", Default::default(), 0),
+                    crate::tenant::new_tenant(id.clone(), String::new(), "", Default::default(), 0),
                     &settings,
                 )?;
                 let apply = move |current: &crate::tenant::Tenant| {
-                    let mut next =
-                        convert::apply_settings(current.clone(), &settings).map_err(|e| {
-                            crate::scope::edit::EditError::invalid("settings", e.to_string())
-                        })?;
+                    let mut next = patch.apply(current.clone()).map_err(|e| {
+                        crate::scope::edit::EditError::invalid(
+                            format!("settings.{}", e.field),
+                            e.message,
+                        )
+                    })?;
                     if let Some(name) = &display_name {
                         next.display_name.clone_from(name);
                     }

@@ -1,0 +1,199 @@
+//! A tenant's token settings as a patch: what the admin API's `TenantSettings` and a catalog
+//! file's `[tenant]` table carry. Unset fields leave the tenant as it is; every rule is checked
+//! here, once, for both.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DEFAULT_LEEWAY_SECONDS, KeySource, Tenant, TenantId};
+use crate::{
+    scope::AdminStyle,
+    token::{KeyOrigin, KeySet},
+};
+
+/// Default JWS algorithms of a new tenant.
+pub const DEFAULT_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+/// Every algorithm a tenant may allow (`none` never is).
+pub const KNOWN_ALGORITHMS: [&str; 12] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
+    "HS384", "HS512",
+];
+/// Default minimum gap between JWKS refreshes.
+pub const DEFAULT_JWKS_REFRESH_SECONDS: u32 = 300;
+/// Largest clock leeway accepted.
+pub const MAX_LEEWAY_SECONDS: u32 = 600;
+
+/// A settings field that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SettingsError {
+    /// The field, relative to the settings (`issuer`, `algorithms[1]`, …).
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> SettingsError {
+    SettingsError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Changes to a tenant's token settings; `None` leaves a setting as it is. For `jwks` and
+/// `jwks_uri`, an empty string removes the key source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audiences: Option<Vec<String>>,
+    /// An inline JWK set (JSON text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithms: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leeway_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_at_jwt_typ: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_refresh_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_unknown_scopes: Option<bool>,
+}
+
+fn http_url(raw: &str) -> bool {
+    raw.starts_with("https://") || raw.starts_with("http://")
+}
+
+impl TenantSettings {
+    /// `base` with these settings applied, or the first rule they break.
+    pub fn apply(&self, mut base: Tenant) -> Result<Tenant, SettingsError> {
+        if let Some(issuer) = &self.issuer {
+            if !(issuer.is_empty() || http_url(issuer)) {
+                return Err(invalid("issuer", "must be an http(s) URL"));
+            }
+            base.issuer.clone_from(issuer);
+        }
+        if let Some(audiences) = &self.audiences {
+            if audiences.iter().any(String::is_empty) {
+                return Err(invalid("audiences", "must not contain an empty value"));
+            }
+            base.audiences.clone_from(audiences);
+        }
+        match (&self.jwks, &self.jwks_uri) {
+            (Some(jwks), Some(uri)) if !jwks.is_empty() && !uri.is_empty() => {
+                return Err(invalid("jwks", "set either jwks or jwks_uri, not both"));
+            }
+            (Some(jwks), _) if !jwks.is_empty() => {
+                // Parsed with the verifier's own rules, so a set that could never verify a
+                // token (or that holds private key material) is refused before it is stored.
+                KeySet::parse(jwks, KeyOrigin::Inline)
+                    .map_err(|e| invalid("jwks", e.to_string()))?;
+                base.key_source = KeySource::Inline(jwks.clone());
+            }
+            (_, Some(uri)) if !uri.is_empty() => {
+                if !http_url(uri) {
+                    return Err(invalid("jwks_uri", "must be an http(s) URL"));
+                }
+                base.key_source = KeySource::Uri(uri.clone());
+            }
+            (Some(_), _) | (_, Some(_)) => base.key_source = KeySource::None,
+            (None, None) => {}
+        }
+        if let Some(algorithms) = &self.algorithms {
+            if algorithms.is_empty() {
+                return Err(invalid("algorithms", "must not be empty"));
+            }
+            for (i, alg) in algorithms.iter().enumerate() {
+                if !KNOWN_ALGORITHMS.contains(&alg.as_str()) {
+                    let known = KNOWN_ALGORITHMS.join(", ");
+                    return Err(invalid(
+                        format!("algorithms[{i}]"),
+                        format!("unsupported algorithm {alg:?}; known: {known}"),
+                    ));
+                }
+            }
+            base.algorithms.clone_from(algorithms);
+        }
+        if let Some(leeway) = self.leeway_seconds {
+            if leeway > MAX_LEEWAY_SECONDS {
+                return Err(invalid(
+                    "leeway_seconds",
+                    format!("must be at most {MAX_LEEWAY_SECONDS}"),
+                ));
+            }
+            base.leeway_seconds = leeway;
+        }
+        if let Some(typ) = self.require_at_jwt_typ {
+            base.require_at_jwt_typ = typ;
+        }
+        if let Some(refresh) = self.jwks_refresh_seconds {
+            if refresh == 0 {
+                return Err(invalid("jwks_refresh_seconds", "must be at least 1"));
+            }
+            base.jwks_refresh_seconds = refresh;
+        }
+        if let Some(drop) = self.drop_unknown_scopes {
+            base.drop_unknown_scopes = drop;
+        }
+        Ok(base)
+    }
+
+    /// Every setting of `tenant`, for export. An inline set holding HMAC secrets is left out
+    /// (a catalog file is meant to be committed): importing the file keeps the set as it is.
+    pub fn of(tenant: &Tenant) -> Self {
+        let (jwks, jwks_uri) = match &tenant.key_source {
+            KeySource::None => (None, None),
+            KeySource::Inline(json) => {
+                let public = KeySet::parse(json, KeyOrigin::Inline).is_ok_and(|set| {
+                    set.keys()
+                        .iter()
+                        .all(|k| k.kind() != crate::token::KeyKind::Oct)
+                });
+                (public.then(|| json.clone()), None)
+            }
+            KeySource::Uri(uri) => (None, Some(uri.clone())),
+        };
+        Self {
+            issuer: Some(tenant.issuer.clone()),
+            audiences: Some(tenant.audiences.clone()),
+            jwks,
+            jwks_uri,
+            algorithms: Some(tenant.algorithms.clone()),
+            leeway_seconds: Some(tenant.leeway_seconds),
+            require_at_jwt_typ: Some(tenant.require_at_jwt_typ),
+            jwks_refresh_seconds: Some(tenant.jwks_refresh_seconds),
+            drop_unknown_scopes: Some(tenant.drop_unknown_scopes),
+        }
+    }
+}
+
+/// A fresh tenant with default settings, before any are applied.
+pub fn new_tenant(
+    id: TenantId,
+    display_name: String,
+    preset: &str,
+    style: AdminStyle,
+    now_ms: i64,
+) -> Tenant {
+    Tenant {
+        id,
+        display_name,
+        issuer: String::new(),
+        audiences: Vec::new(),
+        key_source: KeySource::None,
+        algorithms: DEFAULT_ALGORITHMS.iter().map(|a| (*a).to_owned()).collect(),
+        leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+        require_at_jwt_typ: false,
+        jwks_refresh_seconds: DEFAULT_JWKS_REFRESH_SECONDS,
+        admin_style: style,
+        drop_unknown_scopes: false,
+        preset: preset.to_owned(),
+        revision: 0,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    }
+}
