@@ -167,6 +167,7 @@ impl Catalogs {
     ) -> Result<(Committed, Edit), StoreError> {
         let result = self.store.edit(id, actor, Some(settings), plan).await;
         self.invalidate(id).await;
+        log_edit(id, actor, &result);
         result
     }
 
@@ -185,6 +186,23 @@ impl Catalogs {
     ) -> Result<(Committed, Edit), StoreError> {
         let result = self.store.edit(id, actor, None, plan).await;
         self.invalidate(id).await;
+        log_edit(id, actor, &result);
         result
+    }
+}
+
+/// One log line per committed admin write: who changed which tenant to which revision.
+fn log_edit(id: &TenantId, actor: &Actor, result: &Result<(Committed, Edit), StoreError>) {
+    if let Ok((committed, edit)) = result
+        && !edit.audit.is_empty()
+    {
+        let actions: Vec<&str> = edit.audit.iter().map(|a| a.action).collect();
+        tracing::info!(
+            tenant = %id,
+            %actor,
+            revision = committed.tenant.revision,
+            ?actions,
+            "catalog changed"
+        );
     }
 }

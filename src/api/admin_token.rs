@@ -1,6 +1,7 @@
 //! Admin access tokens: a token verified by the token pipeline is an admin credential when it
 //! carries its tenant's reserved admin scopes (honoured for first-party clients only). It
-//! administers its own tenant; tokens of the configured admin tenant are platform-wide.
+//! administers its own tenant; tokens of the configured admin tenant are platform-wide, or
+//! limited to the tenant their `tenant` claim names.
 
 use async_trait::async_trait;
 
@@ -46,7 +47,18 @@ impl AdminTokenVerifier for TokenAdmins {
         if !read && !write {
             return None;
         }
+        // Tokens of the admin tenant are platform-wide unless their `tenant` claim names the
+        // one tenant they may administer; every other tenant's tokens administer only it.
         let platform = self.platform_tenant.as_ref() == Some(&state.tenant.id);
+        let scope = if platform {
+            match verified.other_claims.get("tenant") {
+                None => None,
+                Some(serde_json::Value::String(raw)) => Some(TenantId::parse(raw).ok()?),
+                Some(_) => return None,
+            }
+        } else {
+            Some(state.tenant.id.clone())
+        };
         let who = verified
             .sub
             .as_deref()
@@ -54,7 +66,7 @@ impl AdminTokenVerifier for TokenAdmins {
             .unwrap_or("unknown");
         Some(AdminGrant {
             actor: Actor(format!("{}#{who}", verified.iss)),
-            tenant: (!platform).then(|| state.tenant.id.clone()),
+            tenant: scope,
             read,
             write,
         })

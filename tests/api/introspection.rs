@@ -417,7 +417,81 @@ backend_tests!(
     revocation_needs_admin_write,
     admin_tokens_administer_their_own_tenant_from_first_party_clients,
     a_tenant_with_a_jwks_url_verifies_rotates_and_revokes,
+    admin_tenant_tokens_are_platform_wide_unless_a_tenant_claim_limits_them,
 );
+
+async fn admin_tenant_tokens_are_platform_wide_unless_a_tenant_claim_limits_them(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let mut config = crate::helpers::test_config(&db.url);
+    config.admin_tenant = Some(scopegate::tenant::TenantId::parse("platform").unwrap());
+    let app = TestApp::start(config).await;
+    let ops = Idp::new("https://platform.test", "k1");
+    create_tenant_for(&app, "platform", "oidc", &ops).await;
+    create_tenant_for(&app, "school", "loopwise", &Idp::new(ISSUER, "k1")).await;
+    create_tenant_for(&app, "other", "oidc", &Idp::new("https://other.test", "k1")).await;
+    let console = Client {
+        client_id: "console".into(),
+        name: "Ops".into(),
+        first_party: true,
+        allowed_scopes: vec![],
+    };
+    let register = ManageClientRequest {
+        tenant: "platform".into(),
+        action: Some(manage_client_request::Action::Create(console)),
+    };
+    app.admin().manage_client(authed(register)).await.unwrap();
+
+    let everywhere = ops.mint(&json!({ "client_id": "console", "scope": "admin:write" }));
+    let school_only =
+        ops.mint(&json!({ "client_id": "console", "scope": "admin:write", "tenant": "school" }));
+    let create_scope = |tenant: &str, name: &str| scopegate::pb::ManageScopeRequest {
+        tenant: tenant.into(),
+        action: Some(ScopeAction::Create(scopegate::pb::CreateScope {
+            name: name.into(),
+            description: "x".into(),
+            ..Default::default()
+        })),
+    };
+    let new_tenant = || ManageTenantRequest {
+        action: Some(manage_tenant_request::Action::Create(CreateTenant {
+            id: "fresh".into(),
+            ..Default::default()
+        })),
+    };
+
+    assert!(
+        app.admin()
+            .manage_tenant(with_bearer(new_tenant(), &everywhere))
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.admin()
+            .manage_scope(with_bearer(create_scope("other", "a"), &everywhere))
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.admin()
+            .manage_scope(with_bearer(create_scope("school", "b"), &school_only))
+            .await
+            .is_ok()
+    );
+    let elsewhere = app
+        .admin()
+        .manage_scope(with_bearer(create_scope("other", "c"), &school_only))
+        .await
+        .unwrap_err();
+    let platform_call = app
+        .admin()
+        .manage_tenant(with_bearer(new_tenant(), &school_only))
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.code(), Code::PermissionDenied);
+    assert_eq!(platform_call.code(), Code::PermissionDenied);
+}
 
 /// A tiny JWKS endpoint on 127.0.0.1 that counts its fetches and serves whatever set it holds.
 struct JwksServer {

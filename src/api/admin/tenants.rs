@@ -81,6 +81,7 @@ impl AdminService {
                 };
                 let seed = preset::seed(&file, style, now)?;
                 let committed = store.create_tenant(&tenant, &seed, &actor).await?;
+                tracing::info!(tenant = %committed.tenant.id, %actor, preset = preset_name, "tenant created");
                 self.catalogs.invalidate(&committed.tenant.id).await;
                 self.introspector.forget_tenant(&committed.tenant.id);
                 TenantResult::Tenant(convert::tenant(&committed.tenant))
@@ -109,6 +110,7 @@ impl AdminService {
                     Ok(next)
                 };
                 let tenant = store.update_tenant(&id, &actor, &apply).await?;
+                tracing::info!(tenant = %id, %actor, revision = tenant.revision, "tenant settings changed");
                 self.catalogs.invalidate(&id).await;
                 self.introspector.forget_tenant(&id);
                 TenantResult::Tenant(convert::tenant(&tenant))
@@ -117,6 +119,7 @@ impl AdminService {
                 let id = convert::tenant_id(&delete.id, "delete.id")?;
                 let actor = self.authorize(&request, &id, Access::Write).await?;
                 let tenant = store.delete_tenant(&id, &actor).await?;
+                tracing::info!(tenant = %id, %actor, "tenant deleted");
                 self.catalogs.invalidate(&id).await;
                 self.introspector.forget_tenant(&id);
                 TenantResult::Deleted(convert::tenant(&tenant))
