@@ -116,9 +116,10 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    fn load(&self, concurrency: usize) -> Load {
+    fn load(&self, concurrency: usize, server_pid: Option<u32>) -> Load {
         Load {
             concurrency,
+            server_pid,
             warmup: Duration::from_secs_f64(self.warmup),
             duration: Duration::from_secs_f64(self.duration),
         }
@@ -236,16 +237,26 @@ async fn scenarios(
     let mut measured: Vec<Measured> = Vec::new();
     for name in names {
         eprintln!("bench: {name}");
-        let workload = plans.workload(name, args.load(args.concurrency)).await?;
-        measured.push(driver::drive(name, workload, conns, args.load(args.concurrency)).await?);
+        let workload = plans
+            .workload(name, args.load(args.concurrency, server.pid()))
+            .await?;
+        measured.push(
+            driver::drive(
+                name,
+                workload,
+                conns,
+                args.load(args.concurrency, server.pid()),
+            )
+            .await?,
+        );
     }
     let mut sweep = Vec::new();
     for &level in &args.sweep_concurrency {
         let mut pair = Vec::new();
         for name in [BASELINE, "check_scopes_cached_token"] {
             eprintln!("bench: sweep {name} at concurrency {level}");
-            let workload = plans.workload(name, args.load(level)).await?;
-            pair.push(driver::drive(name, workload, conns, args.load(level)).await?);
+            let workload = plans.workload(name, args.load(level, server.pid())).await?;
+            pair.push(driver::drive(name, workload, conns, args.load(level, server.pid())).await?);
         }
         sweep.extend(pair.iter().map(|m| Row::new(m, &pair[0])));
     }

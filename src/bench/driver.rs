@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use super::{
     BenchError,
     scenario::{Conn, Outcome, Workload},
+    server,
 };
 
 /// How hard and how long to drive one scenario.
@@ -24,6 +25,8 @@ pub(crate) struct Load {
     pub concurrency: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// The server's process id when it is ours: its CPU time over the window is measured.
+    pub server_pid: Option<u32>,
 }
 
 /// What one scenario measured.
@@ -43,6 +46,8 @@ pub(crate) struct Measured {
     pub first_error: Option<String>,
     /// A cold pool ran dry before the window ended.
     pub truncated: bool,
+    /// CPU time the server used during the window (spawned servers only).
+    pub server_cpu: Option<Duration>,
 }
 
 impl Measured {
@@ -54,6 +59,14 @@ impl Measured {
         } else {
             0.0
         }
+    }
+
+    /// Server CPU microseconds per call (successful or not) in the window.
+    pub fn server_cpu_us(&self) -> Option<f64> {
+        let calls = self.ok + self.errors;
+        self.server_cpu
+            .filter(|_| calls > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / calls as f64)
     }
 
     /// A latency quantile in microseconds.
@@ -87,6 +100,17 @@ pub(crate) async fn drive(
     let until = measure_from + load.duration;
     // Nanoseconds after `started` at which a pool first ran dry (u64::MAX: never).
     let dry_at = Arc::new(AtomicU64::new(u64::MAX));
+    // Samples the server's CPU time at both ends of the window.
+    let cpu = load.server_pid.map(|pid| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            let start = server::cpu_ns(pid);
+            tokio::time::sleep_until(until.into()).await;
+            start
+                .zip(server::cpu_ns(pid))
+                .map(|(a, b)| b.saturating_sub(a))
+        })
+    });
     let mut workers = JoinSet::new();
     for w in 0..load.concurrency.max(1) {
         let mut conn = conns[w % conns.len()].clone();
@@ -141,6 +165,7 @@ pub(crate) async fn drive(
         latency: histogram()?,
         first_error: None,
         truncated: false,
+        server_cpu: None,
     };
     while let Some(joined) = workers.join_next().await {
         let worker = joined.map_err(|e| BenchError::Setup(format!("a worker failed: {e}")))?;
@@ -155,6 +180,16 @@ pub(crate) async fn drive(
         }
     }
     let dry = dry_at.load(Ordering::Relaxed);
+    if let Some(cpu) = cpu {
+        if dry == u64::MAX {
+            if let Ok(Some(ns)) = cpu.await {
+                total.server_cpu = Some(Duration::from_nanos(ns));
+            }
+        } else {
+            // A window cut short by a dry pool has no CPU figure.
+            cpu.abort();
+        }
+    }
     if dry != u64::MAX {
         let dry = started + Duration::from_nanos(dry);
         if dry <= measure_from {

@@ -131,6 +131,7 @@ pub(crate) async fn run(
             concurrency: 64,
             warmup: Duration::ZERO,
             duration: Duration::from_secs(3600),
+            server_pid: None,
         };
         let verified = driver::drive("memory", workload, &conns, load).await?;
         if verified.errors > 0 {

@@ -40,6 +40,7 @@ impl<'a> Plans<'a> {
             concurrency: args.concurrency.min(cached.len()),
             warmup: Duration::ZERO,
             duration: Duration::from_secs(600),
+            server_pid: None,
         };
         let primed = driver::drive("prime", prime, conns, load).await?;
         if primed.errors > 0 || primed.ok < cached.len() as u64 {
@@ -137,6 +138,7 @@ impl<'a> Plans<'a> {
             concurrency: load.concurrency,
             warmup: Duration::ZERO,
             duration: Duration::from_secs(2),
+            server_pid: None,
         };
         let probed = driver::drive("probe", Arc::new(probe), self.conns, probe_load).await?;
         let seconds = (load.warmup + load.duration).as_secs_f64();

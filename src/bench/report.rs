@@ -21,6 +21,10 @@ pub(crate) struct Row {
     pub ratio: f64,
     /// p99 / baseline p99.
     pub p99_ratio: f64,
+    /// Server CPU microseconds per call, when the bench spawned the server.
+    pub server_cpu_us: Option<f64>,
+    /// That CPU cost over the baseline's.
+    pub cpu_ratio: Option<f64>,
     /// Why the numbers need a footnote (a cold pool ran dry, the first error).
     pub note: String,
 }
@@ -60,6 +64,11 @@ impl Row {
                 measured.quantile_us(0.99) as f64,
                 baseline.quantile_us(0.99) as f64,
             ),
+            server_cpu_us: measured.server_cpu_us(),
+            cpu_ratio: measured
+                .server_cpu_us()
+                .zip(baseline.server_cpu_us())
+                .map(|(a, b)| ratio(a, b)),
             note,
         }
     }
@@ -74,6 +83,8 @@ impl Row {
             "errors": self.errors,
             "ratio_to_baseline": (self.ratio * 1000.0).round() / 1000.0,
             "p99_ratio_to_baseline": (self.p99_ratio * 1000.0).round() / 1000.0,
+            "server_cpu_us_per_request": self.server_cpu_us.map(|v| (v * 100.0).round() / 100.0),
+            "server_cpu_ratio_to_baseline": self.cpu_ratio.map(|v| (v * 1000.0).round() / 1000.0),
         })
     }
 }
@@ -150,13 +161,25 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<27} {:>10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7}",
-        "scenario", "req/s", "x base", "p50 us", "p99 us", "p999 us", "p99 x", "errors"
+        "{:<27} {:>10} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>11} {:>6}",
+        "scenario",
+        "req/s",
+        "x base",
+        "p50 us",
+        "p99 us",
+        "p999 us",
+        "p99 x",
+        "errors",
+        "srv cpu us",
+        "cpu x"
     );
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+    };
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<27} {:>10} {:>8.2} {:>8} {:>8} {:>9} {:>8.2} {:>7}",
+            "{:<27} {:>10} {:>7.2} {:>7} {:>7} {:>8} {:>6.2} {:>6} {:>11} {:>6}",
             row.name,
             thousands(row.rps),
             row.ratio,
@@ -164,8 +187,13 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
             row.p99_us,
             row.p999_us,
             row.p99_ratio,
-            row.errors
+            row.errors,
+            opt(row.server_cpu_us, 1),
+            opt(row.cpu_ratio, 2),
         );
+    }
+    if rows.iter().any(|r| r.server_cpu_us.is_some()) {
+        out.push_str("srv cpu us: the server process's CPU time per call in the window (all threads); cpu x: over the baseline's\n");
     }
     for row in rows.iter().filter(|r| !r.note.is_empty()) {
         let _ = writeln!(out, "  {}: {}", row.name, row.note);
