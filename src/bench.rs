@@ -237,18 +237,10 @@ async fn scenarios(
     let mut measured: Vec<Measured> = Vec::new();
     for name in names {
         eprintln!("bench: {name}");
-        let workload = plans
-            .workload(name, args.load(args.concurrency, server.pid()))
-            .await?;
-        measured.push(
-            driver::drive(
-                name,
-                workload,
-                conns,
-                args.load(args.concurrency, server.pid()),
-            )
-            .await?,
-        );
+        let load = args.load(args.concurrency, server.pid());
+        let workload = plans.workload(name, load).await?;
+        eprintln!("bench: {name}: running");
+        measured.push(driver::drive(name, workload, conns, load).await?);
     }
     let mut sweep = Vec::new();
     for &level in &args.sweep_concurrency {
