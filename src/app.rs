@@ -2,10 +2,12 @@
 //! `run_until` serves every service, health and reflection until the shutdown future resolves,
 //! then reports NOT_SERVING and drains in-flight calls for a bounded grace period.
 
+mod io;
+
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
@@ -130,10 +132,8 @@ impl App {
                 decision,
             ))
             .add_service(pb::scope_admin_server::ScopeAdminServer::new(admin))
-            // `Server::tcp_nodelay` is ignored for an incoming stream we bind ourselves: without
-            // this, Nagle holds a response's second write until the client's delayed ACK
-            // (~40 ms) whenever an answer spans several writes (see docs/performance.md).
-            .serve_with_incoming_shutdown(incoming(self.listener), async {
+            // TCP_NODELAY and coalesced writes: see `io` and docs/performance.md.
+            .serve_with_incoming_shutdown(io::incoming(self.listener), async {
                 let _ = stop_rx.await;
             });
         tokio::pin!(server);
@@ -161,11 +161,6 @@ impl App {
             }
         }
     }
-}
-
-/// Accepted connections, with `TCP_NODELAY` set on each.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Applies other replicas' change announcements to this replica's caches.

@@ -232,6 +232,7 @@ async fn scenarios(
         warmup_s: args.warmup,
         load_before: report::load_average(),
         load_after: None,
+        baseline_again: None,
     };
     let mut plans = plan::Plans::new(fixture, conns, args).await?;
     let mut measured: Vec<Measured> = Vec::new();
@@ -242,6 +243,11 @@ async fn scenarios(
         eprintln!("bench: {name}: running");
         measured.push(driver::drive(name, workload, conns, load).await?);
     }
+    // The baseline again, to show how much the machine drifted during the run.
+    let load = args.load(args.concurrency, server.pid());
+    let again = plans.workload(BASELINE, load).await?;
+    let drift = driver::drive(BASELINE, again, conns, load).await?.rps();
+    context.baseline_again = Some(drift);
     let mut sweep = Vec::new();
     for &level in &args.sweep_concurrency {
         let mut pair = Vec::new();
@@ -255,6 +261,15 @@ async fn scenarios(
     context.load_after = report::load_average();
     let rows: Vec<Row> = measured.iter().map(|m| Row::new(m, &measured[0])).collect();
     let mut text = report::table(&context, &rows);
+    let first = measured[0].rps();
+    text.push_str(&format!(
+        "baseline re-measured after the scenarios: {drift:.0} req/s ({:+.1}% from the first)\n",
+        if first > 0.0 {
+            (drift / first - 1.0) * 100.0
+        } else {
+            0.0
+        }
+    ));
     if !sweep.is_empty() {
         text.push_str(&report::sweep_table(&sweep));
     }

@@ -102,6 +102,8 @@ pub(crate) struct Context {
     /// 1-minute load average before and after the run (Linux), a hint of other work.
     pub load_before: Option<f64>,
     pub load_after: Option<f64>,
+    /// The baseline measured again after every scenario (how much the machine drifted).
+    pub baseline_again: Option<f64>,
 }
 
 impl Context {
@@ -239,6 +241,7 @@ pub(crate) fn json_document(context: &Context, rows: &[Row], sweep: &[Row]) -> V
             "warmup_s": context.warmup_s,
         },
         "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
+        "baseline_rps_remeasured": context.baseline_again.map(f64::round),
     });
     if !sweep.is_empty() {
         doc["sweep"] = sweep

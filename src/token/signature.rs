@@ -12,7 +12,8 @@ use jsonwebtoken::Algorithm;
 /// A key ready to check signatures of exactly one algorithm.
 pub(crate) enum Verifier {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    /// Boxed: an HMAC key holds precomputed inner and outer hash states (over 1 KiB).
+    Hmac(Box<hmac::Key>),
 }
 
 impl Verifier {
@@ -55,7 +56,7 @@ impl Verifier {
             Algorithm::HS512 => hmac::HMAC_SHA512,
             _ => return None,
         };
-        Some(Self::Hmac(hmac::Key::new(algorithm, secret)))
+        Some(Self::Hmac(Box::new(hmac::Key::new(algorithm, secret))))
     }
 
     /// Whether `signature` is valid for `message` (HMAC compared in constant time).
