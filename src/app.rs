@@ -2,10 +2,11 @@
 //! `run_until` serves every service, health and reflection until the shutdown future resolves,
 //! then reports NOT_SERVING and drains in-flight calls for a bounded grace period.
 
+mod io;
+
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
@@ -142,7 +143,8 @@ impl App {
                 pb::scope_admin_server::ScopeAdminServer::new(admin)
                     .max_decoding_message_size(ADMIN_MAX_REQUEST),
             )
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+            // TCP_NODELAY and coalesced writes: see `io` and docs/performance.md.
+            .serve_with_incoming_shutdown(io::incoming(self.listener), async {
                 let _ = stop_rx.await;
             });
         tokio::pin!(server);

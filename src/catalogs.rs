@@ -18,7 +18,7 @@ use crate::{
         Actor, Committed, Planner, Revocation, RevocationKind, Store, StoreError, TenantUpdate,
     },
     tenant::{Tenant, TenantId},
-    token::VerifiedToken,
+    token::{VerifiedToken, VerifyPolicy},
 };
 
 /// Everything the hot path needs about one tenant at one revision.
@@ -30,6 +30,9 @@ pub struct TenantState {
     /// The same catalog compiled for decisions.
     pub compiled: CompiledCatalog,
     pub revocations: RevocationIndex,
+    /// The tenant's verification policy, built once per revision: a cache hit re-checks a
+    /// token against it on every call.
+    pub policy: VerifyPolicy,
 }
 
 /// A tenant's revocations, indexed for a check per token.
@@ -112,6 +115,11 @@ impl Catalogs {
 
     /// A tenant's state, from cache or loaded once for all concurrent callers.
     pub async fn get(&self, id: &TenantId) -> Result<Arc<TenantState>, StoreError> {
+        // The hot path: a plain lookup, without building the loader below (two id clones and
+        // a future holding the store calls).
+        if let Some(state) = self.cache.get(id).await {
+            return Ok(state);
+        }
         let store = Arc::clone(&self.store);
         let key = id.clone();
         self.cache
@@ -130,6 +138,7 @@ impl Catalogs {
                     }
                 }
                 Ok(Arc::new(TenantState {
+                    policy: VerifyPolicy::from_tenant(&tenant),
                     tenant,
                     catalog,
                     compiled,

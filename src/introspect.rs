@@ -12,7 +12,7 @@ use crate::{
     tenant::TenantId,
     token::{
         CacheSource, JwksConfig, JwksProvider, KeyError, MAX_TOKEN_BYTES, TokenCacheConfig,
-        VerifiedToken, VerifiedTokenCache, VerifyPolicy, peek_issuer,
+        VerifiedToken, VerifiedTokenCache, peek_issuer,
     },
 };
 
@@ -129,26 +129,30 @@ impl Introspector {
         if token.len() > MAX_TOKEN_BYTES {
             return Ok(Introspection::inactive(None, "too_large"));
         }
+        let routed;
         let tenant_id = match tenant {
-            Some(id) => id.clone(),
+            Some(id) => id,
             None => match self.route(token).await? {
-                Some(id) => id,
+                Some(id) => {
+                    routed = id;
+                    &routed
+                }
                 None => return Ok(Introspection::inactive(None, "unknown_issuer")),
             },
         };
-        let state = match self.catalogs.get(&tenant_id).await {
+        let state = match self.catalogs.get(tenant_id).await {
             Ok(state) => state,
             Err(StoreError::TenantNotFound(_)) => {
                 return Ok(Introspection::inactive(None, "tenant_not_found"));
             }
             Err(err) => return Err(err),
         };
-        let tenant = state.tenant.clone();
+        let tenant = &state.tenant;
         let token_text = token;
         let verified = self
             .tokens
-            .get_or_verify(&tenant_id, token, now_unix, || async move {
-                self.keys.verify_for_tenant(token, &tenant, now_unix).await
+            .get_or_verify(tenant_id, token, now_unix, || async move {
+                self.keys.verify_for_tenant(token, tenant, now_unix).await
             })
             .await;
         let cache_hit = matches!(verified.source, CacheSource::Hit | CacheSource::NegativeHit);
@@ -165,7 +169,7 @@ impl Introspector {
         // Cached facts were verified under the policy of their time: re-check the parts an
         // admin may have changed since.
         if cache_hit {
-            let policy = VerifyPolicy::from_tenant(&state.tenant);
+            let policy = &state.policy;
             let still = token.iss == policy.issuer
                 && policy.algorithms.contains(&token.alg)
                 && token.aud.iter().any(|a| policy.audiences.contains(a));

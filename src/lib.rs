@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod catalogs;
 pub mod cli;
 pub mod config;

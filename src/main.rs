@@ -6,6 +6,7 @@ use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode, time::Du
 use clap::{Parser, Subcommand};
 use scopegate::{
     app::App,
+    bench::{self, BenchArgs},
     cli::{self, AdminCommand},
     config::{AdminKeyHash, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig},
     store, telemetry,
@@ -32,6 +33,8 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(DbArgs),
+    /// Load-test a server (or one started for the purpose) against a no-op baseline.
+    Bench(BenchArgs),
     #[command(flatten)]
     Admin(AdminCommand),
 }
@@ -154,6 +157,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(db) => migrate(&db).await,
         Command::Admin(command) => return admin(command).await,
+        Command::Bench(args) => return run_bench(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,6 +206,18 @@ async fn admin(command: AdminCommand) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprint!("{}", err.report());
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Runs the load generator: its table on stdout, progress and errors on stderr.
+async fn run_bench(args: &BenchArgs) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match bench::run(args, &mut out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
             ExitCode::from(err.exit_code())
         }
     }

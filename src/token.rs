@@ -19,6 +19,7 @@ mod keys;
 mod rejection;
 mod remote;
 mod roca;
+mod signature;
 mod skip;
 mod strict_json;
 mod verify;

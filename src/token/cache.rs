@@ -95,11 +95,11 @@ struct Negative {
 /// Entries live for the TTL computed when they were verified: until `exp`, capped by `max_ttl`.
 struct UntilExp;
 
-impl Expiry<TokenCacheKey, Entry> for UntilExp {
+impl Expiry<TokenCacheKey, Arc<Entry>> for UntilExp {
     fn expire_after_create(
         &self,
         _: &TokenCacheKey,
-        entry: &Entry,
+        entry: &Arc<Entry>,
         _: Instant,
     ) -> Option<Duration> {
         Some(entry.ttl)
@@ -108,7 +108,7 @@ impl Expiry<TokenCacheKey, Entry> for UntilExp {
     fn expire_after_update(
         &self,
         _: &TokenCacheKey,
-        entry: &Entry,
+        entry: &Arc<Entry>,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
@@ -125,7 +125,8 @@ pub(crate) fn ttl_until_exp(exp: i64, now_unix: i64, max_ttl: Duration) -> Durat
 /// The verified-token cache. Cheap to clone; clones share entries.
 #[derive(Clone)]
 pub struct VerifiedTokenCache {
-    positive: Cache<TokenCacheKey, Entry>,
+    /// Behind an `Arc` so a hit clones a pointer, not the entry (its tenant id allocates).
+    positive: Cache<TokenCacheKey, Arc<Entry>>,
     negative: Cache<TokenCacheKey, Negative>,
     max_ttl: Duration,
 }
@@ -175,7 +176,7 @@ impl VerifiedTokenCache {
             // Expiry runs on the monotonic clock; `exp` is wall-clock. Trust the latter.
             if now_unix < entry.token.exp {
                 return CachedVerification {
-                    result: Ok(entry.token),
+                    result: Ok(Arc::clone(&entry.token)),
                     source: CacheSource::Hit,
                 };
             }
@@ -193,11 +194,11 @@ impl VerifiedTokenCache {
             ran.store(true, Ordering::Relaxed);
             let token = verify().await?;
             let ttl = ttl_until_exp(token.exp, now_unix, max_ttl);
-            Ok(Entry {
+            Ok(Arc::new(Entry {
                 tenant: tenant.clone(),
                 token: Arc::new(token),
                 ttl,
-            })
+            }))
         };
         match self.positive.try_get_with(key, init).await {
             Ok(entry) => {
@@ -207,7 +208,7 @@ impl VerifiedTokenCache {
                     CacheSource::Hit
                 };
                 CachedVerification {
-                    result: Ok(entry.token),
+                    result: Ok(Arc::clone(&entry.token)),
                     source,
                 }
             }

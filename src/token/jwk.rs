@@ -4,17 +4,14 @@
 //! Algorithm when the JWK has no `alg`: `RSA` → RS256 only (the RFC 9068 default; a PS* or RS384/512
 //! key must say so), `EC` → from `crv`, `OKP` Ed25519 → EdDSA, `oct` → HS256 only.
 
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
-    RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
-};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::keys::KeyOrigin;
 use super::roca::has_roca_fingerprint;
+use super::signature::Verifier;
 use super::skip::SkipReason;
 
 /// The kind of key material (JWK `kty`).
@@ -35,7 +32,8 @@ pub(crate) struct ParsedJwk {
     pub kid: Option<String>,
     pub alg: Algorithm,
     pub kind: KeyKind,
-    pub decoding: DecodingKey,
+    /// Parsed once; checks signatures of `alg` only.
+    pub verifier: Verifier,
     /// Public members only, for display.
     pub public: Map<String, Value>,
 }
@@ -91,7 +89,7 @@ fn read(
             public.insert(member.to_owned(), v.clone());
         }
     }
-    let (alg, kind, decoding) = match kty {
+    let (alg, kind, verifier) = match kty {
         "RSA" => rsa(jwk, declared, &mut public)?,
         "EC" => ec(jwk, declared, &mut public)?,
         "OKP" => okp(jwk, declared, &mut public)?,
@@ -104,12 +102,12 @@ fn read(
         kid,
         alg,
         kind,
-        decoding,
+        verifier,
         public,
     })
 }
 
-type Built = (Algorithm, KeyKind, DecodingKey);
+type Built = (Algorithm, KeyKind, Verifier);
 
 fn rsa(
     jwk: &Map<String, Value>,
@@ -133,15 +131,9 @@ fn rsa(
     if has_roca_fingerprint(n) {
         return Err(SkipReason::RocaVulnerable);
     }
-    RsaPublicKeyComponents { n, e }
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .map_err(|_| SkipReason::RejectedByBackend)?;
+    let verifier = Verifier::rsa(alg, n, e).ok_or(SkipReason::RejectedByBackend)?;
     copy_members(jwk, public, &["n", "e"]);
-    Ok((
-        alg,
-        KeyKind::Rsa,
-        DecodingKey::from_rsa_raw_components(n, e),
-    ))
+    Ok((alg, KeyKind::Rsa, verifier))
 }
 
 fn ec(
@@ -153,9 +145,9 @@ fn ec(
         .get("crv")
         .and_then(Value::as_str)
         .ok_or(SkipReason::MissingMember("crv"))?;
-    let (derived, len, verify_alg) = match crv {
-        "P-256" => (Algorithm::ES256, 32, &ECDSA_P256_SHA256_FIXED),
-        "P-384" => (Algorithm::ES384, 48, &ECDSA_P384_SHA384_FIXED),
+    let (derived, len) = match crv {
+        "P-256" => (Algorithm::ES256, 32),
+        "P-384" => (Algorithm::ES384, 48),
         other => return Err(SkipReason::UnsupportedCurve(clip(other))),
     };
     let alg = pick_alg(declared, derived, &[derived])?;
@@ -168,9 +160,9 @@ fn ec(
     point.push(0x04);
     point.extend_from_slice(&x);
     point.extend_from_slice(&y);
-    ParsedPublicKey::new(verify_alg, &point).map_err(|_| SkipReason::RejectedByBackend)?;
+    let verifier = Verifier::public(alg, &point).ok_or(SkipReason::RejectedByBackend)?;
     copy_members(jwk, public, &["crv", "x", "y"]);
-    Ok((alg, KeyKind::Ec, DecodingKey::from_ec_der(&point)))
+    Ok((alg, KeyKind::Ec, verifier))
 }
 
 fn okp(
@@ -190,9 +182,9 @@ fn okp(
     if x.len() != 32 {
         return Err(SkipReason::CoordinateLength);
     }
-    ParsedPublicKey::new(&ED25519, &x).map_err(|_| SkipReason::RejectedByBackend)?;
+    let verifier = Verifier::public(alg, &x).ok_or(SkipReason::RejectedByBackend)?;
     copy_members(jwk, public, &["crv", "x"]);
-    Ok((alg, KeyKind::Okp, DecodingKey::from_ed_der(&x)))
+    Ok((alg, KeyKind::Okp, verifier))
 }
 
 fn oct(
@@ -219,7 +211,8 @@ fn oct(
             alg: name,
         });
     }
-    Ok((alg, KeyKind::Oct, DecodingKey::from_secret(&secret)))
+    let verifier = Verifier::hmac(alg, &secret).ok_or(SkipReason::RejectedByBackend)?;
+    Ok((alg, KeyKind::Oct, verifier))
 }
 
 /// The declared algorithm if it is one of `allowed`, else `default` when none is declared.

@@ -37,7 +37,7 @@ pub(crate) fn verify_jws(
         split_compact(token).ok_or(Rejection::Malformed)?;
     let header = decode_segment(header_b64)?;
     let payload = decode_segment(payload_b64)?;
-    decode_segment(signature_b64)?;
+    let signature = decode_segment(signature_b64)?;
 
     let header = strict_json::parse_object(&header).ok_or(Rejection::BadHeader)?;
     let alg_name = header
@@ -74,14 +74,14 @@ pub(crate) fn verify_jws(
     let key = keys.select(kid, alg)?;
 
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-    match jsonwebtoken::crypto::verify(signature_b64, signing_input.as_bytes(), &key.decoding, alg)
-    {
-        Ok(true) => Ok(VerifiedJws {
+    if key.verifier.verify(signing_input.as_bytes(), &signature) {
+        Ok(VerifiedJws {
             alg,
             kid: kid.map(str::to_owned),
             payload,
-        }),
-        Ok(false) | Err(_) => Err(Rejection::BadSignature),
+        })
+    } else {
+        Err(Rejection::BadSignature)
     }
 }
 

@@ -9,11 +9,12 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::jwk::{JwkOutcome, KeyKind, parse_jwk};
 use super::rejection::Rejection;
+use super::signature::Verifier;
 use super::skip::SkipReason;
 use super::strict_json;
 
@@ -97,12 +98,12 @@ pub struct SkippedKey {
 }
 
 /// One usable key: public material (or an HMAC secret) bound to exactly one algorithm, with its
-/// `jsonwebtoken` decoding key built once so verification does no key parsing.
+/// key parsed once (aws-lc-rs) so verification does no key parsing.
 pub struct VerificationKey {
     kid: Option<String>,
     alg: Algorithm,
     kind: KeyKind,
-    pub(crate) decoding: DecodingKey,
+    pub(crate) verifier: Verifier,
     public: Map<String, Value>,
 }
 
@@ -176,7 +177,7 @@ impl KeySet {
                     kid: k.kid,
                     alg: k.alg,
                     kind: k.kind,
-                    decoding: k.decoding,
+                    verifier: k.verifier,
                     public: k.public,
                 }),
             }

@@ -1,0 +1,73 @@
+//! The server's side of a TCP connection: `TCP_NODELAY`, and writes that h2 may coalesce.
+//!
+//! h2 copies a DATA frame into its write buffer only when the payload is under a threshold:
+//! 256 bytes when the transport supports vectored writes, 1 KiB when it does not. A larger
+//! frame is written on its own, flushing the buffer first, so an answer of 256 bytes to 1 KiB
+//! (an `Introspect` answer, say) costs one `writev` per response. Reporting no vectored
+//! writes makes such answers join the buffer: one write carries the answers of many streams.
+
+use std::{
+    io,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+};
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
+
+/// An accepted connection (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Conn(TcpStream);
+
+impl Connected for Conn {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.0.connect_info()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        false
+    }
+}
+
+/// Accepted connections, each with `TCP_NODELAY` (`Server::tcp_nodelay` is ignored for an
+/// incoming stream we bind ourselves: without it, Nagle holds an answer's last segment until
+/// the client's delayed ACK, ~40 ms).
+pub(crate) fn incoming(listener: TcpListener) -> impl Stream<Item = io::Result<Conn>> {
+    TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .map(|accepted| accepted.map(Conn))
+}

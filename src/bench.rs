@@ -1,0 +1,296 @@
+//! `scopegate bench`: a load generator that drives a running server (`--target`) or one it
+//! starts itself (`--spawn`) over loopback gRPC, and reports each RPC's requests/s and
+//! latency next to `grpc.health.v1.Health/Check`, a no-op baseline measured in the same run.
+//!
+//! The path of a run: [`server`] starts or reaches the server → [`setup`] creates throwaway
+//! tenants, keys, scopes and operations through the admin API → [`keys`] mints tokens →
+//! [`plan`] builds each [`scenario`]'s workload → [`driver`] runs it for a fixed time after a
+//! warm-up → [`report`] prints the table and JSON, [`svg`] draws the chart. [`memory`] is the
+//! RSS harness (`--memory`).
+
+mod driver;
+mod keys;
+mod memory;
+mod plan;
+mod report;
+mod scenario;
+mod server;
+mod setup;
+mod svg;
+
+use std::{io::Write, path::PathBuf, time::Duration};
+
+use self::{
+    driver::{Load, Measured},
+    report::{Context, Row},
+    scenario::{BASELINE, Conn, NAMES},
+    server::Server,
+    setup::{Admin, Fixture},
+};
+
+/// Why a bench run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot start the server: {0}")]
+    Spawn(String),
+    #[error("cannot connect to {0}")]
+    Connect(String),
+    #[error("set-up failed: {0}")]
+    Setup(String),
+    #[error(
+        "{0}: the token pool ran dry during the warm-up; raise --max-cold-tokens or shorten --warmup"
+    )]
+    PoolTooSmall(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl BenchError {
+    /// 2 for a usage error, 1 for anything else.
+    pub fn exit_code(&self) -> u8 {
+        if matches!(self, Self::Usage(_)) { 2 } else { 1 }
+    }
+}
+
+/// `scopegate bench` options.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = format!("Scenarios: {}", NAMES.join(", ")))]
+pub struct BenchArgs {
+    /// gRPC endpoint of a running server to drive (plain http), e.g. http://127.0.0.1:50051.
+    #[arg(long, conflicts_with = "spawn", required_unless_present = "spawn")]
+    pub target: Option<String>,
+    /// The target's bootstrap admin key (the bench creates and deletes its own tenants).
+    #[arg(long, env = "SCOPEGATE_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Start a throwaway server (this executable's `serve`, as a child process) on a temporary
+    /// SQLite database and port 0.
+    #[arg(long)]
+    pub spawn: bool,
+    /// Seconds each scenario is measured.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Seconds each scenario runs before it is measured.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// HTTP/2 connections the calls are spread over.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Calls in flight at once (closed loop: each worker sends its next call when the last
+    /// one answered).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Comma-separated scenarios to run (default: all); the baseline always runs.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write an SVG chart of the results to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Also measure check_scopes_cached_token and health_check at each of these
+    /// concurrencies, e.g. 1,4,16,64,256.
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_concurrency: Vec<usize>,
+    /// Distinct cached tokens the cached scenarios cycle through.
+    #[arg(long, default_value_t = 1_000)]
+    pub cached_tokens: usize,
+    /// Most tokens minted for one cold scenario (each is used once).
+    #[arg(long, default_value_t = 200_000)]
+    pub max_cold_tokens: usize,
+    /// Instead of the scenarios: fill a spawned server's caches (--memory-tenants tenants of
+    /// 50 scopes, --memory-tokens verified tokens) and report its resident memory.
+    #[arg(long, requires = "spawn")]
+    pub memory: bool,
+    /// Tenants loaded by --memory.
+    #[arg(long, default_value_t = 10_000)]
+    pub memory_tenants: usize,
+    /// Verified tokens cached by --memory.
+    #[arg(long, default_value_t = 100_000)]
+    pub memory_tokens: usize,
+}
+
+impl BenchArgs {
+    fn load(&self, concurrency: usize, server_pid: Option<u32>) -> Load {
+        Load {
+            concurrency,
+            server_pid,
+            warmup: Duration::from_secs_f64(self.warmup),
+            duration: Duration::from_secs_f64(self.duration),
+        }
+    }
+
+    fn validate(&self) -> Result<Vec<&'static str>, BenchError> {
+        let usage = |m: &str| Err(BenchError::Usage(m.to_owned()));
+        if !(self.duration > 0.0 && self.duration <= 3600.0) {
+            return usage("--duration must be between 0 and 3600 seconds");
+        }
+        if !(self.warmup >= 0.0 && self.warmup <= 600.0) {
+            return usage("--warmup must be between 0 and 600 seconds");
+        }
+        let sizes = [self.connections, self.concurrency, self.cached_tokens];
+        if sizes.contains(&0) || self.sweep_concurrency.contains(&0) {
+            return usage(
+                "--connections, --concurrency, --cached-tokens and sweep levels must be at least 1",
+            );
+        }
+        if self
+            .concurrency
+            .max(*self.sweep_concurrency.iter().max().unwrap_or(&1))
+            > 10_000
+        {
+            return usage("concurrency is capped at 10000");
+        }
+        for name in &self.scenarios {
+            if !NAMES.contains(&name.as_str()) {
+                return Err(BenchError::Usage(format!(
+                    "unknown scenario {name:?}; known: {}",
+                    NAMES.join(", ")
+                )));
+            }
+        }
+        Ok(NAMES
+            .into_iter()
+            .filter(|n| {
+                *n == BASELINE || self.scenarios.is_empty() || self.scenarios.iter().any(|s| s == n)
+            })
+            .collect())
+    }
+}
+
+/// Runs the bench; the table goes to `out`, progress to stderr.
+pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchError> {
+    let names = args.validate()?;
+    let server = match (&args.target, args.spawn) {
+        (None, true) => {
+            let config = if args.memory {
+                memory::server_config(args.memory_tenants)
+            } else {
+                String::new()
+            };
+            Server::spawn(&config)?
+        }
+        (Some(target), false) => {
+            let key = args
+                .admin_key
+                .clone()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    BenchError::Usage(
+                        "--target needs the server's --admin-key (or SCOPEGATE_ADMIN_KEY)".into(),
+                    )
+                })?;
+            Server::target(target.clone(), key)
+        }
+        _ => {
+            return Err(BenchError::Usage(
+                "give exactly one of --target or --spawn".into(),
+            ));
+        }
+    };
+    eprintln!("bench: server at {}", server.endpoint);
+    let mut conns = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        conns.push(server.connect().await?);
+    }
+    let admin = Admin::new(conns[0].clone(), &server.admin_key)?;
+    if args.memory {
+        return memory::run(&server, &conns, admin, args, out).await;
+    }
+    let conns: Vec<Conn> = conns.iter().map(Conn::new).collect();
+    let fixture = Fixture::create(admin).await?;
+    let outcome = scenarios(args, &names, &fixture, &conns, &server, out).await;
+    if args.target.is_some()
+        && let Err(err) = fixture.remove().await
+    {
+        eprintln!("bench: could not delete the bench tenants: {err}");
+    }
+    outcome
+}
+
+async fn scenarios(
+    args: &BenchArgs,
+    names: &[&str],
+    fixture: &Fixture,
+    conns: &[Conn],
+    server: &Server,
+    out: &mut impl Write,
+) -> Result<(), BenchError> {
+    let (cores, model) = Context::machine();
+    let mut context = Context {
+        target: server.endpoint.clone(),
+        cores,
+        model,
+        concurrency: args.concurrency,
+        connections: args.connections,
+        duration_s: args.duration,
+        warmup_s: args.warmup,
+        load_before: report::load_average(),
+        load_after: None,
+        baseline_again: None,
+    };
+    let mut plans = plan::Plans::new(fixture, conns, args).await?;
+    let mut measured: Vec<Measured> = Vec::new();
+    for name in names {
+        eprintln!("bench: {name}");
+        let load = args.load(args.concurrency, server.pid());
+        let workload = plans.workload(name, load).await?;
+        eprintln!("bench: {name}: running");
+        measured.push(driver::drive(name, workload, conns, load).await?);
+    }
+    // The baseline again, to show how much the machine drifted during the run.
+    let load = args.load(args.concurrency, server.pid());
+    let again = plans.workload(BASELINE, load).await?;
+    let drift = driver::drive(BASELINE, again, conns, load).await?.rps();
+    context.baseline_again = Some(drift);
+    let mut sweep = Vec::new();
+    for &level in &args.sweep_concurrency {
+        let mut pair = Vec::new();
+        for name in [BASELINE, "check_scopes_cached_token"] {
+            eprintln!("bench: sweep {name} at concurrency {level}");
+            let workload = plans.workload(name, args.load(level, server.pid())).await?;
+            pair.push(driver::drive(name, workload, conns, args.load(level, server.pid())).await?);
+        }
+        sweep.extend(pair.iter().map(|m| Row::new(m, &pair[0])));
+    }
+    context.load_after = report::load_average();
+    let rows: Vec<Row> = measured.iter().map(|m| Row::new(m, &measured[0])).collect();
+    let mut text = report::table(&context, &rows);
+    let first = measured[0].rps();
+    text.push_str(&format!(
+        "baseline re-measured after the scenarios: {drift:.0} req/s ({:+.1}% from the first)\n",
+        if first > 0.0 {
+            (drift / first - 1.0) * 100.0
+        } else {
+            0.0
+        }
+    ));
+    if !sweep.is_empty() {
+        text.push_str(&report::sweep_table(&sweep));
+    }
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    written.map_err(|source| BenchError::Write {
+        path: "stdout".into(),
+        source,
+    })?;
+    if let Some(path) = &args.json {
+        let doc = report::json_document(&context, &rows, &sweep);
+        write_file(path, &format!("{doc:#}\n"))?;
+    }
+    if let Some(path) = &args.svg {
+        write_file(path, &svg::chart(&context, &rows, &sweep))?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &PathBuf, content: &str) -> Result<(), BenchError> {
+    std::fs::write(path, content).map_err(|source| BenchError::Write {
+        path: path.clone(),
+        source,
+    })
+}

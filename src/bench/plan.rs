@@ -1,0 +1,157 @@
+//! Each scenario's workload, built from the fixture: the cached tokens (verified once before
+//! any scenario, and checked to be cache hits), and for the cold scenarios a pool of fresh
+//! tokens sized from a short probe of the server's rate, so none repeats during the run.
+
+use std::{sync::Arc, time::Duration};
+
+use super::{
+    BenchArgs, BenchError,
+    driver::{self, Load},
+    scenario::{Conn, Pool, Workload},
+    setup::{CLIENT_ID, Fixture},
+};
+use jsonwebtoken::Algorithm;
+
+/// Builds workloads; owns the cached tokens.
+#[derive(Debug)]
+pub(crate) struct Plans<'a> {
+    fixture: &'a Fixture,
+    conns: &'a [Conn],
+    args: &'a BenchArgs,
+    /// RS256 tokens, each verified once already, so every later call is a cache hit.
+    cached: Vec<String>,
+    /// Cold pools minted so far, to keep their tags apart.
+    pools: usize,
+}
+
+impl<'a> Plans<'a> {
+    /// Mints the cached tokens and gets each verified (hence cached) once.
+    pub async fn new(
+        fixture: &'a Fixture,
+        conns: &'a [Conn],
+        args: &'a BenchArgs,
+    ) -> Result<Self, BenchError> {
+        eprintln!("bench: minting {} cached tokens", args.cached_tokens);
+        let cached = fixture.tokens(Algorithm::RS256, "cached", args.cached_tokens)?;
+        let prime = Arc::new(Workload::IntrospectCold {
+            pool: Pool::new(cached.clone()),
+        });
+        let load = Load {
+            concurrency: args.concurrency.min(cached.len()),
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(600),
+            server_pid: None,
+        };
+        let primed = driver::drive("prime", prime, conns, load).await?;
+        if primed.errors > 0 || primed.ok < cached.len() as u64 {
+            return Err(BenchError::Setup(format!(
+                "priming the cached tokens: {} of {} verified ({})",
+                primed.ok,
+                cached.len(),
+                primed.first_error.unwrap_or_default()
+            )));
+        }
+        Ok(Self {
+            fixture,
+            conns,
+            args,
+            cached,
+            pools: 0,
+        })
+    }
+
+    /// The workload of scenario `name` for a run at `load`.
+    pub async fn workload(&mut self, name: &str, load: Load) -> Result<Arc<Workload>, BenchError> {
+        let f = self.fixture;
+        let workload = match name {
+            "health_check" => Workload::Health,
+            "check_scopes_cached_token" | "check_scopes_batch10" => Workload::CheckToken {
+                tenant: f.tenant.clone(),
+                tokens: self.cached.clone(),
+                operations: f.allowed_operations.clone(),
+                batch: if name == "check_scopes_batch10" {
+                    10
+                } else {
+                    1
+                },
+            },
+            "check_scopes_granted" => Workload::CheckGranted {
+                tenant: f.tenant.clone(),
+                scopes: f.token_scope.split(' ').map(str::to_owned).collect(),
+                operation: f.allowed_operations[0].clone(),
+            },
+            "introspect_cached" => {
+                self.confirm_cached().await?;
+                Workload::IntrospectCached {
+                    tokens: self.cached.clone(),
+                }
+            }
+            "introspect_cold_rs256" => self.cold(Algorithm::RS256, load).await?,
+            "introspect_cold_es256" => self.cold(Algorithm::ES256, load).await?,
+            "introspect_cold_eddsa" => self.cold(Algorithm::EdDSA, load).await?,
+            "introspect_cold_hs256" => self.cold(Algorithm::HS256, load).await?,
+            "resolve_scopes" => Workload::Resolve {
+                tenant: f.tenant.clone(),
+                scope: "openid profile reports:read res0:read".to_owned(),
+                client_id: CLIENT_ID.to_owned(),
+            },
+            "manage_scope_list" => Workload::ListScopes {
+                tenant: f.tenant.clone(),
+                bearer: f.admin.bearer.clone(),
+            },
+            other => return Err(BenchError::Usage(format!("unknown scenario {other:?}"))),
+        };
+        Ok(Arc::new(workload))
+    }
+
+    /// Asks the server (explain trace) whether a cached token is really served from cache.
+    async fn confirm_cached(&self) -> Result<(), BenchError> {
+        let token = self.cached[self.cached.len() / 2].clone();
+        let answer = self.conns[0]
+            .clone()
+            .explain(token)
+            .await
+            .map_err(|s| super::setup::setup_failed("Introspect", &s))?;
+        match answer.explain {
+            Some(e) if answer.active && e.cache_hit => Ok(()),
+            _ => Err(BenchError::Setup(
+                "a primed token was not served from the token cache".into(),
+            )),
+        }
+    }
+
+    /// A pool of fresh `alg` tokens: a probe measures the server's cold rate, then enough
+    /// tokens for the warm-up and the window with a quarter again to spare (capped by
+    /// `--max-cold-tokens`; the report says so if the pool runs dry).
+    async fn cold(&mut self, alg: Algorithm, load: Load) -> Result<Workload, BenchError> {
+        self.pools += 1;
+        let probe_size = if alg == Algorithm::RS256 {
+            1_000
+        } else {
+            3_000
+        };
+        let tag = format!("cold{}", self.pools);
+        let probe = Workload::IntrospectCold {
+            pool: Pool::new(self.fixture.tokens(alg, &format!("{tag}p"), probe_size)?),
+        };
+        let probe_load = Load {
+            concurrency: load.concurrency,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(2),
+            server_pid: None,
+        };
+        let probed = driver::drive("probe", Arc::new(probe), self.conns, probe_load).await?;
+        let seconds = (load.warmup + load.duration).as_secs_f64();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, positive
+        let wanted = (probed.rps() * seconds * 1.25) as usize + 4 * load.concurrency;
+        let size = wanted.clamp(1_000, self.args.max_cold_tokens.max(1_000));
+        eprintln!(
+            "bench: minting {size} {alg:?} tokens (probe: {:.0} cold introspections/s)",
+            probed.rps()
+        );
+        let tokens = self.fixture.tokens(alg, &tag, size)?;
+        Ok(Workload::IntrospectCold {
+            pool: Pool::new(tokens),
+        })
+    }
+}

@@ -1,0 +1,214 @@
+//! The server under test: one reached at `--target`, or one the bench starts itself as a child
+//! `scopegate serve` process (the current executable) on a temporary SQLite database, port 0
+//! and a random admin key. A separate process is what production looks like: its own
+//! allocator, runtime and threads, and an RSS that can be read from `/proc`.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use tonic::transport::{Channel, Endpoint};
+
+use super::BenchError;
+
+/// How long the child may take to migrate its database and bind.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a single call may take before it counts as an error.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server to drive.
+#[derive(Debug)]
+pub(crate) struct Server {
+    /// `http://host:port`.
+    pub endpoint: String,
+    pub admin_key: String,
+    child: Option<Spawned>,
+}
+
+/// The child process and its temporary directory; both are gone when this is dropped.
+#[derive(Debug)]
+struct Spawned {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // The child holds no state worth a graceful drain: its database is thrown away.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Server {
+    /// A running server at `endpoint`.
+    pub fn target(endpoint: String, admin_key: String) -> Self {
+        Self {
+            endpoint,
+            admin_key,
+            child: None,
+        }
+    }
+
+    /// Starts `scopegate serve` as a child process on a fresh SQLite database; `config` is
+    /// the TOML configuration file content to start it with.
+    pub fn spawn(config: &str) -> Result<Self, BenchError> {
+        let spawn_err = |what: &str, e: std::io::Error| BenchError::Spawn(format!("{what}: {e}"));
+        let exe =
+            std::env::current_exe().map_err(|e| spawn_err("cannot find this executable", e))?;
+        let dir =
+            std::env::temp_dir().join(format!("scopegate-bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| spawn_err("cannot create a temp dir", e))?;
+        let config_path = dir.join("scopegate.toml");
+        let write = std::fs::write(&config_path, config);
+        let admin_key = uuid::Uuid::new_v4().simple().to_string();
+        let mut command = Command::new(exe);
+        // The bench's own SCOPEGATE_* settings are for the bench, not for its server.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SCOPEGATE_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .arg("--log-json")
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", dir.join("bench.db").display()))
+            .arg("--config")
+            .arg(&config_path)
+            .env("SCOPEGATE_ADMIN_KEY", &admin_key)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let started = write.and_then(|()| command.spawn());
+        let child = match started {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(spawn_err("cannot start `scopegate serve`", e));
+            }
+        };
+        let mut spawned = Spawned { child, dir };
+        let addr = listening_addr(&mut spawned.child)?;
+        Ok(Self {
+            endpoint: format!("http://{addr}"),
+            admin_key,
+            child: Some(spawned),
+        })
+    }
+
+    /// The child's process id, when the bench started the server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|s| s.child.id())
+    }
+
+    /// One new HTTP/2 connection to the server.
+    pub async fn connect(&self) -> Result<Channel, BenchError> {
+        let endpoint = Endpoint::from_shared(self.endpoint.clone())
+            .map_err(|e| BenchError::Usage(format!("invalid --target {:?}: {e}", self.endpoint)))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(CALL_TIMEOUT)
+            .tcp_nodelay(true);
+        endpoint
+            .connect()
+            .await
+            .map_err(|e| BenchError::Connect(format!("{}: {}", self.endpoint, error_chain(&e))))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Reads the child's JSON log lines until it says where it listens; afterwards keeps draining
+/// them (so the child never blocks on a full pipe), echoing warnings and errors.
+fn listening_addr(child: &mut Child) -> Result<String, BenchError> {
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| BenchError::Spawn("the child's stderr is not piped".into()))?;
+    let (tx, rx) = mpsc::channel::<Result<String, String>>();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        let mut last = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let fields = &event["fields"];
+            let level = event["level"].as_str().unwrap_or_default();
+            if matches!(level, "WARN" | "ERROR") {
+                eprintln!(
+                    "server {level}: {}",
+                    fields["message"].as_str().unwrap_or(&line)
+                );
+                last = fields["message"].as_str().unwrap_or_default().to_owned();
+            }
+            if fields["message"] == "listening"
+                && let Some(addr) = fields["addr"].as_str()
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(Ok(addr.to_owned()));
+            }
+        }
+        if let Some(tx) = tx {
+            let _ = tx.send(Err(last));
+        }
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(addr)) => Ok(addr),
+        Ok(Err(last)) => Err(BenchError::Spawn(format!(
+            "`scopegate serve` exited before listening: {last}"
+        ))),
+        Err(_) => Err(BenchError::Spawn(format!(
+            "`scopegate serve` did not listen within {START_TIMEOUT:?}"
+        ))),
+    }
+}
+
+/// Resident set size of process `pid` in KiB (Linux `/proc`; `None` elsewhere).
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// CPU time process `pid` has used so far, all threads, in nanoseconds (Linux: the sum of
+/// `/proc/<pid>/task/*/schedstat`, else `utime + stime` at the usual 100 ticks per second).
+pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    if total > 0 {
+        return Some(total);
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) * 10_000_000)
+}
