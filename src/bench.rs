@@ -232,44 +232,45 @@ async fn scenarios(
         warmup_s: args.warmup,
         load_before: report::load_average(),
         load_after: None,
-        baseline_again: None,
+        baseline_range: None,
     };
     let mut plans = plan::Plans::new(fixture, conns, args).await?;
-    let mut measured: Vec<Measured> = Vec::new();
+    // Each scenario runs right after a baseline of its own, so a machine whose speed drifts
+    // during the run (other work, a noisy neighbour) skews no ratio.
+    let load = args.load(args.concurrency, server.pid());
+    let mut rows: Vec<Row> = Vec::new();
+    let mut baselines: Vec<f64> = Vec::new();
     for name in names {
         eprintln!("bench: {name}");
-        let load = args.load(args.concurrency, server.pid());
         let workload = plans.workload(name, load).await?;
         eprintln!("bench: {name}: running");
-        measured.push(driver::drive(name, workload, conns, load).await?);
+        let health = plans.workload(BASELINE, load).await?;
+        let baseline = driver::drive(BASELINE, health, conns, load).await?;
+        baselines.push(baseline.rps());
+        if *name == BASELINE {
+            rows.push(Row::new(&baseline, &baseline));
+        } else {
+            let measured: Measured = driver::drive(name, workload, conns, load).await?;
+            rows.push(Row::new(&measured, &baseline));
+        }
     }
-    // The baseline again, to show how much the machine drifted during the run.
-    let load = args.load(args.concurrency, server.pid());
-    let again = plans.workload(BASELINE, load).await?;
-    let drift = driver::drive(BASELINE, again, conns, load).await?.rps();
-    context.baseline_again = Some(drift);
+    let (low, high) = baselines
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    context.baseline_range = Some((low, high));
     let mut sweep = Vec::new();
     for &level in &args.sweep_concurrency {
         let mut pair = Vec::new();
         for name in [BASELINE, "check_scopes_cached_token"] {
             eprintln!("bench: sweep {name} at concurrency {level}");
-            let workload = plans.workload(name, args.load(level, server.pid())).await?;
-            pair.push(driver::drive(name, workload, conns, args.load(level, server.pid())).await?);
+            let load = args.load(level, server.pid());
+            let workload = plans.workload(name, load).await?;
+            pair.push(driver::drive(name, workload, conns, load).await?);
         }
         sweep.extend(pair.iter().map(|m| Row::new(m, &pair[0])));
     }
     context.load_after = report::load_average();
-    let rows: Vec<Row> = measured.iter().map(|m| Row::new(m, &measured[0])).collect();
     let mut text = report::table(&context, &rows);
-    let first = measured[0].rps();
-    text.push_str(&format!(
-        "baseline re-measured after the scenarios: {drift:.0} req/s ({:+.1}% from the first)\n",
-        if first > 0.0 {
-            (drift / first - 1.0) * 100.0
-        } else {
-            0.0
-        }
-    ));
     if !sweep.is_empty() {
         text.push_str(&report::sweep_table(&sweep));
     }

@@ -102,8 +102,8 @@ pub(crate) struct Context {
     /// 1-minute load average before and after the run (Linux), a hint of other work.
     pub load_before: Option<f64>,
     pub load_after: Option<f64>,
-    /// The baseline measured again after every scenario (how much the machine drifted).
-    pub baseline_again: Option<f64>,
+    /// Lowest and highest baseline rps of the run (each scenario has its own baseline).
+    pub baseline_range: Option<(f64, f64)>,
 }
 
 impl Context {
@@ -197,6 +197,14 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
     if rows.iter().any(|r| r.server_cpu_us.is_some()) {
         out.push_str("srv cpu us: the server process's CPU time per call in the window (all threads); cpu x: over the baseline's\n");
     }
+    if let Some((lo, hi)) = context.baseline_range {
+        let _ = writeln!(
+            out,
+            "each ratio is against a baseline run just before that scenario; baselines ranged {} to {} req/s",
+            thousands(lo),
+            thousands(hi)
+        );
+    }
     for row in rows.iter().filter(|r| !r.note.is_empty()) {
         let _ = writeln!(out, "  {}: {}", row.name, row.note);
     }
@@ -241,7 +249,7 @@ pub(crate) fn json_document(context: &Context, rows: &[Row], sweep: &[Row]) -> V
             "warmup_s": context.warmup_s,
         },
         "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
-        "baseline_rps_remeasured": context.baseline_again.map(f64::round),
+        "baseline_rps_range": context.baseline_range.map(|(lo, hi)| [lo.round(), hi.round()]),
     });
     if !sweep.is_empty() {
         doc["sweep"] = sweep

@@ -10,10 +10,10 @@ const WIDTH: f64 = 960.0;
 const ROW: f64 = 26.0;
 const TOP: f64 = 70.0;
 const LABEL_X: f64 = 16.0;
-const RATIO_X: f64 = 250.0;
-const RATIO_W: f64 = 330.0;
+const RATIO_X: f64 = 230.0;
+const RATIO_W: f64 = 250.0;
 const P99_X: f64 = 630.0;
-const P99_W: f64 = 300.0;
+const P99_W: f64 = 250.0;
 const SWEEP_H: f64 = 220.0;
 
 fn esc(text: &str) -> String {
@@ -61,7 +61,7 @@ pub(crate) fn chart(context: &Context, rows: &[Row], sweep: &[Row]) -> String {
 }
 
 fn ratio_panel(s: &mut String, rows: &[Row]) {
-    let max = rows.iter().map(|r| r.ratio).fold(1.1_f64, f64::max);
+    let max = rows.iter().map(|r| r.ratio).fold(1.0_f64, f64::max);
     let x = |v: f64| RATIO_X + RATIO_W * v / max;
     let _ = writeln!(
         s,
@@ -174,7 +174,7 @@ fn sweep_panel(s: &mut String, sweep: &[Row], top: f64) {
     let y = |rps: f64| bottom - height * rps / max_rps;
     let _ = writeln!(
         s,
-        r#"<text x="{LABEL_X}" y="{}" font-weight="bold">requests/s by concurrency (4 connections)</text>"#,
+        r#"<text x="{LABEL_X}" y="{}" font-weight="bold">requests/s by concurrency</text>"#,
         top + 10.0
     );
     let _ = writeln!(
@@ -195,10 +195,10 @@ fn sweep_panel(s: &mut String, sweep: &[Row], top: f64) {
         let v = max_rps / 1.1 * frac;
         let _ = writeln!(
             s,
-            r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#555">{:.0}</text>"##,
+            r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#555">{:.0}k/s</text>"##,
             left - 6.0,
             y(v) + 4.0,
-            v
+            v / 1000.0
         );
     }
     let mut names: Vec<&str> = sweep.iter().map(|r| r.name.as_str()).collect();
@@ -221,13 +221,13 @@ fn sweep_panel(s: &mut String, sweep: &[Row], top: f64) {
             r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.5"/>"#,
             points.join(" ")
         );
-        let ly = top + 40.0 + 18.0 * i as f64;
+        let ly = top + 34.0 + 18.0 * i as f64;
         let _ = writeln!(
             s,
             r#"<line x1="{0}" y1="{ly}" x2="{1}" y2="{ly}" stroke="{color}" stroke-width="2.5"/><text x="{2}" y="{3}">{4}</text>"#,
-            left + width + 20.0,
-            left + width + 44.0,
-            left + width + 50.0,
+            left + 16.0,
+            left + 40.0,
+            left + 46.0,
             ly + 4.0,
             esc(name)
         );
