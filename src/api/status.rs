@@ -18,9 +18,6 @@ pub enum ApiError {
     /// A credential that may not do this.
     #[error("{0}")]
     PermissionDenied(String),
-    /// Not built yet.
-    #[error("{0} is not implemented yet")]
-    Unimplemented(&'static str),
     /// From the store or the catalog rules.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,9 +53,6 @@ impl From<ApiError> for Status {
             ApiError::Invalid { field, message } => bad_request(&field, &message),
             ApiError::Unauthenticated(msg) => Status::unauthenticated(msg),
             ApiError::PermissionDenied(msg) => Status::permission_denied(msg),
-            ApiError::Unimplemented(what) => {
-                Status::unimplemented(format!("{what} is not implemented yet"))
-            }
             ApiError::Store(store) => store_status(store),
         }
     }
