@@ -2,7 +2,7 @@
 //! `run_until` serves every service, health and reflection until the shutdown future resolves,
 //! then reports NOT_SERVING and drains in-flight calls for a bounded grace period.
 
-mod io;
+pub(crate) mod io;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 

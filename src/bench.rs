@@ -243,13 +243,14 @@ async fn scenarios(
     for name in names {
         eprintln!("bench: {name}");
         let workload = plans.workload(name, load).await?;
-        eprintln!("bench: {name}: running");
+        eprintln!("bench: {name}: baseline");
         let health = plans.workload(BASELINE, load).await?;
         let baseline = driver::drive(BASELINE, health, conns, load).await?;
         baselines.push(baseline.rps());
         if *name == BASELINE {
             rows.push(Row::new(&baseline, &baseline));
         } else {
+            eprintln!("bench: {name}: measuring");
             let measured: Measured = driver::drive(name, workload, conns, load).await?;
             rows.push(Row::new(&measured, &baseline));
         }

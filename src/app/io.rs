@@ -1,10 +1,13 @@
-//! The server's side of a TCP connection: `TCP_NODELAY`, and writes that h2 may coalesce.
+//! A TCP connection with `TCP_NODELAY` and writes that h2 may coalesce: the server's accepted
+//! connections, and the bench's own client connections.
 //!
 //! h2 copies a DATA frame into its write buffer only when the payload is under a threshold:
 //! 256 bytes when the transport supports vectored writes, 1 KiB when it does not. A larger
 //! frame is written on its own, flushing the buffer first, so an answer of 256 bytes to 1 KiB
 //! (an `Introspect` answer, say) costs one `writev` per response. Reporting no vectored
 //! writes makes such answers join the buffer: one write carries the answers of many streams.
+//! A client has the same problem the other way round: a request carrying an 850-byte token is
+//! flushed alone, and its end-of-stream frame in a second write.
 
 use std::{
     io,
@@ -19,9 +22,18 @@ use tokio::{
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 
-/// An accepted connection (see the module docs).
+/// A TCP connection whose writes h2 may coalesce (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Conn(TcpStream);
+
+impl Conn {
+    /// Connects to `addr` with `TCP_NODELAY`.
+    pub(crate) async fn connect(addr: &str) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self(stream))
+    }
+}
 
 impl Connected for Conn {
     type ConnectInfo = TcpConnectInfo;

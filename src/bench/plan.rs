@@ -121,7 +121,8 @@ impl<'a> Plans<'a> {
     }
 
     /// A pool of fresh `alg` tokens: a probe measures the server's cold rate, then enough
-    /// tokens for the warm-up and the window with a quarter again to spare (capped by
+    /// tokens for the warm-up and the window with 60 % to spare (the probe runs on a cold pool
+    /// of its own, and the rate climbs once the run is warm; capped by
     /// `--max-cold-tokens`; the report says so if the pool runs dry).
     async fn cold(&mut self, alg: Algorithm, load: Load) -> Result<Workload, BenchError> {
         self.pools += 1;
@@ -143,7 +144,7 @@ impl<'a> Plans<'a> {
         let probed = driver::drive("probe", Arc::new(probe), self.conns, probe_load).await?;
         let seconds = (load.warmup + load.duration).as_secs_f64();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, positive
-        let wanted = (probed.rps() * seconds * 1.25) as usize + 4 * load.concurrency;
+        let wanted = (probed.rps() * seconds * 1.6) as usize + 4 * load.concurrency;
         let size = wanted.clamp(1_000, self.args.max_cold_tokens.max(1_000));
         eprintln!(
             "bench: minting {size} {alg:?} tokens (probe: {:.0} cold introspections/s)",

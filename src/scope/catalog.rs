@@ -2,6 +2,10 @@
 
 use std::collections::HashMap;
 
+/// A map for hot-path lookups: foldhash, seeded per process (keys are names from the catalog,
+/// lookups may be caller-chosen strings; the seed keeps collisions unpredictable).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use super::bits;
 use super::closure::transitive_closure;
 use super::operation::{CompiledOperation, compile_operation};
@@ -23,15 +27,15 @@ pub struct CompiledCatalog {
     pub(crate) drop_unknown_scopes: bool,
     /// Indexed by scope id.
     pub(crate) scopes: Vec<Scope>,
-    pub(crate) ids: HashMap<ScopeName, u32>,
+    pub(crate) ids: FastMap<ScopeName, u32>,
     pub(crate) words: usize,
     pub(crate) reserved: Vec<u64>,
     pub(crate) defaults: Vec<u64>,
     /// Per scope id: every scope it implies, transitively, ascending, without itself.
     pub(crate) implied: Vec<Box<[u32]>>,
     pub(crate) operations: Vec<CompiledOperation>,
-    pub(crate) operation_ids: HashMap<Box<str>, u32>,
-    pub(crate) clients: HashMap<String, CompiledClient>,
+    pub(crate) operation_ids: FastMap<Box<str>, u32>,
+    pub(crate) clients: FastMap<String, CompiledClient>,
     pub(crate) issues: Vec<CatalogIssue>,
 }
 
@@ -104,7 +108,7 @@ impl CompiledCatalog {
                 scopes.push(scope);
             }
         }
-        let ids: HashMap<ScopeName, u32> = scopes
+        let ids: FastMap<ScopeName, u32> = scopes
             .iter()
             .zip(0u32..)
             .map(|(s, id)| (s.name.clone(), id))
@@ -144,7 +148,8 @@ impl CompiledCatalog {
         }
 
         let mut operations = Vec::with_capacity(raw_operations.len());
-        let mut operation_ids = HashMap::with_capacity(raw_operations.len());
+        let mut operation_ids =
+            FastMap::with_capacity_and_hasher(raw_operations.len(), Default::default());
         for op in raw_operations {
             if operation_ids.contains_key(op.name.as_str()) {
                 issues.push(CatalogIssue::DuplicateOperation(op.name));

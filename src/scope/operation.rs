@@ -1,9 +1,8 @@
 //! Operations as compiled: each alternative pre-resolved to a sparse bitset, dead if it lost a scope.
 
-use std::collections::HashMap;
 
 use super::bits::SparseSet;
-use super::catalog::CatalogIssue;
+use super::catalog::{CatalogIssue, FastMap};
 use super::requirement::dedup_in_order;
 use super::{Operation, ScopeName};
 
@@ -50,7 +49,7 @@ impl CompiledOperation {
 /// Compiles one stored operation against the catalog's name-to-id map.
 pub(crate) fn compile_operation(
     op: Operation,
-    ids: &HashMap<ScopeName, u32>,
+    ids: &FastMap<ScopeName, u32>,
     issues: &mut Vec<CatalogIssue>,
 ) -> CompiledOperation {
     if op.alternatives.is_empty() || op.alternatives.iter().any(Vec::is_empty) {
