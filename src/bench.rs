@@ -169,7 +169,7 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
     let server = match (&args.target, args.spawn) {
         (None, true) => {
             let config = if args.memory {
-                memory::server_config(args.memory_tenants)
+                memory::server_config(args.memory_tenants, args.memory_tokens)
             } else {
                 String::new()
             };

@@ -109,6 +109,14 @@ pub struct FileConfig {
     pub health_interval_seconds: Option<u64>,
     pub catalog_ttl_seconds: Option<u64>,
     pub catalog_capacity: Option<u64>,
+    /// Most verified tokens kept (each about 2.4 KiB; see docs/performance.md).
+    pub token_cache_capacity: Option<u64>,
+    /// Longest a verified token is cached, whatever its `exp`.
+    pub token_cache_max_ttl_seconds: Option<u64>,
+    /// Most rejected tokens remembered (garbage floods).
+    pub negative_cache_capacity: Option<u64>,
+    /// How long a rejection is remembered.
+    pub negative_cache_ttl_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -117,5 +125,67 @@ impl FileConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
+    }
+
+    /// Applies the file's tuning keys (the ones without a flag) to `config`. Intervals and
+    /// lifetimes are at least a second; a capacity of 0 turns that cache off.
+    pub fn apply(&self, config: &mut Config) {
+        let seconds = |secs: u64| Duration::from_secs(secs.max(1));
+        if let Some(secs) = self.shutdown_grace_seconds {
+            config.shutdown_grace = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.health_interval_seconds {
+            config.health_interval = seconds(secs);
+        }
+        if let Some(secs) = self.catalog_ttl_seconds {
+            config.catalog_ttl = seconds(secs);
+        }
+        if let Some(capacity) = self.catalog_capacity {
+            config.catalog_capacity = capacity;
+        }
+        let tokens = &mut config.token_cache;
+        if let Some(capacity) = self.token_cache_capacity {
+            tokens.max_entries = capacity;
+        }
+        if let Some(secs) = self.token_cache_max_ttl_seconds {
+            tokens.max_ttl = seconds(secs);
+        }
+        if let Some(capacity) = self.negative_cache_capacity {
+            tokens.negative_max_entries = capacity;
+        }
+        if let Some(secs) = self.negative_cache_ttl_seconds {
+            tokens.negative_ttl = seconds(secs);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_set_the_cache_capacities_and_lifetimes() {
+        let file: FileConfig = toml::from_str(
+            "catalog_capacity = 20000\ncatalog_ttl_seconds = 0\ntoken_cache_capacity = 250000\n\
+             token_cache_max_ttl_seconds = 600\nnegative_cache_capacity = 0\n\
+             negative_cache_ttl_seconds = 5\n",
+        )
+        .expect("valid file");
+        let mut config = Config::new("sqlite://x.db");
+        file.apply(&mut config);
+        assert_eq!(config.catalog_capacity, 20_000);
+        assert_eq!(config.catalog_ttl, Duration::from_secs(1), "at least a second");
+        assert_eq!(config.token_cache.max_entries, 250_000);
+        assert_eq!(config.token_cache.max_ttl, Duration::from_secs(600));
+        assert_eq!(config.token_cache.negative_max_entries, 0);
+        assert_eq!(config.token_cache.negative_ttl, Duration::from_secs(5));
+        // Keys left out keep their defaults.
+        assert_eq!(config.health_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let err = toml::from_str::<FileConfig>("token_cache_size = 5\n").expect_err("unknown key");
+        assert!(err.to_string().contains("token_cache_size"), "{err}");
     }
 }

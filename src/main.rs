@@ -82,18 +82,7 @@ fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
         .or_else(|| file.database_url.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
     let mut config = Config::new(url);
-    if let Some(secs) = file.shutdown_grace_seconds {
-        config.shutdown_grace = Duration::from_secs(secs);
-    }
-    if let Some(secs) = file.health_interval_seconds {
-        config.health_interval = Duration::from_secs(secs.max(1));
-    }
-    if let Some(secs) = file.catalog_ttl_seconds {
-        config.catalog_ttl = Duration::from_secs(secs.max(1));
-    }
-    if let Some(capacity) = file.catalog_capacity {
-        config.catalog_capacity = capacity;
-    }
+    file.apply(&mut config);
     Ok((config, file))
 }
 

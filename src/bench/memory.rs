@@ -27,12 +27,13 @@ const SCOPES_PER_TENANT: usize = 50;
 /// Admin writes in flight while the tenants are created.
 const WRITERS: usize = 8;
 
-/// The spawned server's configuration: room for every tenant, and a TTL long enough that
-/// nothing expires while the harness measures (the default 30 s only bounds staleness).
-pub(crate) fn server_config(tenants: usize) -> String {
+/// The spawned server's configuration: room for every tenant and token, and a TTL long enough
+/// that nothing expires while the harness measures (the default 30 s only bounds staleness).
+pub(crate) fn server_config(tenants: usize, tokens: usize) -> String {
     format!(
-        "catalog_capacity = {}\ncatalog_ttl_seconds = 86400\n",
-        tenants + 16
+        "catalog_capacity = {}\ncatalog_ttl_seconds = 86400\ntoken_cache_capacity = {}\n",
+        tenants + 16,
+        tokens + 1_000
     )
 }
 
