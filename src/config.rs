@@ -174,7 +174,11 @@ mod tests {
         let mut config = Config::new("sqlite://x.db");
         file.apply(&mut config);
         assert_eq!(config.catalog_capacity, 20_000);
-        assert_eq!(config.catalog_ttl, Duration::from_secs(1), "at least a second");
+        assert_eq!(
+            config.catalog_ttl,
+            Duration::from_secs(1),
+            "at least a second"
+        );
         assert_eq!(config.token_cache.max_entries, 250_000);
         assert_eq!(config.token_cache.max_ttl, Duration::from_secs(600));
         assert_eq!(config.token_cache.negative_max_entries, 0);

@@ -150,26 +150,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::error_chain;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer")]
-    struct Outer(#[source] std::io::Error);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer: {0}")]
-    struct Repeating(#[source] std::io::Error);
-
-    #[test]
-    fn each_cause_is_named_once() {
-        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert_eq!(error_chain(&Outer(refused())), "outer: refused");
-        assert_eq!(error_chain(&Repeating(refused())), "outer: refused");
-    }
-}
-
 /// Reads the child's JSON log lines until it says where it listens; afterwards keeps draining
 /// them (so the child never blocks on a full pipe), echoing warnings and errors.
 fn listening_addr(child: &mut Child) -> Result<String, BenchError> {
@@ -246,4 +226,24 @@ pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some((utime + stime) * 10_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Repeating(#[source] std::io::Error);
+
+    #[test]
+    fn each_cause_is_named_once() {
+        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(error_chain(&Outer(refused())), "outer: refused");
+        assert_eq!(error_chain(&Repeating(refused())), "outer: refused");
+    }
 }

@@ -1,6 +1,5 @@
 //! Operations as compiled: each alternative pre-resolved to a sparse bitset, dead if it lost a scope.
 
-
 use super::bits::SparseSet;
 use super::catalog::{CatalogIssue, FastMap};
 use super::requirement::dedup_in_order;
