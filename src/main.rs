@@ -69,6 +69,10 @@ struct ServeArgs {
     /// Seconds in-flight calls may drain after SIGTERM/SIGINT [default: 10]
     #[arg(long, env = "SCOPEGATE_SHUTDOWN_GRACE_SECONDS")]
     shutdown_grace_seconds: Option<u64>,
+    /// Export a span per gRPC call to this OpenTelemetry collector (OTLP/gRPC,
+    /// `http://host:4317`; off unless set). Callers' W3C `traceparent` is honoured.
+    #[arg(long, env = "SCOPEGATE_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
 }
 
 fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
@@ -141,13 +145,24 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_json);
+    let otlp = match &cli.command {
+        Command::Serve(args) => args.otlp_endpoint.as_deref(),
+        _ => None,
+    };
+    let telemetry = match telemetry::init(cli.log_json, otlp) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(db) => migrate(&db).await,
         Command::Admin(command) => return admin(command).await,
         Command::Bench(args) => return run_bench(&args).await,
     };
+    telemetry.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

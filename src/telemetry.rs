@@ -1,6 +1,9 @@
-//! Logs and metrics, set up in one place: `tracing` to stderr as text or JSON, filtered by
-//! `RUST_LOG` (default `info`); Prometheus metrics on their own HTTP port when configured;
-//! a tower layer timing every gRPC call by method.
+//! Logs, metrics and traces, set up in one place: `tracing` to stderr as text or JSON, filtered
+//! by `RUST_LOG` (default `info`); Prometheus metrics on their own HTTP port when configured;
+//! OpenTelemetry spans over OTLP/gRPC when configured (`otlp`); a tower layer that times, and
+//! when traces are exported traces, every gRPC call by method.
+
+mod otlp;
 
 use std::{
     future::Future,
@@ -10,22 +13,66 @@ use std::{
     time::Instant,
 };
 
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tonic::codegen::http;
 use tower::{Layer, Service};
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing::Instrument as _;
+use tracing_subscriber::{
+    EnvFilter, Layer as _, filter::Targets, fmt, layer::SubscriberExt as _,
+    util::SubscriberInitExt as _,
+};
 
-/// Installs the global log subscriber. Call once, from `main`.
-pub fn init(json: bool) {
+/// What `init` set up that must be flushed before the process exits.
+#[derive(Debug)]
+#[must_use = "call `shutdown` before exiting, or buffered spans are lost"]
+pub struct Telemetry {
+    traces: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports the spans still buffered (bounded by the exporter's timeout).
+    pub async fn shutdown(self) {
+        let Some(provider) = self.traces else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || provider.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "could not flush the last spans"),
+            Err(err) => tracing::warn!(%err, "could not flush the last spans"),
+        }
+    }
+}
+
+/// Installs the global subscriber: logs to stderr, and spans to `otlp_endpoint` when given.
+/// Call once, from `main`, inside the Tokio runtime.
+pub fn init(json: bool, otlp_endpoint: Option<&str>) -> Result<Telemetry, String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    // The per-call spans are for the trace exporter; in the logs they would prefix every line.
+    let filter = match format!("{}=off", otlp::TARGET).parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
     };
+    let logs = fmt::layer().with_writer(std::io::stderr);
+    let logs = if json {
+        logs.json().with_filter(filter).boxed()
+    } else {
+        logs.with_filter(filter).boxed()
+    };
+    let provider = otlp_endpoint.map(otlp::provider).transpose()?;
+    let traces = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("scopegate"))
+            .with_filter(Targets::new().with_target("scopegate", tracing::Level::INFO))
+    });
+    let result = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .try_init();
     if let Err(err) = result {
         eprintln!("logging already initialised: {err}");
     }
+    Ok(Telemetry { traces: provider })
 }
 
 /// Serves Prometheus metrics at `http://addr/metrics`. Call once, inside the runtime.
@@ -63,7 +110,7 @@ fn method_label(path: &str) -> &'static str {
 }
 
 /// Times every call: `scopegate_grpc_request_duration_seconds{method}` (to response headers,
-/// which for unary calls is the whole handling).
+/// which for unary calls is the whole handling); when traces are exported, runs it in a span.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcMetricsLayer;
 
@@ -81,9 +128,9 @@ pub struct GrpcMetrics<S> {
     inner: S,
 }
 
-impl<S, B> Service<http::Request<B>> for GrpcMetrics<S>
+impl<S, B, R> Service<http::Request<B>> for GrpcMetrics<S>
 where
-    S: Service<http::Request<B>>,
+    S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -97,13 +144,30 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = method_label(request.uri().path());
         let started = Instant::now();
-        let response = self.inner.call(request);
-        Box::pin(async move {
+        let span = otlp::enabled().then(|| otlp::rpc_span(method, request.headers()));
+        let response = match &span {
+            Some(span) => span.in_scope(|| self.inner.call(request)),
+            None => self.inner.call(request),
+        };
+        let timed = async move {
             let result = response.await;
             metrics::histogram!("scopegate_grpc_request_duration_seconds", "method" => method)
                 .record(started.elapsed().as_secs_f64());
             result
-        })
+        };
+        match span {
+            None => Box::pin(timed),
+            Some(span) => Box::pin(
+                async move {
+                    let result = timed.await;
+                    if let Ok(response) = &result {
+                        otlp::record_status(&tracing::Span::current(), response.headers());
+                    }
+                    result
+                }
+                .instrument(span),
+            ),
+        }
     }
 }
 

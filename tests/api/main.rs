@@ -15,6 +15,7 @@ mod decision;
 mod health;
 mod introspection;
 mod manage_scope;
+mod otlp;
 mod outage;
 mod replicas;
 mod tenants_clients_operations;

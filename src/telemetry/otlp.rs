@@ -1,0 +1,93 @@
+//! OpenTelemetry trace export over OTLP/gRPC, when `--otlp-endpoint` is set: one server span
+//! per gRPC call (`rpc.*` attributes, the gRPC status on failure), a child of the caller's span
+//! when the call carries a W3C `traceparent`. Without an endpoint no span is ever created.
+
+use std::sync::OnceLock;
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tonic::codegen::http;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// The target of the per-call spans (kept out of the log output).
+pub(super) const TARGET: &str = "scopegate::rpc";
+
+/// Set once export is configured.
+static ENABLED: OnceLock<()> = OnceLock::new();
+
+/// Whether calls are traced.
+pub(super) fn enabled() -> bool {
+    ENABLED.get().is_some()
+}
+
+/// The exporter and its provider. Call inside the Tokio runtime (the gRPC exporter runs on it).
+pub(super) fn provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| format!("invalid --otlp-endpoint {endpoint:?}: {e}"))?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        return Err(format!(
+            "invalid --otlp-endpoint {endpoint:?}: expected http://host:port (this build has no TLS)"
+        ));
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .map_err(|e| format!("cannot export traces to {endpoint}: {e}"))?;
+    let resource = Resource::builder().with_service_name("scopegate").build();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    let _ = ENABLED.set(());
+    Ok(provider)
+}
+
+/// The span of one call to `method` (`package.Service/Method`, or `other`).
+pub(super) fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> tracing::Span {
+    let (service, name) = method.split_once('/').unwrap_or((method, ""));
+    let span = tracing::info_span!(
+        target: TARGET,
+        "rpc",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = name,
+        rpc.grpc.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let parent = TraceContextPropagator::new().extract(&Headers(headers));
+    // Fails only once the span has started, which it has not.
+    let _ = span.set_parent(parent);
+    span
+}
+
+/// Records a failed call's gRPC status. tonic sends a handler's error in the response headers
+/// (trailers-only); a success carries its status in the trailers, so no header means OK.
+pub(super) fn record_status(span: &tracing::Span, headers: &http::HeaderMap) {
+    let code = headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    span.record("rpc.grpc.status_code", code);
+    if code != 0 {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// Request headers as a propagation carrier.
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}

@@ -1,0 +1,213 @@
+//! OpenTelemetry export: `scopegate serve --otlp-endpoint` sends one server span per gRPC call
+//! to an OTLP/gRPC collector (a fake one here), in the caller's W3C trace when it sent a
+//! `traceparent`, with the gRPC status of a failed call, and flushes them on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
+
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
+    common::v1::{AnyValue, KeyValue, any_value},
+    trace::v1::{Span, span::SpanKind, status::StatusCode},
+};
+use scopegate::pb::{self, scope_admin_client::ScopeAdminClient};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status, transport::Endpoint};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
+
+/// Keeps every exported span with its resource's `service.name`.
+#[derive(Debug, Default, Clone)]
+struct Collector {
+    spans: Arc<Mutex<Vec<(String, Span)>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let mut spans = self.spans.lock().unwrap();
+        for resource_spans in request.into_inner().resource_spans {
+            let attributes = resource_spans.resource.map(|r| r.attributes);
+            let service = attributes
+                .as_deref()
+                .and_then(|a| string_attribute(a, "service.name"))
+                .unwrap_or_default();
+            for scope_spans in resource_spans.scope_spans {
+                spans.extend(scope_spans.spans.into_iter().map(|s| (service.clone(), s)));
+            }
+        }
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v: &AnyValue| v.value.as_ref())
+}
+
+fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attribute(attributes, key)? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attribute(attributes, key)? {
+        any_value::Value::IntValue(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// Starts `scopegate serve` exporting to `collector`; returns the child and its gRPC address.
+fn spawn_server(dir: &std::path::Path, collector: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(["--log-json", "serve", "--listen", "127.0.0.1:0"])
+        .arg("--database-url")
+        .arg(format!("sqlite://{}/scopegate.db", dir.display()))
+        .args(["--otlp-endpoint", collector])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["fields"]["message"] == "listening" {
+                let _ = tx.send(
+                    event["fields"]["addr"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server logs where it listens");
+    (child, addr)
+}
+
+#[tokio::test]
+async fn every_call_is_exported_as_a_server_span_in_the_callers_trace() {
+    let collector = Collector::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_addr = listener.local_addr().unwrap();
+    let service = TraceServiceServer::new(collector.clone());
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn_server(dir.path(), &format!("http://{collector_addr}"));
+
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // A health check inside the caller's trace.
+    let mut check = Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01");
+    check
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    HealthClient::new(channel.clone())
+        .check(check)
+        .await
+        .unwrap();
+    // An admin call without credentials: UNAUTHENTICATED, in a trace of its own.
+    let list = pb::ManageScopeRequest {
+        tenant: "default".into(),
+        action: Some(pb::manage_scope_request::Action::List(pb::ListScopes {
+            page: None,
+            discoverable_only: false,
+        })),
+    };
+    let denied = ScopeAdminClient::new(channel)
+        .manage_scope(list)
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::Unauthenticated);
+
+    // The batch goes out every few seconds; SIGTERM must flush it before the process exits.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "scopegate exited with {status}");
+
+    let spans = collector.spans.lock().unwrap().clone();
+    let find = |name: &str| {
+        spans
+            .iter()
+            .find(|(_, s)| s.name == name)
+            .unwrap_or_else(|| panic!("no span {name} among {:?}", names(&spans)))
+    };
+    let (service, health) = find("grpc.health.v1.Health/Check");
+    assert_eq!(service, "scopegate");
+    assert_eq!(hex::encode(&health.trace_id), TRACE_ID);
+    assert_eq!(hex::encode(&health.parent_span_id), PARENT_SPAN_ID);
+    assert_eq!(health.kind, SpanKind::Server as i32);
+    assert_eq!(
+        string_attribute(&health.attributes, "rpc.system").as_deref(),
+        Some("grpc")
+    );
+    assert_eq!(
+        string_attribute(&health.attributes, "rpc.method").as_deref(),
+        Some("Check")
+    );
+    assert_eq!(
+        int_attribute(&health.attributes, "rpc.grpc.status_code"),
+        Some(0)
+    );
+
+    let (_, admin) = find("scopegate.v1.ScopeAdmin/ManageScope");
+    assert_ne!(
+        hex::encode(&admin.trace_id),
+        TRACE_ID,
+        "no traceparent: a new trace"
+    );
+    assert!(admin.parent_span_id.is_empty(), "a root span");
+    assert_eq!(
+        int_attribute(&admin.attributes, "rpc.grpc.status_code"),
+        Some(tonic::Code::Unauthenticated as i64)
+    );
+    let status = admin.status.as_ref().expect("a status");
+    assert_eq!(status.code, StatusCode::Error as i32);
+}
+
+fn names(spans: &[(String, Span)]) -> Vec<&str> {
+    spans.iter().map(|(_, s)| s.name.as_str()).collect()
+}
