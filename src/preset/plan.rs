@@ -189,7 +189,7 @@ pub fn import(
             description: entry.description.clone(),
             alternatives,
         };
-        let existing = catalog.operations.iter().find(|o| o.name == op.name);
+        let existing = catalog.operation(&op.name);
         if existing != Some(&op) {
             let create = existing.is_none();
             let next = edit::put_operation(&catalog, op, create)?;
@@ -206,10 +206,7 @@ pub fn import(
                 &format!("client[{i}].allowed_scopes"),
             )?,
         };
-        let existing = catalog
-            .clients
-            .iter()
-            .find(|c| c.client_id == client.client_id);
+        let existing = catalog.client(&client.client_id);
         if existing != Some(&client) {
             let create = existing.is_none();
             let next = edit::put_client(&catalog, client, create)?;

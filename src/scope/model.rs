@@ -112,3 +112,15 @@ pub struct CatalogSnapshot {
     pub clients: Vec<Client>,
     pub operations: Vec<Operation>,
 }
+
+impl CatalogSnapshot {
+    /// The client with this exact id.
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    /// The operation with this exact name.
+    pub fn operation(&self, name: &str) -> Option<&Operation> {
+        self.operations.iter().find(|o| o.name == name)
+    }
+}

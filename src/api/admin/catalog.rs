@@ -54,11 +54,7 @@ impl AdminService {
             }
             ClientAction::Get(get) => {
                 let committed = self.catalogs.get(&tenant).await?;
-                let found = committed
-                    .catalog
-                    .clients
-                    .iter()
-                    .find(|c| c.client_id == get.client_id);
+                let found = committed.catalog.client(&get.client_id);
                 let found = found.ok_or_else(|| not_found("client", &get.client_id))?;
                 (
                     ClientResult::Client(convert::client(found)),
@@ -70,11 +66,7 @@ impl AdminService {
                 let client_id = client.client_id.clone();
                 let plan = move |_: &_, c: &_| edit::put_client(c, client.clone(), true);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found = committed
-                    .catalog
-                    .clients
-                    .iter()
-                    .find(|c| c.client_id == client_id);
+                let found = committed.catalog.client(&client_id);
                 let found = found.ok_or_else(|| not_found("client", &client_id))?;
                 (
                     ClientResult::Client(convert::client(found)),
@@ -88,14 +80,12 @@ impl AdminService {
                     .transpose()?;
                 let client_id = update.client_id.clone();
                 let plan = move |_: &_, c: &crate::scope::CatalogSnapshot| {
-                    let current = c
-                        .clients
-                        .iter()
-                        .find(|x| x.client_id == update.client_id)
-                        .ok_or_else(|| EditError::NotFound {
-                            kind: "client",
-                            name: update.client_id.clone(),
-                        })?;
+                    let current =
+                        c.client(&update.client_id)
+                            .ok_or_else(|| EditError::NotFound {
+                                kind: "client",
+                                name: update.client_id.clone(),
+                            })?;
                     let mut next = current.clone();
                     if let Some(name) = &update.name {
                         next.name.clone_from(name);
@@ -109,11 +99,7 @@ impl AdminService {
                     edit::put_client(c, next, false)
                 };
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found = committed
-                    .catalog
-                    .clients
-                    .iter()
-                    .find(|c| c.client_id == client_id);
+                let found = committed.catalog.client(&client_id);
                 let found = found.ok_or_else(|| not_found("client", &client_id))?;
                 (
                     ClientResult::Client(convert::client(found)),
@@ -124,11 +110,7 @@ impl AdminService {
                 let before = self.catalogs.get(&tenant).await?;
                 let plan = |_: &_, c: &_| edit::delete_client(c, &delete.client_id);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let gone = before
-                    .catalog
-                    .clients
-                    .iter()
-                    .find(|c| c.client_id == delete.client_id);
+                let gone = before.catalog.client(&delete.client_id);
                 let gone = gone.map(convert::client).unwrap_or_else(|| pb::Client {
                     client_id: delete.client_id.clone(),
                     ..Default::default()
@@ -170,11 +152,7 @@ impl AdminService {
             }
             OpAction::Get(get) => {
                 let committed = self.catalogs.get(&tenant).await?;
-                let found = committed
-                    .catalog
-                    .operations
-                    .iter()
-                    .find(|o| o.name == get.name);
+                let found = committed.catalog.operation(&get.name);
                 let found = found.ok_or_else(|| not_found("operation", &get.name))?;
                 (
                     OpResult::Operation(convert::operation(found)),
@@ -187,7 +165,7 @@ impl AdminService {
                 let name = op.name.clone();
                 let plan = move |_: &_, c: &_| edit::put_operation(c, op.clone(), create);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found = committed.catalog.operations.iter().find(|o| o.name == name);
+                let found = committed.catalog.operation(&name);
                 let found = found.ok_or_else(|| not_found("operation", &name))?;
                 (
                     OpResult::Operation(convert::operation(found)),
@@ -198,11 +176,7 @@ impl AdminService {
                 let before = self.catalogs.get(&tenant).await?;
                 let plan = |_: &_, c: &_| edit::delete_operation(c, &delete.name);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let gone = before
-                    .catalog
-                    .operations
-                    .iter()
-                    .find(|o| o.name == delete.name);
+                let gone = before.catalog.operation(&delete.name);
                 let gone = gone
                     .map(convert::operation)
                     .unwrap_or_else(|| pb::Operation {

@@ -11,10 +11,7 @@ pub fn put_client(
     create: bool,
 ) -> Result<Edit, EditError> {
     validate_client_id(&client.client_id)?;
-    let current = catalog
-        .clients
-        .iter()
-        .find(|c| c.client_id == client.client_id);
+    let current = catalog.client(&client.client_id);
     match (current, create) {
         (Some(_), true) => {
             return Err(EditError::AlreadyExists {
@@ -57,9 +54,7 @@ pub fn put_client(
 /// Plans deleting a client.
 pub fn delete_client(catalog: &CatalogSnapshot, client_id: &str) -> Result<Edit, EditError> {
     let current = catalog
-        .clients
-        .iter()
-        .find(|c| c.client_id == client_id)
+        .client(client_id)
         .ok_or_else(|| EditError::NotFound {
             kind: "client",
             name: client_id.to_owned(),
@@ -87,7 +82,7 @@ pub fn put_operation(
             "operation name must be 1-200 printable ASCII characters without leading or trailing space",
         ));
     }
-    let current = catalog.operations.iter().find(|o| o.name == op.name);
+    let current = catalog.operation(&op.name);
     match (current, create) {
         (Some(_), true) => {
             return Err(EditError::AlreadyExists {
@@ -139,14 +134,10 @@ pub fn put_operation(
 
 /// Plans deleting an operation.
 pub fn delete_operation(catalog: &CatalogSnapshot, name: &str) -> Result<Edit, EditError> {
-    let current = catalog
-        .operations
-        .iter()
-        .find(|o| o.name == name)
-        .ok_or_else(|| EditError::NotFound {
-            kind: "operation",
-            name: name.to_owned(),
-        })?;
+    let current = catalog.operation(name).ok_or_else(|| EditError::NotFound {
+        kind: "operation",
+        name: name.to_owned(),
+    })?;
     let mut edit = Edit::default();
     let audit = record(
         "operation.delete",
