@@ -20,10 +20,11 @@ mod svg;
 
 use std::{io::Write, path::PathBuf, time::Duration};
 
+pub use self::scenario::NAMES;
 use self::{
     driver::{Load, Measured},
     report::{Context, Row},
-    scenario::{BASELINE, Conn, NAMES},
+    scenario::{BASELINE, Conn},
     server::Server,
     setup::{Admin, Fixture},
 };

@@ -1,7 +1,7 @@
 //! Logs, metrics and traces, set up in one place: `tracing` to stderr as text or JSON, filtered
 //! by `RUST_LOG` (default `info`); Prometheus metrics on their own HTTP port when configured;
-//! OpenTelemetry spans over OTLP/gRPC when configured (`otlp`); a tower layer that times, and
-//! when traces are exported traces, every gRPC call by method.
+//! OpenTelemetry spans over OTLP/gRPC when configured (`otlp`); a tower layer that times every
+//! gRPC call by method and, when traces are exported, runs it in a span.
 
 mod otlp;
 

@@ -9,6 +9,7 @@ mod helpers;
 mod tokens;
 
 mod admin_auth;
+mod bench;
 mod cli;
 mod conformance;
 mod decision;
