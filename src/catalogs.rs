@@ -5,7 +5,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -96,16 +99,33 @@ impl RevocationIndex {
 pub struct Catalogs {
     store: Arc<dyn Store>,
     cache: Cache<TenantId, Arc<TenantState>>,
+    /// Tenants the store said do not exist, so calls naming one (a typo, a flood) are answered
+    /// without a query each. Forgotten like cached state: on a write or change announcement
+    /// for that id (a creation announces), else after the same TTL.
+    missing: Cache<TenantId, ()>,
+    /// Bumped by every invalidation: a "not found" read before one is not remembered after it
+    /// (the tenant may have been created in between).
+    invalidations: Arc<AtomicU64>,
 }
 
 impl Catalogs {
-    /// A cache of at most `capacity` tenants, each entry living at most `ttl`.
+    /// A cache of at most `capacity` tenants (and as many unknown ids), each entry living at
+    /// most `ttl`.
     pub fn new(store: Arc<dyn Store>, capacity: u64, ttl: Duration) -> Self {
         let cache = Cache::builder()
             .max_capacity(capacity)
             .time_to_live(ttl)
             .build();
-        Self { store, cache }
+        let missing = Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(ttl)
+            .build();
+        Self {
+            store,
+            cache,
+            missing,
+            invalidations: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// The store behind the cache.
@@ -120,9 +140,14 @@ impl Catalogs {
         if let Some(state) = self.cache.get(id).await {
             return Ok(state);
         }
+        if self.missing.contains_key(id) {
+            return Err(StoreError::TenantNotFound(id.to_string()));
+        }
+        let generation = self.invalidations.load(Ordering::Acquire);
         let store = Arc::clone(&self.store);
         let key = id.clone();
-        self.cache
+        let loaded = self
+            .cache
             .try_get_with(id.clone(), async move {
                 let Committed { tenant, catalog } = store.catalog(&key).await?;
                 let now = crate::store::now_ms() / 1000;
@@ -145,15 +170,23 @@ impl Catalogs {
                     revocations,
                 }))
             })
-            .await
-            .map_err(|err: Arc<StoreError>| match Arc::try_unwrap(err) {
-                Ok(err) => err,
-                Err(shared) => match &*shared {
-                    StoreError::TenantNotFound(t) => StoreError::TenantNotFound(t.clone()),
-                    StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-                    other => StoreError::Internal(other.to_string()),
-                },
-            })
+            .await;
+        if let Err(err) = &loaded
+            && matches!(**err, StoreError::TenantNotFound(_))
+        {
+            self.missing.insert(id.clone(), ()).await;
+            if self.invalidations.load(Ordering::Acquire) != generation {
+                self.missing.invalidate(id).await;
+            }
+        }
+        loaded.map_err(|err: Arc<StoreError>| match Arc::try_unwrap(err) {
+            Ok(err) => err,
+            Err(shared) => match &*shared {
+                StoreError::TenantNotFound(t) => StoreError::TenantNotFound(t.clone()),
+                StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+                other => StoreError::Internal(other.to_string()),
+            },
+        })
     }
 
     /// The cached state of a tenant, without loading it.
@@ -163,7 +196,9 @@ impl Catalogs {
 
     /// Forgets a tenant's cached state (after a write, or a change notification).
     pub async fn invalidate(&self, id: &TenantId) {
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(id).await;
+        self.missing.invalidate(id).await;
     }
 
     /// Like [`Catalogs::edit`], also changing the tenant's settings in the same transaction.
@@ -182,7 +217,9 @@ impl Catalogs {
 
     /// Forgets every cached tenant (change announcements may have been missed).
     pub fn invalidate_all(&self) {
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate_all();
+        self.missing.invalidate_all();
     }
 
     /// Applies a planned edit in one store transaction and drops the cached state, so the

@@ -385,6 +385,8 @@ macro_rules! sql_store {
                 Self::audit(&mut tx, tenant.id.as_str(), 1, actor, &record).await?;
                 Self::apply(&mut tx, tenant.id.as_str(), 1, seed, actor).await?;
                 Self::bump(&mut tx, tenant.id.as_str(), 1).await?;
+                // New settings too: replicas must drop what they cached about its issuer.
+                Self::announce(&mut tx, "s", tenant.id.as_str()).await?;
                 let committed = Self::load(&mut tx, &tenant.id, false).await?;
                 tx.commit().await?;
                 Ok(committed)

@@ -20,7 +20,7 @@ use crate::{
 
 const ISSUER: &str = "https://id.school.test";
 
-async fn introspect(app: &TestApp, tenant: &str, token: &str) -> IntrospectResponse {
+pub async fn introspect(app: &TestApp, tenant: &str, token: &str) -> IntrospectResponse {
     let request = IntrospectRequest {
         token: token.to_owned(),
         tenant: tenant.to_owned(),

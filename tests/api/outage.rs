@@ -1,6 +1,6 @@
 //! A store outage, simulated by cutting a TCP proxy in front of Postgres: reads keep being
-//! served from cache, writes fail with UNAVAILABLE and leave nothing behind, health goes
-//! NOT_SERVING and comes back.
+//! served from cache (a tenant known not to exist included), writes fail with UNAVAILABLE and
+//! leave nothing behind, health goes NOT_SERVING and comes back.
 
 use std::{
     sync::{
@@ -10,7 +10,10 @@ use std::{
     time::Duration,
 };
 
-use scopegate::pb::{CreateScope, manage_scope_request::Action};
+use scopegate::pb::{
+    CheckResult, CheckScopesRequest, CreateScope, Reason, manage_scope_request::Action,
+    scope_decision_client::ScopeDecisionClient,
+};
 use tokio::{net::TcpListener, sync::watch};
 use tonic::Code;
 use tonic_health::pb::{
@@ -18,6 +21,7 @@ use tonic_health::pb::{
 };
 
 use crate::{
+    decision::{all_of, granted_check},
     helpers::{Backend, TestApp, TestDb, create_tenant, postgres_url, test_config},
     manage_scope::{list_names, scope_call},
 };
@@ -67,6 +71,22 @@ impl Proxy {
     }
 }
 
+/// Checks granted `openid` against tenant `tenant`.
+async fn check_openid(app: &TestApp, tenant: &str) -> CheckResult {
+    let request = CheckScopesRequest {
+        tenant: tenant.to_owned(),
+        checks: vec![granted_check("", &["openid"], "", all_of(&["openid"]))],
+        explain: false,
+    };
+    let mut results = ScopeDecisionClient::new(app.channel.clone())
+        .check_scopes(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    results.remove(0)
+}
+
 async fn wait_for_health(app: &TestApp, want: ServingStatus) {
     let mut health = HealthClient::new(app.channel.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -112,9 +132,13 @@ async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly()
             .contains(&"courses:read".to_owned())
     );
 
+    let unknown = check_openid(&app, "ghost").await;
+    assert_eq!(unknown.reason(), Reason::TenantNotFound);
+
     proxy.cut();
     wait_for_health(&app, ServingStatus::NotServing).await;
     let cached = list_names(&app, "school", false).await;
+    let still_unknown = check_openid(&app, "ghost").await;
     let create = Action::Create(CreateScope {
         name: "reports:read".into(),
         description: "Reports".into(),
@@ -129,6 +153,12 @@ async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly()
         "decisions keep being served from cache"
     );
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(still_unknown.error.is_none(), "{still_unknown:?}");
+    assert_eq!(
+        still_unknown.reason(),
+        Reason::TenantNotFound,
+        "an unknown tenant is remembered, not asked of the store again"
+    );
 
     proxy.restore();
     wait_for_health(&app, ServingStatus::Serving).await;

@@ -1,14 +1,22 @@
 //! Two replicas on one Postgres database stay coherent: a write on one is seen by the other
-//! through the change feed, long before the cache TTL would expire.
+//! through the change feed, long before the cache TTL would expire, and so is a new tenant
+//! the other had been asked about (and remembered as unknown) before it existed.
 
 use std::time::Duration;
 
-use scopegate::pb::{DeleteScope, ScopeRef, manage_scope_request::Action, scope_ref::Ref};
+use scopegate::pb::{
+    CheckScopesRequest, DeleteScope, Reason, ScopeRef, manage_scope_request::Action,
+    scope_decision_client::ScopeDecisionClient, scope_ref::Ref,
+};
+use serde_json::json;
 
 use crate::{
+    decision::{all_of, granted_check},
     helpers::create_tenant,
     helpers::{Backend, TestApp, TestDb, postgres_url, test_config},
+    introspection::introspect,
     manage_scope::{list_names, scope_call},
+    tokens::{Idp, create_tenant_for},
 };
 
 #[tokio::test]
@@ -56,4 +64,68 @@ async fn a_write_on_one_replica_reaches_the_other_through_the_change_feed() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Polls `done` until it holds (the change feed is an external event), for at most 5 s: far
+/// less than the 30 s an issuer or a missing tenant stays cached without an announcement.
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_created_on_one_replica_is_found_on_the_other_where_it_was_unknown() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await.unwrap();
+    let replica = |db: &TestDb| {
+        let mut config = test_config(&db.url);
+        config.catalog_ttl = Duration::from_secs(3600);
+        config
+    };
+    let a = TestApp::start(replica(&db)).await;
+    let b = TestApp::start(replica(&db)).await;
+    let idp = Idp::new("https://id.late.test", "late-key");
+    let token = idp.mint(&json!({ "scope": "openid" }));
+    let named = |app: &TestApp| {
+        let app = app.channel.clone();
+        async move {
+            let check = granted_check("late", &["openid"], "", all_of(&["openid"]));
+            let request = CheckScopesRequest {
+                tenant: "late".into(),
+                checks: vec![check],
+                explain: false,
+            };
+            let mut results = ScopeDecisionClient::new(app)
+                .check_scopes(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .results;
+            results.remove(0).reason()
+        }
+    };
+
+    // B learns that neither the tenant nor the token's issuer exists, and remembers it.
+    assert_eq!(named(&b).await, Reason::TenantNotFound);
+    assert!(!introspect(&b, "", &token).await.active);
+
+    create_tenant_for(&a, "late", "oidc", &idp).await;
+    assert_eq!(named(&a).await, Reason::Allowed, "at once on the writer");
+    eventually("b still says the tenant does not exist", || async {
+        named(&b).await == Reason::Allowed
+    })
+    .await;
+    eventually("b still does not route the issuer", || async {
+        introspect(&b, "", &token).await.active
+    })
+    .await;
 }
