@@ -106,6 +106,8 @@ pub struct Catalogs {
     /// Bumped by every invalidation: a "not found" read before one is not remembered after it
     /// (the tenant may have been created in between).
     invalidations: Arc<AtomicU64>,
+    capacity: u64,
+    ttl: Duration,
 }
 
 impl Catalogs {
@@ -125,7 +127,15 @@ impl Catalogs {
             cache,
             missing,
             invalidations: Arc::new(AtomicU64::new(0)),
+            capacity,
+            ttl,
         }
+    }
+
+    /// Most tenants kept, and how long an entry may live without an announcement: the bounds
+    /// other per-tenant caches (issuer routing) follow too.
+    pub fn limits(&self) -> (u64, Duration) {
+        (self.capacity, self.ttl)
     }
 
     /// The store behind the cache.

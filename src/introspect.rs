@@ -2,7 +2,7 @@
 //! verify it (through the verified-token cache and the tenant's keys), re-check the cached
 //! facts against the tenant's current settings, and apply revocations.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use moka::future::Cache;
 
@@ -70,13 +70,15 @@ impl Introspector {
         jwks: JwksConfig,
         cache: &TokenCacheConfig,
     ) -> Result<Self, KeyError> {
+        // Issuer routing (known and unknown issuers) is bounded like the catalog cache.
+        let (capacity, ttl) = catalogs.limits();
         Ok(Self {
             catalogs,
             keys: JwksProvider::new(jwks)?,
             tokens: VerifiedTokenCache::new(cache),
             issuers: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(30))
+                .max_capacity(capacity)
+                .time_to_live(ttl)
                 .build(),
         })
     }

@@ -67,7 +67,7 @@ async fn a_write_on_one_replica_reaches_the_other_through_the_change_feed() {
 }
 
 /// Polls `done` until it holds (the change feed is an external event), for at most 5 s: far
-/// less than the 30 s an issuer or a missing tenant stays cached without an announcement.
+/// less than the hour an issuer or a missing tenant stays cached here without an announcement.
 async fn eventually<F, Fut>(what: &str, mut done: F)
 where
     F: FnMut() -> Fut,
