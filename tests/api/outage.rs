@@ -10,10 +10,7 @@ use std::{
     time::Duration,
 };
 
-use scopegate::pb::{
-    CheckResult, CheckScopesRequest, CreateScope, Reason, manage_scope_request::Action,
-    scope_decision_client::ScopeDecisionClient,
-};
+use scopegate::pb::{CheckResult, CreateScope, Reason, manage_scope_request::Action};
 use tokio::{net::TcpListener, sync::watch};
 use tonic::Code;
 use tonic_health::pb::{
@@ -21,7 +18,7 @@ use tonic_health::pb::{
 };
 
 use crate::{
-    decision::{all_of, granted_check},
+    decision::{all_of, check_all, granted_check},
     helpers::{Backend, TestApp, TestDb, create_tenant, postgres_url, test_config},
     manage_scope::{list_names, scope_call},
 };
@@ -73,18 +70,8 @@ impl Proxy {
 
 /// Checks granted `openid` against tenant `tenant`.
 async fn check_openid(app: &TestApp, tenant: &str) -> CheckResult {
-    let request = CheckScopesRequest {
-        tenant: tenant.to_owned(),
-        checks: vec![granted_check("", &["openid"], "", all_of(&["openid"]))],
-        explain: false,
-    };
-    let mut results = ScopeDecisionClient::new(app.channel.clone())
-        .check_scopes(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .results;
-    results.remove(0)
+    let check = granted_check("", &["openid"], "", all_of(&["openid"]));
+    check_all(app, tenant, vec![check]).await.remove(0)
 }
 
 async fn wait_for_health(app: &TestApp, want: ServingStatus) {

@@ -4,14 +4,11 @@
 
 use std::time::Duration;
 
-use scopegate::pb::{
-    CheckScopesRequest, DeleteScope, Reason, ScopeRef, manage_scope_request::Action,
-    scope_decision_client::ScopeDecisionClient, scope_ref::Ref,
-};
+use scopegate::pb::{DeleteScope, Reason, ScopeRef, manage_scope_request::Action, scope_ref::Ref};
 use serde_json::json;
 
 use crate::{
-    decision::{all_of, granted_check},
+    decision::{all_of, check_all, granted_check},
     helpers::create_tenant,
     helpers::{Backend, TestApp, TestDb, postgres_url, test_config},
     introspection::introspect,
@@ -19,20 +16,40 @@ use crate::{
     tokens::{Idp, create_tenant_for},
 };
 
-#[tokio::test]
-async fn a_write_on_one_replica_reaches_the_other_through_the_change_feed() {
-    if postgres_url().is_none() {
-        return;
-    }
-    let db = TestDb::new(Backend::Postgres).await.unwrap();
-    // A TTL of an hour: only the change feed can explain a fresh read.
-    let replica = |db: &TestDb| {
+/// Two servers on one fresh Postgres database, with a catalog TTL of an hour: only the change
+/// feed can explain a fresh read. `None` when Postgres is not configured.
+async fn two_replicas() -> Option<(TestDb, TestApp, TestApp)> {
+    postgres_url()?;
+    let db = TestDb::new(Backend::Postgres).await?;
+    let replica = || {
         let mut config = test_config(&db.url);
         config.catalog_ttl = Duration::from_secs(3600);
         config
     };
-    let a = TestApp::start(replica(&db)).await;
-    let b = TestApp::start(replica(&db)).await;
+    let a = TestApp::start(replica()).await;
+    let b = TestApp::start(replica()).await;
+    Some((db, a, b))
+}
+
+/// Polls `done` until it holds (the change feed is an external event), for at most 5 s: far
+/// less than the hour an entry stays cached here without an announcement.
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_write_on_one_replica_reaches_the_other_through_the_change_feed() {
+    let Some((_db, a, b)) = two_replicas().await else {
+        return;
+    };
     create_tenant(&a, "school", "loopwise").await;
     assert!(
         list_names(&b, "school", false)
@@ -49,70 +66,27 @@ async fn a_write_on_one_replica_reaches_the_other_through_the_change_feed() {
     });
     scope_call(&a, "school", delete).await.unwrap();
 
-    // Wait for the notification to arrive (an external event), bounded.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        if !list_names(&b, "school", false)
+    eventually("replica b never heard of the delete", || async {
+        !list_names(&b, "school", false)
             .await
             .contains(&"courses:read".to_owned())
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "replica b never heard of the delete"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
-/// Polls `done` until it holds (the change feed is an external event), for at most 5 s: far
-/// less than the hour an issuer or a missing tenant stays cached here without an announcement.
-async fn eventually<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !done().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// What `app` answers for granted `openid` against the tenant `late`.
+async fn named(app: &TestApp) -> Reason {
+    let check = granted_check("late", &["openid"], "", all_of(&["openid"]));
+    check_all(app, "late", vec![check]).await.remove(0).reason()
 }
 
 #[tokio::test]
 async fn a_tenant_created_on_one_replica_is_found_on_the_other_where_it_was_unknown() {
-    if postgres_url().is_none() {
+    let Some((_db, a, b)) = two_replicas().await else {
         return;
-    }
-    let db = TestDb::new(Backend::Postgres).await.unwrap();
-    let replica = |db: &TestDb| {
-        let mut config = test_config(&db.url);
-        config.catalog_ttl = Duration::from_secs(3600);
-        config
     };
-    let a = TestApp::start(replica(&db)).await;
-    let b = TestApp::start(replica(&db)).await;
     let idp = Idp::new("https://id.late.test", "late-key");
     let token = idp.mint(&json!({ "scope": "openid" }));
-    let named = |app: &TestApp| {
-        let app = app.channel.clone();
-        async move {
-            let check = granted_check("late", &["openid"], "", all_of(&["openid"]));
-            let request = CheckScopesRequest {
-                tenant: "late".into(),
-                checks: vec![check],
-                explain: false,
-            };
-            let mut results = ScopeDecisionClient::new(app)
-                .check_scopes(request)
-                .await
-                .unwrap()
-                .into_inner()
-                .results;
-            results.remove(0).reason()
-        }
-    };
 
     // B learns that neither the tenant nor the token's issuer exists, and remembers it.
     assert_eq!(named(&b).await, Reason::TenantNotFound);
