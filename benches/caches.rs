@@ -12,14 +12,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey, jwk::Jwk};
 use scopegate::{
-    catalogs::Catalogs,
+    catalogs::{CacheLimits, Catalogs},
     introspect::Introspector,
     preset::{self, CatalogFile},
     scope::{AdminStyle, CompiledCatalog, Requirement},
     store::{self, Actor, Store},
     tenant::{KeySource, Tenant, TenantId},
     token::{
-        JwksConfig, Rejection, TokenCacheConfig, VerifiedToken, VerifiedTokenCache, token_cache_key,
+        Generation, JwksConfig, Rejection, TokenCacheConfig, VerifiedToken, VerifiedTokenCache,
+        token_cache_key,
     },
 };
 use serde_json::json;
@@ -72,7 +73,12 @@ async fn fixture() -> Fixture {
         .create_tenant(&tenant, &seed, &Actor("bench".into()))
         .await
         .expect("tenant created");
-    let catalogs = Catalogs::new(store, 100, Duration::from_secs(3600));
+    let limits = CacheLimits {
+        capacity: 100,
+        ttl: Duration::from_secs(3600),
+        stale_if_error: Duration::ZERO,
+    };
+    let catalogs = Catalogs::new(store, limits);
     let introspector = Introspector::new(
         catalogs,
         JwksConfig::default(),
@@ -141,11 +147,15 @@ fn caches(c: &mut Criterion) {
         })
     };
     let now = now();
-    rt.block_on(cache.get_or_verify(&f.id, &f.token, now, || facts(now)));
+    let steady = Generation {
+        current: 0,
+        floor: 0,
+    };
+    rt.block_on(cache.get_or_verify(&f.id, &f.token, now, steady, || facts(now)));
     group.bench_function("hit", |b| {
         b.to_async(&rt).iter(|| async {
             let hit = cache
-                .get_or_verify(&f.id, &f.token, now, || async {
+                .get_or_verify(&f.id, &f.token, now, steady, || async {
                     Err(Rejection::BadSignature)
                 })
                 .await;

@@ -19,8 +19,7 @@ use crate::{
     config::Config,
     introspect::Introspector,
     pb,
-    store::{self, ChangeHandler, Store, StoreError},
-    tenant::TenantId,
+    store::{self, Store, StoreError},
 };
 
 /// Full names of the services, as health checkers ask for them.
@@ -72,11 +71,7 @@ impl App {
                 addr: config.listen,
                 source,
             })?;
-        let catalogs = Catalogs::new(
-            Arc::clone(&store),
-            config.catalog_capacity,
-            config.catalog_ttl,
-        );
+        let catalogs = Catalogs::new(Arc::clone(&store), config.cache_limits());
         let introspector = Introspector::new(catalogs, config.jwks.clone(), &config.token_cache)
             .map_err(|e| AppError::Token(e.to_string()))?;
         Ok(Self {
@@ -111,7 +106,7 @@ impl App {
             .map_err(|e| AppError::Serve(e.to_string()))?;
         let admins = TokenAdmins::new(self.introspector.clone(), self.config.admin_tenant.clone());
         let auth = AdminAuth::new(self.config.admin_key.clone(), Some(Arc::new(admins)));
-        let admin = AdminService::new(self.introspector.clone(), auth.clone());
+        let admin = AdminService::new(&self.introspector, auth.clone());
         let introspection = IntrospectionService::new(self.introspector.clone(), auth);
         let decision = DecisionService::new(self.introspector.clone());
 
@@ -120,10 +115,8 @@ impl App {
             reporter.clone(),
             self.config.health_interval,
         ));
-        let watcher = tokio::spawn(watch_changes(
-            Arc::clone(&self.store),
-            self.introspector.clone(),
-        ));
+        let catalogs = self.introspector.catalogs().clone();
+        let watcher = tokio::spawn(async move { catalogs.follow_changes().await });
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
@@ -172,35 +165,6 @@ impl App {
             }
         }
     }
-}
-
-/// Applies other replicas' change announcements to this replica's caches.
-async fn watch_changes(store: Arc<dyn Store>, introspector: Introspector) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let apply = tokio::spawn(async move {
-        while let Some(change) = rx.recv().await {
-            let catalogs = introspector.catalogs();
-            match change.split_once(':') {
-                Some((kind, raw)) => {
-                    let Ok(id) = TenantId::parse(raw) else {
-                        continue;
-                    };
-                    catalogs.invalidate(&id).await;
-                    if kind == "s" {
-                        introspector.forget_tenant(&id);
-                    }
-                }
-                None => catalogs.invalidate_all(),
-            }
-        }
-    });
-    let handler: ChangeHandler = Box::new(move |change: &str| {
-        let _ = tx.send(change.to_owned());
-    });
-    if let Err(err) = store.watch_changes(handler).await {
-        tracing::warn!(%err, "change feed unavailable: other replicas' writes show after the cache TTL");
-    }
-    let _ = apply.await;
 }
 
 /// Deletes revocations whose tokens have all expired, hourly.

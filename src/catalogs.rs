@@ -1,28 +1,62 @@
-//! Tenant state in a moka cache in front of the store: the tenant's settings, its catalog as
-//! stored and compiled for decisions, and its revocations. A write through `Catalogs`
-//! invalidates its tenant at once on this replica; other replicas learn through the store's
-//! change feed (Postgres LISTEN/NOTIFY), with the TTL as the bound if a notification is lost.
+//! The tenant-state cache and the one write path. `Catalogs` keeps each tenant's settings,
+//! catalog (as stored and compiled) and revocations in a moka cache in front of the store, and
+//! the tenant directory (ids and issuers) beside it. Every write goes through `Catalogs`, and
+//! every change, local or announced by another replica, is applied in one place,
+//! [`Catalogs::apply`], which also invalidates the verified tokens of a tenant whose keys may
+//! have changed (through the generations `token::VerifiedTokenCache` entries are checked
+//! against). See `generations` for why a value loaded before a write can never outlive it.
+//!
+//! Staleness, as promised in the README: a write is in force on its replica when its call
+//! returns; other replicas learn through the change feed, with `catalog_ttl` as the bound if
+//! an announcement is lost. While the store does not answer, the last good state of a tenant
+//! keeps being served for at most `stale_if_error` past its TTL, never once a committed change
+//! is known to have superseded it.
+
+mod directory;
+mod generations;
+mod revocations;
 
 use std::{
-    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use moka::future::Cache;
-use sha2::{Digest, Sha256};
+
+pub use directory::Listing;
+pub use generations::{Certainty, Generations, Stripe, Touched};
+pub use revocations::{RevocationIndex, token_digest};
 
 use crate::{
     scope::{CatalogIssue, CatalogSnapshot, CompiledCatalog, edit::Edit},
     store::{
-        Actor, Committed, Planner, Revocation, RevocationKind, Store, StoreError, TenantUpdate,
+        Actor, Change, Committed, Planner, Revocation, Store, StoreError, TenantUpdate, now_ms,
     },
     tenant::{Tenant, TenantId},
-    token::{VerifiedToken, VerifyPolicy},
+    token::VerifyPolicy,
 };
+use directory::Directory;
+
+/// After the store failed to answer, how long cached state stands in without asking it again.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Longest issuer looked up: no tenant can have a longer one, so a longer `iss` is simply
+/// unknown (and never copied).
+pub const MAX_ISSUER_LEN: usize = 2048;
+
+/// Bounds of the tenant-state cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheLimits {
+    /// Most tenants kept.
+    pub capacity: u64,
+    /// Longest a tenant's state is served without reloading it, if an announcement is lost.
+    pub ttl: Duration,
+    /// How much longer the last good state may stand in while the store does not answer.
+    pub stale_if_error: Duration,
+}
 
 /// Everything the hot path needs about one tenant at one revision.
 #[derive(Debug)]
@@ -36,179 +70,319 @@ pub struct TenantState {
     /// The tenant's verification policy, built once per revision: a cache hit re-checks a
     /// token against it on every call.
     pub policy: VerifyPolicy,
+    /// The generation stamped before the store was read (see `generations`).
+    pub stamp: u64,
+    /// Which invalidation floors cover this tenant.
+    pub stripe: Stripe,
+    loaded_at: Instant,
 }
 
-/// A tenant's revocations, indexed for a check per token.
-#[derive(Debug, Default)]
-pub struct RevocationIndex {
-    jtis: HashSet<String>,
-    clients: HashMap<String, i64>,
-    subjects: HashMap<String, i64>,
-    tokens: HashSet<String>,
+/// What a write touches, for its invalidation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wrote {
+    /// Catalog or revocations.
+    Catalog,
+    /// Settings, or the tenant's existence.
+    Settings,
 }
 
-/// The key under which a `jti`-less token is revoked: hex SHA-256 of its text.
-pub fn token_digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-impl RevocationIndex {
-    /// Indexes unexpired revocations.
-    pub fn new(rows: Vec<Revocation>) -> Self {
-        let mut index = Self::default();
-        for row in rows {
-            match row.kind {
-                RevocationKind::Jti => {
-                    index.jtis.insert(row.value);
-                }
-                RevocationKind::Client => {
-                    index.clients.insert(row.value, row.not_before);
-                }
-                RevocationKind::Subject => {
-                    index.subjects.insert(row.value, row.not_before);
-                }
-                RevocationKind::Token => {
-                    index.tokens.insert(row.value);
-                }
-            }
-        }
-        index
-    }
-
-    /// Whether a verified token (whose text is `raw`) is revoked: its `jti` is, the token
-    /// itself is, or it was issued before its client's or subject's not-before. A token
-    /// without `iat` counts as issued before any not-before.
-    pub fn is_revoked(&self, token: &VerifiedToken, raw: &str) -> bool {
-        let issued = token.iat.unwrap_or(i64::MIN);
-        let before = |map: &HashMap<String, i64>, id: Option<&String>| {
-            id.and_then(|id| map.get(id))
-                .is_some_and(|&not_before| issued < not_before)
-        };
-        token
-            .jti
-            .as_ref()
-            .is_some_and(|jti| self.jtis.contains(jti))
-            || before(&self.clients, token.client_id.as_ref())
-            || before(&self.subjects, token.sub.as_ref())
-            || (!self.tokens.is_empty() && self.tokens.contains(&token_digest(raw)))
-    }
-}
-
-/// Cached tenant state and the writes that keep it honest.
+/// Cached tenant state and the writes that keep it honest. Cheap to clone; clones share all.
 #[derive(Debug, Clone)]
 pub struct Catalogs {
     store: Arc<dyn Store>,
     cache: Cache<TenantId, Arc<TenantState>>,
-    /// Tenants the store said do not exist, so calls naming one (a typo, a flood) are answered
-    /// without a query each. Forgotten like cached state: on a write or change announcement
-    /// for that id (a creation announces), else after the same TTL.
-    missing: Cache<TenantId, ()>,
-    /// Bumped by every invalidation: a "not found" read before one is not remembered after it
-    /// (the tenant may have been created in between).
-    invalidations: Arc<AtomicU64>,
-    capacity: u64,
-    ttl: Duration,
+    generations: Arc<Generations>,
+    directory: Arc<Directory>,
+    /// Until when (milliseconds since `epoch`) the store is not asked again after it failed.
+    resting_until: Arc<AtomicU64>,
+    epoch: Instant,
+    limits: CacheLimits,
 }
 
 impl Catalogs {
-    /// A cache of at most `capacity` tenants (and as many unknown ids), each entry living at
-    /// most `ttl`.
-    pub fn new(store: Arc<dyn Store>, capacity: u64, ttl: Duration) -> Self {
+    /// A cache within `limits` in front of `store`.
+    pub fn new(store: Arc<dyn Store>, limits: CacheLimits) -> Self {
         let cache = Cache::builder()
-            .max_capacity(capacity)
-            .time_to_live(ttl)
-            .build();
-        let missing = Cache::builder()
-            .max_capacity(capacity)
-            .time_to_live(ttl)
+            .max_capacity(limits.capacity)
+            // Kept past the TTL only to stand in during an outage.
+            .time_to_live(limits.ttl.saturating_add(limits.stale_if_error))
             .build();
         Self {
             store,
             cache,
-            missing,
-            invalidations: Arc::new(AtomicU64::new(0)),
-            capacity,
-            ttl,
+            generations: Arc::new(Generations::default()),
+            directory: Arc::new(Directory::default()),
+            resting_until: Arc::new(AtomicU64::new(0)),
+            epoch: Instant::now(),
+            limits,
         }
     }
 
-    /// Most tenants kept, and how long an entry may live without an announcement: the bounds
-    /// other per-tenant caches (issuer routing) follow too.
-    pub fn limits(&self) -> (u64, Duration) {
-        (self.capacity, self.ttl)
-    }
-
-    /// The store behind the cache.
+    /// The store behind the cache, for reads that are not cached (listings, audit). Writes go
+    /// through the methods below.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
-    /// A tenant's state, from cache or loaded once for all concurrent callers.
+    /// The invalidation generations, against which verified tokens are checked.
+    pub fn generations(&self) -> &Generations {
+        &self.generations
+    }
+
+    /// A tenant's current state: from cache, or loaded once for all concurrent callers. While
+    /// the store does not answer, the last good state stands in (see the module docs).
     pub async fn get(&self, id: &TenantId) -> Result<Arc<TenantState>, StoreError> {
-        // The hot path: a plain lookup, without building the loader below (two id clones and
-        // a future holding the store calls).
-        if let Some(state) = self.cache.get(id).await {
-            return Ok(state);
+        let held = self.cache.get(id).await;
+        if let Some(state) = &held
+            && self.is_current(state)
+        {
+            return Ok(Arc::clone(state));
         }
-        if self.missing.contains_key(id) {
+        self.refresh(id, held).await
+    }
+
+    /// The tenant whose issuer is exactly `issuer`, if any.
+    pub async fn tenant_of_issuer(&self, issuer: &str) -> Result<Option<TenantId>, StoreError> {
+        if issuer.is_empty() || issuer.len() > MAX_ISSUER_LEN {
+            return Ok(None);
+        }
+        Ok(self.directory().await?.tenant_of(issuer).cloned())
+    }
+
+    fn is_current(&self, state: &TenantState) -> bool {
+        self.generations.state_current(state.stripe, state.stamp)
+            && state.loaded_at.elapsed() < self.limits.ttl
+    }
+
+    fn may_stand_in(&self, state: &TenantState) -> bool {
+        self.generations
+            .state_usable_in_outage(state.stripe, state.stamp)
+            && state.loaded_at.elapsed()
+                < self.limits.ttl.saturating_add(self.limits.stale_if_error)
+    }
+
+    async fn refresh(
+        &self,
+        id: &TenantId,
+        held: Option<Arc<TenantState>>,
+    ) -> Result<Arc<TenantState>, StoreError> {
+        if let Some(state) = &held
+            && self.resting()
+            && self.may_stand_in(state)
+        {
+            return Ok(stand_in("tenant", state));
+        }
+        match self.load(id, held.is_some()).await {
+            Err(StoreError::Unavailable(reason)) => {
+                self.rest(&reason);
+                let Some(state) = held.filter(|s| self.may_stand_in(s)) else {
+                    return Err(StoreError::Unavailable(reason));
+                };
+                // Loading dropped it from the cache: keep it for the next caller.
+                self.cache
+                    .entry(id.clone())
+                    .or_insert(Arc::clone(&state))
+                    .await;
+                Ok(stand_in("tenant", &state))
+            }
+            other => other,
+        }
+    }
+
+    async fn load(&self, id: &TenantId, drop_held: bool) -> Result<Arc<TenantState>, StoreError> {
+        // Unknown tenants are answered from the directory: no query per name.
+        if !self.directory().await?.contains(id) {
             return Err(StoreError::TenantNotFound(id.to_string()));
         }
-        let generation = self.invalidations.load(Ordering::Acquire);
-        let store = Arc::clone(&self.store);
-        let key = id.clone();
+        if drop_held {
+            // Else `try_get_with` would hand back the entry we refused.
+            self.cache.invalidate(id).await;
+        }
+        let read = read_state(
+            Arc::clone(&self.store),
+            Arc::clone(&self.generations),
+            id.clone(),
+        );
         let loaded = self
             .cache
-            .try_get_with(id.clone(), async move {
-                let Committed { tenant, catalog } = store.catalog(&key).await?;
-                let now = crate::store::now_ms() / 1000;
-                let revocations = RevocationIndex::new(store.revocations(&key, now).await?);
-                let compiled = CompiledCatalog::compile(catalog.clone());
-                for issue in compiled.issues() {
-                    // An operation emptied by scope deletions is a normal, fail-closed state;
-                    // anything else means the stored data broke a write-time rule.
-                    if matches!(issue, CatalogIssue::EmptyRequirement { .. }) {
-                        tracing::debug!(tenant = %key, ?issue, "operation denies every request");
-                    } else {
-                        tracing::warn!(tenant = %key, ?issue, "catalog issue");
-                    }
-                }
-                Ok(Arc::new(TenantState {
-                    policy: VerifyPolicy::from_tenant(&tenant),
-                    tenant,
-                    catalog,
-                    compiled,
-                    revocations,
-                }))
-            })
-            .await;
-        if let Err(err) = &loaded
-            && matches!(**err, StoreError::TenantNotFound(_))
+            .try_get_with(id.clone(), read)
+            .await
+            .map_err(unshare)?;
+        if self.is_current(&loaded) {
+            return Ok(loaded);
+        }
+        // We joined a load that began before an invalidation: read again, ourselves.
+        let fresh = read_state(
+            Arc::clone(&self.store),
+            Arc::clone(&self.generations),
+            id.clone(),
+        )
+        .await?;
+        self.cache.insert(id.clone(), Arc::clone(&fresh)).await;
+        Ok(fresh)
+    }
+
+    /// The current directory, reloaded by one caller when an invalidation or the TTL made it
+    /// old; during an outage the last good one stands in like tenant state does.
+    async fn directory(&self) -> Result<Arc<Listing>, StoreError> {
+        if let Some(listing) = self.directory.latest()
+            && self.listing_current(&listing)
         {
-            self.missing.insert(id.clone(), ()).await;
-            if self.invalidations.load(Ordering::Acquire) != generation {
-                self.missing.invalidate(id).await;
+            return Ok(listing);
+        }
+        let _one_reload = self.directory.reload.lock().await;
+        let held = self.directory.latest();
+        if let Some(listing) = &held {
+            if self.listing_current(listing) {
+                return Ok(Arc::clone(listing));
+            }
+            if self.resting() && self.listing_may_stand_in(listing) {
+                return Ok(stand_in("directory", listing));
             }
         }
-        loaded.map_err(|err: Arc<StoreError>| match Arc::try_unwrap(err) {
-            Ok(err) => err,
-            Err(shared) => match &*shared {
-                StoreError::TenantNotFound(t) => StoreError::TenantNotFound(t.clone()),
-                StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-                other => StoreError::Internal(other.to_string()),
-            },
-        })
+        let stamp = self.generations.stamp();
+        match self.store.directory().await {
+            Ok(rows) => {
+                let listing = Arc::new(Listing::new(stamp, rows));
+                self.directory.install(Arc::clone(&listing));
+                Ok(listing)
+            }
+            Err(StoreError::Unavailable(reason)) => {
+                self.rest(&reason);
+                match held.filter(|l| self.listing_may_stand_in(l)) {
+                    Some(listing) => Ok(stand_in("directory", &listing)),
+                    None => Err(StoreError::Unavailable(reason)),
+                }
+            }
+            Err(err) => Err(err),
+        }
     }
 
-    /// The cached state of a tenant, without loading it.
-    pub async fn cached(&self, id: &TenantId) -> Option<Arc<TenantState>> {
-        self.cache.get(id).await
+    fn listing_current(&self, listing: &Listing) -> bool {
+        self.generations.directory_current(listing.stamp)
+            && listing.loaded_at.elapsed() < self.limits.ttl
     }
 
-    /// Forgets a tenant's cached state (after a write, or a change notification).
-    pub async fn invalidate(&self, id: &TenantId) {
-        self.invalidations.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(id).await;
-        self.missing.invalidate(id).await;
+    fn listing_may_stand_in(&self, listing: &Listing) -> bool {
+        self.generations.directory_usable_in_outage(listing.stamp)
+            && listing.loaded_at.elapsed()
+                < self.limits.ttl.saturating_add(self.limits.stale_if_error)
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn resting(&self) -> bool {
+        self.millis() < self.resting_until.load(Ordering::Relaxed)
+    }
+
+    /// The store failed to answer: stand in without asking it for a while, and say so once.
+    fn rest(&self, reason: &str) {
+        let now = self.millis();
+        let until = now.saturating_add(u64::try_from(STORE_RETRY.as_millis()).unwrap_or(1000));
+        if self.resting_until.swap(until, Ordering::Relaxed) < now {
+            tracing::warn!(
+                %reason,
+                stale_if_error = ?self.limits.stale_if_error,
+                "store does not answer: cached tenant state stands in"
+            );
+        }
+    }
+
+    /// Applies a change announced on the feed (by any replica, this one included).
+    pub fn apply(&self, change: &Change) {
+        match change {
+            Change::Catalog(id) => self.invalidate(Some(id), Wrote::Catalog, Certainty::Changed),
+            Change::Settings(id) => self.invalidate(Some(id), Wrote::Settings, Certainty::Changed),
+            Change::Missed => self.invalidate(None, Wrote::Settings, Certainty::Suspected),
+        }
+    }
+
+    fn invalidate(&self, id: Option<&TenantId>, wrote: Wrote, certainty: Certainty) {
+        let settings = wrote == Wrote::Settings;
+        let touched = Touched {
+            tenant: id.map(Stripe::of),
+            keys: settings,
+            directory: settings,
+        };
+        self.generations.invalidate(touched, certainty);
+    }
+
+    /// After a write: a committed one is in force at once; a refused one changed nothing; one
+    /// whose outcome is unknown is treated as a change, though the last good state may still
+    /// stand in while the store does not answer.
+    fn written<T>(&self, id: &TenantId, wrote: Wrote, result: &Result<T, StoreError>) {
+        match result {
+            Ok(_) => self.invalidate(Some(id), wrote, Certainty::Changed),
+            Err(err) if err.changed_nothing() => {}
+            Err(_) => self.invalidate(Some(id), wrote, Certainty::Suspected),
+        }
+    }
+
+    /// Follows the store's change feed until it ends (at once for SQLite).
+    pub async fn follow_changes(&self) {
+        let catalogs = self.clone();
+        let handler = Box::new(move |change: Change| catalogs.apply(&change));
+        if let Err(err) = self.store.watch_changes(handler).await {
+            tracing::warn!(%err, "change feed unavailable: other replicas' writes show after the cache TTL");
+        }
+    }
+
+    /// Creates a tenant with its seed catalog.
+    pub async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        seed: &Edit,
+        actor: &Actor,
+    ) -> Result<Committed, StoreError> {
+        let result = self.store.create_tenant(tenant, seed, actor).await;
+        self.written(&tenant.id, Wrote::Settings, &result);
+        result
+    }
+
+    /// Changes a tenant's settings.
+    pub async fn update_tenant(
+        &self,
+        id: &TenantId,
+        actor: &Actor,
+        update: TenantUpdate<'_>,
+    ) -> Result<Tenant, StoreError> {
+        let result = self.store.update_tenant(id, actor, update).await;
+        self.written(id, Wrote::Settings, &result);
+        result
+    }
+
+    /// Deletes a tenant with its catalog and revocations.
+    pub async fn delete_tenant(&self, id: &TenantId, actor: &Actor) -> Result<Tenant, StoreError> {
+        let result = self.store.delete_tenant(id, actor).await;
+        self.written(id, Wrote::Settings, &result);
+        result
+    }
+
+    /// Records a revocation.
+    pub async fn revoke(
+        &self,
+        id: &TenantId,
+        revocation: &Revocation,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let result = self.store.revoke(id, revocation, actor).await;
+        self.written(id, Wrote::Catalog, &result);
+        result
+    }
+
+    /// Applies a planned edit in one store transaction.
+    pub async fn edit(
+        &self,
+        id: &TenantId,
+        actor: &Actor,
+        plan: Planner<'_>,
+    ) -> Result<(Committed, Edit), StoreError> {
+        let result = self.store.edit(id, actor, None, plan).await;
+        self.written(id, Wrote::Catalog, &result);
+        log_edit(id, actor, &result);
+        result
     }
 
     /// Like [`Catalogs::edit`], also changing the tenant's settings in the same transaction.
@@ -220,30 +394,58 @@ impl Catalogs {
         plan: Planner<'_>,
     ) -> Result<(Committed, Edit), StoreError> {
         let result = self.store.edit(id, actor, Some(settings), plan).await;
-        self.invalidate(id).await;
+        self.written(id, Wrote::Settings, &result);
         log_edit(id, actor, &result);
         result
     }
+}
 
-    /// Forgets every cached tenant (change announcements may have been missed).
-    pub fn invalidate_all(&self) {
-        self.invalidations.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate_all();
-        self.missing.invalidate_all();
+/// Reads a tenant's state in one snapshot and compiles it, stamped before the read.
+async fn read_state(
+    store: Arc<dyn Store>,
+    generations: Arc<Generations>,
+    id: TenantId,
+) -> Result<Arc<TenantState>, StoreError> {
+    let stamp = generations.stamp();
+    let (Committed { tenant, catalog }, revocations) =
+        store.tenant_state(&id, now_ms() / 1000).await?;
+    let compiled = CompiledCatalog::compile(catalog.clone());
+    for issue in compiled.issues() {
+        // An operation emptied by scope deletions is a normal, fail-closed state; anything
+        // else means the stored data broke a write-time rule.
+        if matches!(issue, CatalogIssue::EmptyRequirement { .. }) {
+            tracing::debug!(tenant = %id, ?issue, "operation denies every request");
+        } else {
+            tracing::warn!(tenant = %id, ?issue, "catalog issue");
+        }
     }
+    Ok(Arc::new(TenantState {
+        policy: VerifyPolicy::from_tenant(&tenant),
+        stripe: Stripe::of(&id),
+        tenant,
+        catalog,
+        compiled,
+        revocations: RevocationIndex::new(revocations),
+        stamp,
+        loaded_at: Instant::now(),
+    }))
+}
 
-    /// Applies a planned edit in one store transaction and drops the cached state, so the
-    /// next read sees the committed catalog.
-    pub async fn edit(
-        &self,
-        id: &TenantId,
-        actor: &Actor,
-        plan: Planner<'_>,
-    ) -> Result<(Committed, Edit), StoreError> {
-        let result = self.store.edit(id, actor, None, plan).await;
-        self.invalidate(id).await;
-        log_edit(id, actor, &result);
-        result
+/// A value served in place of the store's current answer, counted.
+fn stand_in<T>(what: &'static str, value: &Arc<T>) -> Arc<T> {
+    metrics::counter!("scopegate_stale_answers_total", "cache" => what).increment(1);
+    Arc::clone(value)
+}
+
+/// A load error shared by every caller that waited on it.
+fn unshare(err: Arc<StoreError>) -> StoreError {
+    match Arc::try_unwrap(err) {
+        Ok(err) => err,
+        Err(shared) => match &*shared {
+            StoreError::TenantNotFound(t) => StoreError::TenantNotFound(t.clone()),
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            other => StoreError::Internal(other.to_string()),
+        },
     }
 }
 

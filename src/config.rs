@@ -66,6 +66,9 @@ pub struct Config {
     pub catalog_ttl: Duration,
     /// Most tenant catalogs kept in memory.
     pub catalog_capacity: u64,
+    /// How long past its TTL the last good tenant state is served while the store does not
+    /// answer (0: never).
+    pub stale_if_error: Duration,
     /// JWKS fetching (timeouts, size cap, whether plain http is allowed beyond loopback).
     pub jwks: JwksConfig,
     /// Verified-token cache capacities and lifetimes.
@@ -91,8 +94,18 @@ impl Config {
             health_interval: Duration::from_secs(5),
             catalog_ttl: Duration::from_secs(30),
             catalog_capacity: 10_000,
+            stale_if_error: Duration::from_secs(300),
             jwks: JwksConfig::default(),
             token_cache: TokenCacheConfig::default(),
+        }
+    }
+
+    /// The bounds of the tenant-state cache.
+    pub fn cache_limits(&self) -> crate::catalogs::CacheLimits {
+        crate::catalogs::CacheLimits {
+            capacity: self.catalog_capacity,
+            ttl: self.catalog_ttl,
+            stale_if_error: self.stale_if_error,
         }
     }
 }
@@ -109,6 +122,8 @@ pub struct FileConfig {
     pub health_interval_seconds: Option<u64>,
     pub catalog_ttl_seconds: Option<u64>,
     pub catalog_capacity: Option<u64>,
+    /// How long past its TTL cached tenant state is served while the store is down (0: never).
+    pub stale_if_error_seconds: Option<u64>,
     /// Most verified tokens kept (each about 2.4 KiB; see docs/performance.md).
     pub token_cache_capacity: Option<u64>,
     /// Longest a verified token is cached, whatever its `exp`.
@@ -143,6 +158,9 @@ impl FileConfig {
         if let Some(capacity) = self.catalog_capacity {
             config.catalog_capacity = capacity;
         }
+        if let Some(secs) = self.stale_if_error_seconds {
+            config.stale_if_error = Duration::from_secs(secs);
+        }
         let tokens = &mut config.token_cache;
         if let Some(capacity) = self.token_cache_capacity {
             tokens.max_entries = capacity;
@@ -168,7 +186,7 @@ mod tests {
         let file: FileConfig = toml::from_str(
             "catalog_capacity = 20000\ncatalog_ttl_seconds = 0\ntoken_cache_capacity = 250000\n\
              token_cache_max_ttl_seconds = 600\nnegative_cache_capacity = 0\n\
-             negative_cache_ttl_seconds = 5\n",
+             negative_cache_ttl_seconds = 5\nstale_if_error_seconds = 0\n",
         )
         .expect("valid file");
         let mut config = Config::new("sqlite://x.db");
@@ -183,6 +201,7 @@ mod tests {
         assert_eq!(config.token_cache.max_ttl, Duration::from_secs(600));
         assert_eq!(config.token_cache.negative_max_entries, 0);
         assert_eq!(config.token_cache.negative_ttl, Duration::from_secs(5));
+        assert_eq!(config.stale_if_error, Duration::ZERO, "0 turns it off");
         // Keys left out keep their defaults.
         assert_eq!(config.health_interval, Duration::from_secs(5));
     }

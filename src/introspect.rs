@@ -4,15 +4,13 @@
 
 use std::sync::Arc;
 
-use moka::future::Cache;
-
 use crate::{
     catalogs::{Catalogs, TenantState},
     store::StoreError,
     tenant::TenantId,
     token::{
-        CacheSource, JwksConfig, JwksProvider, KeyError, MAX_TOKEN_BYTES, TokenCacheConfig,
-        VerifiedToken, VerifiedTokenCache, peek_issuer,
+        CacheSource, Generation, JwksConfig, JwksProvider, KeyError, MAX_TOKEN_BYTES,
+        TokenCacheConfig, VerifiedToken, VerifiedTokenCache, peek_issuer,
     },
 };
 
@@ -60,7 +58,6 @@ pub struct Introspector {
     catalogs: Catalogs,
     keys: JwksProvider,
     tokens: VerifiedTokenCache,
-    issuers: Cache<String, Option<TenantId>>,
 }
 
 impl Introspector {
@@ -70,54 +67,24 @@ impl Introspector {
         jwks: JwksConfig,
         cache: &TokenCacheConfig,
     ) -> Result<Self, KeyError> {
-        // Issuer routing (known and unknown issuers) is bounded like the catalog cache.
-        let (capacity, ttl) = catalogs.limits();
         Ok(Self {
             catalogs,
             keys: JwksProvider::new(jwks)?,
             tokens: VerifiedTokenCache::new(cache),
-            issuers: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
         })
     }
 
-    /// The tenant state cache this pipeline reads.
+    /// The tenant state cache this pipeline reads (and every write goes through).
     pub fn catalogs(&self) -> &Catalogs {
         &self.catalogs
     }
 
-    /// Forgets every cached verification of a tenant (after its keys or policy changed) and
-    /// the issuer routing table.
-    pub fn forget_tenant(&self, tenant: &TenantId) {
-        if let Err(err) = self.tokens.invalidate_tenant(tenant) {
-            tracing::warn!(%tenant, %err, "cannot invalidate cached tokens");
-        }
-        self.issuers.invalidate_all();
-    }
-
-    /// Forgets one token's cached verification (it was just revoked by value).
-    pub async fn forget_token(&self, tenant: &TenantId, token: &str) {
-        self.tokens.invalidate_token(tenant, token).await;
-    }
-
     /// Finds the tenant by the token's unverified `iss` (only used to pick keys).
     async fn route(&self, token: &str) -> Result<Option<TenantId>, StoreError> {
-        let Some(issuer) = peek_issuer(token) else {
-            return Ok(None);
-        };
-        if let Some(hit) = self.issuers.get(&issuer).await {
-            return Ok(hit);
+        match peek_issuer(token) {
+            Some(issuer) => self.catalogs.tenant_of_issuer(&issuer).await,
+            None => Ok(None),
         }
-        let found = self
-            .catalogs
-            .store()
-            .tenant_by_issuer(&issuer)
-            .await?
-            .map(|t| t.id);
-        self.issuers.insert(issuer, found.clone()).await;
-        Ok(found)
     }
 
     /// Runs `token` through the pipeline for `tenant` (or the tenant of its issuer).
@@ -151,9 +118,14 @@ impl Introspector {
         };
         let tenant = &state.tenant;
         let token_text = token;
+        // Cached verifications count only if made under the tenant's current keys and policy.
+        let generation = Generation {
+            current: state.stamp,
+            floor: self.catalogs.generations().keys_floor(state.stripe),
+        };
         let verified = self
             .tokens
-            .get_or_verify(tenant_id, token, now_unix, || async move {
+            .get_or_verify(tenant_id, token, now_unix, generation, || async move {
                 self.keys.verify_for_tenant(token, tenant, now_unix).await
             })
             .await;

@@ -46,6 +46,17 @@ pub enum StoreError {
     Internal(String),
 }
 
+impl StoreError {
+    /// Whether a failed write certainly left the store as it was: a refusal, not a failure
+    /// whose outcome is unknown (a lost connection may hide a commit).
+    pub fn changed_nothing(&self) -> bool {
+        matches!(
+            self,
+            Self::TenantNotFound(_) | Self::TenantConflict(_) | Self::Rejected(_) | Self::Config(_)
+        )
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
@@ -158,8 +169,48 @@ pub type Planner<'a> =
 /// A change of a tenant's settings, computed from the locked current row.
 pub type TenantUpdate<'a> = &'a (dyn Fn(&Tenant) -> Result<Tenant, EditError> + Send + Sync);
 
-/// Receives change announcements; see [`Store::watch_changes`].
-pub type ChangeHandler = Box<dyn Fn(&str) + Send + Sync>;
+/// What a committed write changed, as announced to every replica. What each change
+/// invalidates is decided in one place, `Catalogs::apply`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The tenant's catalog or revocations changed.
+    Catalog(TenantId),
+    /// The tenant's settings (issuer, keys, audiences, policy) changed, or it was created or
+    /// deleted.
+    Settings(TenantId),
+    /// Announcements may have been missed (the feed's connection was lost): anything may have
+    /// changed.
+    Missed,
+}
+
+impl Change {
+    /// The notification payload: `c:<tenant>`, `s:<tenant>` or `*`.
+    pub fn payload(&self) -> String {
+        match self {
+            Self::Catalog(id) => format!("c:{id}"),
+            Self::Settings(id) => format!("s:{id}"),
+            Self::Missed => "*".to_owned(),
+        }
+    }
+
+    /// Reads a payload. Anything unreadable counts as [`Change::Missed`]: a replica that cannot
+    /// tell what changed must assume everything did.
+    pub fn parse(payload: &str) -> Self {
+        let parsed = payload.split_once(':').and_then(|(kind, id)| {
+            let id = TenantId::parse(id).ok()?;
+            match kind {
+                "c" => Some(Self::Catalog(id)),
+                "s" => Some(Self::Settings(id)),
+                _ => None,
+            }
+        });
+        parsed.unwrap_or(Self::Missed)
+    }
+}
+
+/// Receives change announcements; see [`Store::watch_changes`]. Called on the feed's task:
+/// it must not block.
+pub type ChangeHandler = Box<dyn Fn(Change) + Send + Sync>;
 
 /// The persistence port. Every write is one transaction: the tenant row is locked, the
 /// planner sees the current catalog, its changes and audit records are written, and the
@@ -178,8 +229,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Tenants sorted by id, strictly after `after`.
     async fn list_tenants(&self, after: &str, limit: u32) -> Result<Vec<Tenant>, StoreError>;
 
-    /// A tenant with its whole catalog, read in one transaction.
+    /// A tenant with its whole catalog, read in one snapshot.
     async fn catalog(&self, id: &TenantId) -> Result<Committed, StoreError>;
+
+    /// A tenant, its whole catalog and its revocations unexpired at `now_unix`, read in one
+    /// snapshot: what the hot path caches.
+    async fn tenant_state(
+        &self,
+        id: &TenantId,
+        now_unix: i64,
+    ) -> Result<(Committed, Vec<Revocation>), StoreError>;
+
+    /// Every tenant's id and issuer (empty when it has none), in one query: the routing table.
+    async fn directory(&self) -> Result<Vec<(TenantId, String)>, StoreError>;
 
     /// Creates a tenant with the catalog `seed` (scope ids are assigned), at revision 1.
     async fn create_tenant(
@@ -234,10 +296,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         now_unix: i64,
     ) -> Result<Vec<Revocation>, StoreError>;
 
-    /// Calls `on_change` with every change announced by any replica (`s:<tenant>` when a
-    /// tenant's settings changed or it was deleted, `c:<tenant>` for its catalog or
-    /// revocations), and with `*` when announcements may have been missed. Runs until the
-    /// task is dropped; returns at once for stores without other replicas (SQLite).
+    /// Calls `on_change` with every change announced by any replica, and with
+    /// [`Change::Missed`] when announcements may have been missed. Runs until the task is
+    /// dropped; returns at once for stores without other replicas (SQLite).
     async fn watch_changes(&self, on_change: ChangeHandler) -> Result<(), StoreError>;
 
     /// Deletes revocations that expired before `now_unix`; returns how many.

@@ -27,7 +27,7 @@ mod verify;
 use sha2::{Digest, Sha256};
 
 pub use cache::{
-    CacheSource, CachedVerification, InvalidationError, TokenCacheConfig, TokenCacheKey,
+    CacheSource, CachedVerification, Generation, TokenCacheConfig, TokenCacheKey,
     VerifiedTokenCache, token_cache_key,
 };
 pub use claims::VerifiedToken;

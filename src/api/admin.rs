@@ -27,16 +27,15 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct AdminService {
     catalogs: Catalogs,
-    introspector: Introspector,
     auth: AdminAuth,
 }
 
 impl AdminService {
-    /// Serves admin calls over the introspector's catalogs, gated by `auth`.
-    pub fn new(introspector: Introspector, auth: AdminAuth) -> Self {
+    /// Serves admin calls over the introspector's catalogs (through which every write goes),
+    /// gated by `auth`.
+    pub fn new(introspector: &Introspector, auth: AdminAuth) -> Self {
         Self {
             catalogs: introspector.catalogs().clone(),
-            introspector,
             auth,
         }
     }

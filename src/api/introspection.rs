@@ -13,6 +13,7 @@ use crate::{
     introspect::Introspector,
     pb::{self, revoke_token_request::Target},
     store::{Revocation, RevocationKind, now_ms},
+    tenant::MAX_LEEWAY_SECONDS,
     token::{MAX_TOKEN_BYTES, token_fingerprint},
 };
 
@@ -128,18 +129,21 @@ impl IntrospectionService {
                 let (Some(state), Ok(verified)) = (seen.state, seen.token) else {
                     return Ok(pb::RevokeTokenResponse {});
                 };
+                // Verification accepts a token until `exp` + the tenant's leeway, which the
+                // tenant may raise later: keep the revocation past the largest leeway.
+                let expires_at = verified.exp.saturating_add(i64::from(MAX_LEEWAY_SECONDS));
                 let revocation = match &verified.jti {
                     Some(jti) => Revocation {
                         kind: RevocationKind::Jti,
                         value: jti.clone(),
                         not_before: 0,
-                        expires_at: verified.exp,
+                        expires_at,
                     },
                     None => Revocation {
                         kind: RevocationKind::Token,
                         value: crate::catalogs::token_digest(&token),
                         not_before: 0,
-                        expires_at: verified.exp,
+                        expires_at,
                     },
                 };
                 (state.tenant.id.clone(), revocation)
@@ -194,10 +198,8 @@ impl IntrospectionService {
         let actor = permit(grant, Some(&tenant))?;
         self.introspector
             .catalogs()
-            .store()
             .revoke(&tenant, &revocation, &actor)
             .await?;
-        self.introspector.catalogs().invalidate(&tenant).await;
         tracing::info!(%tenant, kind = revocation.kind.as_str(), "revoked");
         Ok(pb::RevokeTokenResponse {})
     }

@@ -32,13 +32,13 @@ impl PostgresStore {
     }
 
     /// Listens on [`CHANGE_CHANNEL`] until dropped. After a lost connection it reconnects
-    /// (backing off while the database is down) and then reports `*`: announcements sent
+    /// (backing off while the database is down) and then reports `Missed`: announcements sent
     /// meanwhile are gone. Until then the caches keep serving what they hold.
     async fn watch(&self, on_change: super::ChangeHandler) -> Result<(), StoreError> {
         let mut listener = self.listener().await?;
         loop {
             match listener.try_recv().await {
-                Ok(Some(notification)) => on_change(notification.payload()),
+                Ok(Some(notification)) => on_change(super::Change::parse(notification.payload())),
                 Ok(None) | Err(_) => {
                     tracing::warn!("change feed connection lost; reconnecting");
                     let mut backoff = Duration::from_millis(100);
@@ -52,7 +52,7 @@ impl PostgresStore {
                         }
                     };
                     tracing::info!("change feed reconnected");
-                    on_change("*");
+                    on_change(super::Change::Missed);
                 }
             }
         }
@@ -71,6 +71,7 @@ sql_store!(
     PostgresStore,
     sqlx::Postgres,
     begin = "BEGIN",
+    snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
     lock = " FOR UPDATE",
     notify = "SELECT pg_notify('scopegate_catalog', $1)"
 );

@@ -12,10 +12,11 @@ macro_rules! tenant_select {
 }
 
 /// Implements `Store` for `$store` (a struct with `pool: sqlx::Pool<$db>`).
-/// `begin` starts a write transaction, `lock` is appended to the tenant read that starts
-/// every write, `notify` (may be empty) is run with the tenant id before each commit.
+/// `begin` starts a write transaction, `snapshot` a read-only one whose statements all see one
+/// snapshot, `lock` is appended to the tenant read that starts every write, `notify` (may be
+/// empty) announces a change to other replicas before each commit.
 macro_rules! sql_store {
-    ($store:ident, $db:ty, begin = $begin:literal, lock = $lock:literal, notify = $notify:literal) => {
+    ($store:ident, $db:ty, begin = $begin:literal, snapshot = $snapshot:literal, lock = $lock:literal, notify = $notify:literal) => {
         impl $store {
             async fn load(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -203,25 +204,40 @@ macro_rules! sql_store {
             /// Sets the tenant's revision and tells other replicas, inside the transaction.
             async fn bump(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                tenant: &str,
+                tenant: &crate::tenant::TenantId,
                 revision: i64,
             ) -> Result<(), crate::store::StoreError> {
                 sqlx::query("UPDATE tenants SET revision = $2 WHERE id = $1")
-                    .bind(tenant)
+                    .bind(tenant.as_str())
                     .bind(revision)
                     .execute(&mut *conn)
                     .await?;
-                Self::announce(conn, "c", tenant).await
+                Self::announce(conn, &crate::store::Change::Catalog(tenant.clone())).await
+            }
+
+            async fn live_revocations(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: &crate::tenant::TenantId,
+                now_unix: i64,
+            ) -> Result<Vec<crate::store::Revocation>, crate::store::StoreError> {
+                let rows: Vec<crate::store::rows::RevocationRow> = sqlx::query_as(
+                    "SELECT kind, value, not_before, expires_at FROM revocations \
+                     WHERE tenant_id = $1 AND expires_at >= $2",
+                )
+                .bind(id.as_str())
+                .bind(now_unix)
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             /// Announces a change to other replicas when the transaction commits.
             async fn announce(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                kind: &str,
-                tenant: &str,
+                change: &crate::store::Change,
             ) -> Result<(), crate::store::StoreError> {
                 if !$notify.is_empty() {
-                    sqlx::query($notify).bind(format!("{kind}:{tenant}")).execute(&mut *conn).await?;
+                    sqlx::query($notify).bind(change.payload()).execute(&mut *conn).await?;
                 }
                 Ok(())
             }
@@ -246,7 +262,7 @@ macro_rules! sql_store {
                     after: next.audit_json(),
                 };
                 Self::audit(conn, current.id.as_str(), revision, actor, &record).await?;
-                Self::announce(conn, "s", current.id.as_str()).await?;
+                Self::announce(conn, &crate::store::Change::Settings(current.id.clone())).await?;
                 Ok(next)
             }
 
@@ -360,10 +376,38 @@ macro_rules! sql_store {
                 &self,
                 id: &crate::tenant::TenantId,
             ) -> Result<crate::store::Committed, crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($snapshot).await?;
                 let committed = Self::load(&mut tx, id, false).await?;
                 tx.commit().await?;
                 Ok(committed)
+            }
+
+            async fn tenant_state(
+                &self,
+                id: &crate::tenant::TenantId,
+                now_unix: i64,
+            ) -> Result<(crate::store::Committed, Vec<crate::store::Revocation>), crate::store::StoreError>
+            {
+                let mut tx = self.pool.begin_with($snapshot).await?;
+                let committed = Self::load(&mut tx, id, false).await?;
+                let revocations = Self::live_revocations(&mut tx, id, now_unix).await?;
+                tx.commit().await?;
+                Ok((committed, revocations))
+            }
+
+            async fn directory(
+                &self,
+            ) -> Result<Vec<(crate::tenant::TenantId, String)>, crate::store::StoreError> {
+                let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, issuer FROM tenants")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(id, issuer)| {
+                        crate::tenant::TenantId::parse(&id)
+                            .map(|id| (id, issuer))
+                            .map_err(|e| crate::store::StoreError::Internal(format!("stored tenant id {id:?}: {e}")))
+                    })
+                    .collect()
             }
 
             async fn create_tenant(
@@ -384,9 +428,9 @@ macro_rules! sql_store {
                 };
                 Self::audit(&mut tx, tenant.id.as_str(), 1, actor, &record).await?;
                 Self::apply(&mut tx, tenant.id.as_str(), 1, seed, actor).await?;
-                Self::bump(&mut tx, tenant.id.as_str(), 1).await?;
+                Self::bump(&mut tx, &tenant.id, 1).await?;
                 // New settings too: replicas must drop what they cached about its issuer.
-                Self::announce(&mut tx, "s", tenant.id.as_str()).await?;
+                Self::announce(&mut tx, &crate::store::Change::Settings(tenant.id.clone())).await?;
                 let committed = Self::load(&mut tx, &tenant.id, false).await?;
                 tx.commit().await?;
                 Ok(committed)
@@ -403,7 +447,7 @@ macro_rules! sql_store {
                 let next = update(&current)?;
                 let revision = current.revision + 1;
                 let next = Self::write_settings(&mut tx, &current, next, revision, actor).await?;
-                Self::bump(&mut tx, id.as_str(), revision).await?;
+                Self::bump(&mut tx, id, revision).await?;
                 tx.commit().await?;
                 Ok(next)
             }
@@ -433,7 +477,7 @@ macro_rules! sql_store {
                     after: String::new(),
                 };
                 Self::audit(&mut tx, id.as_str(), current.revision + 1, actor, &record).await?;
-                Self::announce(&mut tx, "s", id.as_str()).await?;
+                Self::announce(&mut tx, &crate::store::Change::Settings(id.clone())).await?;
                 tx.commit().await?;
                 Ok(current)
             }
@@ -462,7 +506,7 @@ macro_rules! sql_store {
                     Self::write_settings(&mut tx, &current.tenant, next, revision, actor).await?;
                 }
                 Self::apply(&mut tx, id.as_str(), revision, &edit, actor).await?;
-                Self::bump(&mut tx, id.as_str(), revision).await?;
+                Self::bump(&mut tx, id, revision).await?;
                 let committed = Self::load(&mut tx, id, false).await?;
                 tx.commit().await?;
                 Ok((committed, edit))
@@ -519,7 +563,7 @@ macro_rules! sql_store {
                     after: serde_json::json!({ "not_before": revocation.not_before }).to_string(),
                 };
                 Self::audit(&mut tx, id.as_str(), revision, actor, &record).await?;
-                Self::bump(&mut tx, id.as_str(), revision).await?;
+                Self::bump(&mut tx, id, revision).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -529,15 +573,8 @@ macro_rules! sql_store {
                 id: &crate::tenant::TenantId,
                 now_unix: i64,
             ) -> Result<Vec<crate::store::Revocation>, crate::store::StoreError> {
-                let rows: Vec<crate::store::rows::RevocationRow> = sqlx::query_as(
-                    "SELECT kind, value, not_before, expires_at FROM revocations \
-                     WHERE tenant_id = $1 AND expires_at >= $2",
-                )
-                .bind(id.as_str())
-                .bind(now_unix)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter().map(TryInto::try_into).collect()
+                let mut conn = self.pool.acquire().await?;
+                Self::live_revocations(&mut conn, id, now_unix).await
             }
 
             async fn watch_changes(

@@ -46,11 +46,13 @@ impl SqliteStore {
 }
 
 // BEGIN IMMEDIATE takes the write lock up front, so a read-then-write transaction never
-// fails to upgrade; the row lock is implied.
+// fails to upgrade; the row lock is implied. A plain (deferred) BEGIN reads one WAL snapshot
+// from its first statement on.
 sql_store!(
     SqliteStore,
     sqlx::Sqlite,
     begin = "BEGIN IMMEDIATE",
+    snapshot = "BEGIN",
     lock = "",
     notify = ""
 );

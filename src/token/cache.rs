@@ -2,6 +2,11 @@
 //! SHA-256(tenant ‖ 0x00 ‖ token) so no token is ever held in clear, each entry expiring no later
 //! than the token's `exp`; plus a short negative cache so a flood of garbage costs one verification
 //! per distinct token and interval.
+//!
+//! Every entry carries the generation of the tenant state it was verified under, and a lookup
+//! names the lowest generation it accepts (raised whenever the tenant's keys or policy may have
+//! changed: see `catalogs::generations`). So a verification that was in flight when a key was
+//! removed is never served after the removal, however late it lands in the cache.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -74,22 +79,26 @@ pub struct CachedVerification {
     pub source: CacheSource,
 }
 
-/// The cache could not register an invalidation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cache invalidation failed: {0}")]
-pub struct InvalidationError(String);
+/// The generations a lookup works with (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    /// The generation of the tenant state a verification now runs under: stamped on new
+    /// entries.
+    pub current: u64,
+    /// The lowest generation an entry may carry to be served.
+    pub floor: u64,
+}
 
-#[derive(Clone)]
 struct Entry {
-    tenant: TenantId,
     token: Arc<VerifiedToken>,
     ttl: Duration,
+    generation: u64,
 }
 
 #[derive(Clone)]
 struct Negative {
-    tenant: TenantId,
     rejection: Rejection,
+    generation: u64,
 }
 
 /// Entries live for the TTL computed when they were verified: until `exp`, capped by `max_ttl`.
@@ -129,7 +138,7 @@ type Seeded = foldhash::fast::RandomState;
 /// The verified-token cache. Cheap to clone; clones share entries.
 #[derive(Clone)]
 pub struct VerifiedTokenCache {
-    /// Behind an `Arc` so a hit clones a pointer, not the entry (its tenant id allocates).
+    /// Behind an `Arc` so a hit clones a pointer, not the entry.
     positive: Cache<TokenCacheKey, Arc<Entry>, Seeded>,
     negative: Cache<TokenCacheKey, Negative, Seeded>,
     max_ttl: Duration,
@@ -141,12 +150,10 @@ impl VerifiedTokenCache {
         let positive = Cache::builder()
             .max_capacity(config.max_entries)
             .expire_after(UntilExp)
-            .support_invalidation_closures()
             .build_with_hasher(Seeded::default());
         let negative = Cache::builder()
             .max_capacity(config.negative_max_entries)
             .time_to_live(config.negative_ttl)
-            .support_invalidation_closures()
             .build_with_hasher(Seeded::default());
         Self {
             positive,
@@ -157,16 +164,18 @@ impl VerifiedTokenCache {
 
     /// The cached facts for this tenant's token, else the result of `verify` (run once however many
     /// callers miss on the same token at once). Verified tokens are kept until their `exp`;
-    /// cacheable rejections for the negative TTL. An oversized token is refused before hashing.
+    /// cacheable rejections for the negative TTL. Entries below `generation.floor` are never
+    /// served. An oversized token is refused before hashing.
     pub async fn get_or_verify<F, Fut>(
         &self,
         tenant: &TenantId,
         token: &str,
         now_unix: i64,
+        generation: Generation,
         verify: F,
     ) -> CachedVerification
     where
-        F: FnOnce() -> Fut,
+        F: Fn() -> Fut,
         Fut: Future<Output = Result<VerifiedToken, Rejection>>,
     {
         if token.len() > MAX_TOKEN_BYTES {
@@ -176,58 +185,95 @@ impl VerifiedTokenCache {
             };
         }
         let key = token_cache_key(tenant, token);
+        let mut refused = false;
         if let Some(entry) = self.positive.get(&key).await {
             // Expiry runs on the monotonic clock; `exp` is wall-clock. Trust the latter.
-            if now_unix < entry.token.exp {
+            if now_unix < entry.token.exp && entry.generation >= generation.floor {
                 return CachedVerification {
                     result: Ok(Arc::clone(&entry.token)),
                     source: CacheSource::Hit,
                 };
             }
-            self.positive.invalidate(&key).await;
+            refused = true;
         }
-        if let Some(negative) = self.negative.get(&key).await {
+        if let Some(negative) = self.negative.get(&key).await
+            && negative.generation >= generation.floor
+        {
             return CachedVerification {
                 result: Err(negative.rejection),
                 source: CacheSource::NegativeHit,
             };
         }
+        if refused {
+            // Else `try_get_with` would hand back the entry we refused.
+            self.positive.invalidate(&key).await;
+        }
         let ran = AtomicBool::new(false);
-        let max_ttl = self.max_ttl;
         let init = async {
             ran.store(true, Ordering::Relaxed);
-            let token = verify().await?;
-            let ttl = ttl_until_exp(token.exp, now_unix, max_ttl);
-            Ok(Arc::new(Entry {
-                tenant: tenant.clone(),
-                token: Arc::new(token),
-                ttl,
-            }))
+            self.verified(verify().await, now_unix, generation.current)
         };
-        match self.positive.try_get_with(key, init).await {
+        let joined = self.positive.try_get_with(key, init).await;
+        let source = if ran.load(Ordering::Relaxed) {
+            CacheSource::Miss
+        } else {
+            CacheSource::Hit
+        };
+        match joined {
+            Ok(entry) if entry.generation >= generation.floor => CachedVerification {
+                result: Ok(Arc::clone(&entry.token)),
+                source,
+            },
+            // We joined a verification that ran under keys since replaced: verify ourselves.
+            Ok(_) => {
+                let fresh = self.verified(verify().await, now_unix, generation.current);
+                self.settle(key, fresh, generation).await
+            }
+            Err(rejection) => self.settle(key, Err(*rejection), generation).await,
+        }
+    }
+
+    fn verified(
+        &self,
+        result: Result<VerifiedToken, Rejection>,
+        now_unix: i64,
+        generation: u64,
+    ) -> Result<Arc<Entry>, Rejection> {
+        let token = result?;
+        let ttl = ttl_until_exp(token.exp, now_unix, self.max_ttl);
+        Ok(Arc::new(Entry {
+            token: Arc::new(token),
+            ttl,
+            generation,
+        }))
+    }
+
+    /// Answers with a verification this call ran outside the coalesced load, caching it when
+    /// it may be served later.
+    async fn settle(
+        &self,
+        key: TokenCacheKey,
+        result: Result<Arc<Entry>, Rejection>,
+        generation: Generation,
+    ) -> CachedVerification {
+        let servable = generation.current >= generation.floor;
+        match result {
             Ok(entry) => {
-                let source = if ran.load(Ordering::Relaxed) {
-                    CacheSource::Miss
-                } else {
-                    CacheSource::Hit
-                };
+                if servable {
+                    self.positive.insert(key, Arc::clone(&entry)).await;
+                }
                 CachedVerification {
                     result: Ok(Arc::clone(&entry.token)),
-                    source,
+                    source: CacheSource::Miss,
                 }
             }
             Err(rejection) => {
-                let rejection: Rejection = *rejection;
-                if rejection.is_cacheable() {
-                    self.negative
-                        .insert(
-                            key,
-                            Negative {
-                                tenant: tenant.clone(),
-                                rejection,
-                            },
-                        )
-                        .await;
+                if servable && rejection.is_cacheable() {
+                    let negative = Negative {
+                        rejection,
+                        generation: generation.current,
+                    };
+                    self.negative.insert(key, negative).await;
                 }
                 CachedVerification {
                     result: Err(rejection),
@@ -237,53 +283,10 @@ impl VerifiedTokenCache {
         }
     }
 
-    /// Forgets one token (e.g. revoked by value).
-    pub async fn invalidate_token(&self, tenant: &TenantId, token: &str) {
-        let key = token_cache_key(tenant, token);
-        self.positive.invalidate(&key).await;
-        self.negative.invalidate(&key).await;
-    }
-
-    /// Forgets every entry of a tenant, positive and negative (keys or settings changed).
-    pub fn invalidate_tenant(&self, tenant: &TenantId) -> Result<(), InvalidationError> {
-        let t = tenant.clone();
-        self.positive
-            .invalidate_entries_if(move |_, e| e.tenant == t)
-            .map_err(failed)?;
-        let t = tenant.clone();
-        self.negative
-            .invalidate_entries_if(move |_, n| n.tenant == t)
-            .map_err(failed)?;
-        Ok(())
-    }
-
-    /// Forgets the tenant's verified tokens that match `predicate` (revocation of a `jti`, or a
-    /// not-before for a client or subject). Matching entries are never served again; memory is
-    /// reclaimed in the background.
-    pub fn invalidate_matching<P>(
-        &self,
-        tenant: &TenantId,
-        predicate: P,
-    ) -> Result<(), InvalidationError>
-    where
-        P: Fn(&VerifiedToken) -> bool + Send + Sync + 'static,
-    {
-        let t = tenant.clone();
-        self.positive
-            .invalidate_entries_if(move |_, e| e.tenant == t && predicate(&e.token))
-            .map(|_| ())
-            .map_err(failed)
-    }
-
     /// Approximate number of verified tokens held (for metrics).
     pub fn entry_count(&self) -> u64 {
         self.positive.entry_count()
     }
-}
-
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(failed)`
-fn failed(error: moka::PredicateError) -> InvalidationError {
-    InvalidationError(error.to_string())
 }
 
 impl std::fmt::Debug for VerifiedTokenCache {

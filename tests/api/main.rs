@@ -11,6 +11,7 @@ mod tokens;
 mod admin_auth;
 mod bench;
 mod cli;
+mod coherence;
 mod conformance;
 mod decision;
 mod health;

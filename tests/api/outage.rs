@@ -1,6 +1,7 @@
 //! A store outage, simulated by cutting a TCP proxy in front of Postgres: reads keep being
-//! served from cache (a tenant known not to exist included), writes fail with UNAVAILABLE and
-//! leave nothing behind, health goes NOT_SERVING and comes back.
+//! served from cache (a tenant known not to exist included, and past the cache TTL for at most
+//! `stale_if_error`), writes fail with UNAVAILABLE, evict nothing and leave nothing behind,
+//! health goes NOT_SERVING and comes back.
 
 use std::{
     sync::{
@@ -97,21 +98,91 @@ async fn wait_for_health(app: &TestApp, want: ServingStatus) {
     }
 }
 
-#[tokio::test]
-async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly() {
-    let Some(base) = postgres_url() else { return };
+fn authority(url: &str) -> String {
+    let after_at = url.split_once('@').map_or(url, |(_, rest)| rest);
+    after_at.split('/').next().unwrap().to_owned()
+}
+
+/// A server on a fresh Postgres database reached through a cuttable proxy, configured by
+/// `tune`; `None` when Postgres is not configured.
+async fn behind_proxy(
+    tune: impl FnOnce(&mut scopegate::config::Config),
+) -> Option<(TestDb, Proxy, TestApp)> {
+    let base = postgres_url()?;
     let db = TestDb::new(Backend::Postgres).await.unwrap();
-    let authority = |url: &str| {
-        let after_at = url.split_once('@').map_or(url, |(_, rest)| rest);
-        after_at.split('/').next().unwrap().to_owned()
-    };
     let proxy = Proxy::start(authority(&base)).await;
     let mut config = test_config(
         &db.url
             .replacen(&authority(&db.url), &proxy.addr.to_string(), 1),
     );
     config.health_interval = Duration::from_millis(100);
+    tune(&mut config);
     let app = TestApp::start(config).await;
+    Some((db, proxy, app))
+}
+
+#[tokio::test]
+async fn past_its_ttl_the_last_good_state_stands_in_for_at_most_stale_if_error() {
+    // A TTL of zero: every call would reload, so every call during the outage needs the
+    // stand-in.
+    let Some((_db, proxy, app)) = behind_proxy(|c| c.catalog_ttl = Duration::ZERO).await else {
+        return;
+    };
+    let Some((_db2, proxy2, strict)) = behind_proxy(|c| {
+        c.catalog_ttl = Duration::ZERO;
+        c.stale_if_error = Duration::ZERO;
+    })
+    .await
+    else {
+        return;
+    };
+    for app in [&app, &strict] {
+        create_tenant(app, "school", "loopwise").await;
+        assert_eq!(check_openid(app, "school").await.reason(), Reason::Allowed);
+    }
+
+    proxy.cut();
+    proxy2.cut();
+    let served = check_openid(&app, "school").await;
+    let refused = check_all_status(&strict, "school").await;
+
+    assert_eq!(served.reason(), Reason::Allowed, "{served:?}");
+    assert_eq!(
+        refused,
+        Code::Unavailable,
+        "stale_if_error = 0 serves nothing stale"
+    );
+    proxy.restore();
+    proxy2.restore();
+}
+
+/// The status of a CheckScopes call for `tenant`.
+async fn check_all_status(app: &TestApp, tenant: &str) -> Code {
+    let check = granted_check("", &["openid"], "", all_of(&["openid"]));
+    let request = scopegate::pb::CheckScopesRequest {
+        tenant: tenant.into(),
+        checks: vec![check],
+        ..Default::default()
+    };
+    match scopegate::pb::scope_decision_client::ScopeDecisionClient::new(app.channel.clone())
+        .check_scopes(request)
+        .await
+    {
+        Ok(answer) => answer
+            .into_inner()
+            .results
+            .first()
+            .and_then(|r| r.error.as_ref())
+            .map_or(Code::Ok, |e| Code::from_i32(e.code)),
+        Err(status) => status.code(),
+    }
+}
+
+#[tokio::test]
+async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly() {
+    let Some((_db, proxy, app)) = behind_proxy(|_| {}).await else {
+        return;
+    };
     create_tenant(&app, "school", "loopwise").await;
     assert!(
         list_names(&app, "school", false)
@@ -134,12 +205,15 @@ async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly()
     let refused = scope_call(&app, "school", create.clone())
         .await
         .unwrap_err();
+    // A write that failed is no reason to stop serving what is cached.
+    let after_failed_write = list_names(&app, "school", false).await;
 
     assert!(
         cached.contains(&"courses:read".to_owned()),
         "decisions keep being served from cache"
     );
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert_eq!(after_failed_write, cached, "a failed write evicts nothing");
     assert!(still_unknown.error.is_none(), "{still_unknown:?}");
     assert_eq!(
         still_unknown.reason(),

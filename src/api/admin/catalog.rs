@@ -227,13 +227,13 @@ impl AdminService {
             let planned = plan(&before.tenant, &before.catalog)?;
             (before.tenant.revision, planned)
         } else {
-            let (committed, planned) = self
-                .catalogs
-                .edit_with_settings(&tenant, &actor, &update, &plan)
-                .await?;
-            if retuned {
-                self.introspector.forget_tenant(&tenant);
-            }
+            let (committed, planned) = if retuned {
+                self.catalogs
+                    .edit_with_settings(&tenant, &actor, &update, &plan)
+                    .await?
+            } else {
+                self.catalogs.edit(&tenant, &actor, &plan).await?
+            };
             (committed.tenant.revision, planned)
         };
         let tenant_change = retuned.then(|| format!("tenant.update {tenant}"));

@@ -20,6 +20,7 @@ impl AdminService {
             .action
             .clone()
             .ok_or_else(|| ApiError::invalid("action", "is required"))?;
+        // Reads only: every write goes through `self.catalogs`.
         let store = self.catalogs.store();
         let result = match action {
             Action::List(list) => {
@@ -80,10 +81,8 @@ impl AdminService {
                     None => base,
                 };
                 let seed = preset::seed(&file, style, now)?;
-                let committed = store.create_tenant(&tenant, &seed, &actor).await?;
+                let committed = self.catalogs.create_tenant(&tenant, &seed, &actor).await?;
                 tracing::info!(tenant = %committed.tenant.id, %actor, preset = preset_name, "tenant created");
-                self.catalogs.invalidate(&committed.tenant.id).await;
-                self.introspector.forget_tenant(&committed.tenant.id);
                 TenantResult::Tenant(convert::tenant(&committed.tenant))
             }
             Action::Update(update) => {
@@ -109,19 +108,15 @@ impl AdminService {
                     }
                     Ok(next)
                 };
-                let tenant = store.update_tenant(&id, &actor, &apply).await?;
+                let tenant = self.catalogs.update_tenant(&id, &actor, &apply).await?;
                 tracing::info!(tenant = %id, %actor, revision = tenant.revision, "tenant settings changed");
-                self.catalogs.invalidate(&id).await;
-                self.introspector.forget_tenant(&id);
                 TenantResult::Tenant(convert::tenant(&tenant))
             }
             Action::Delete(delete) => {
                 let id = convert::tenant_id(&delete.id, "delete.id")?;
                 let actor = self.authorize(&request, &id, Access::Write).await?;
-                let tenant = store.delete_tenant(&id, &actor).await?;
+                let tenant = self.catalogs.delete_tenant(&id, &actor).await?;
                 tracing::info!(tenant = %id, %actor, "tenant deleted");
-                self.catalogs.invalidate(&id).await;
-                self.introspector.forget_tenant(&id);
                 TenantResult::Deleted(convert::tenant(&tenant))
             }
         };

@@ -1,0 +1,79 @@
+//! The tenant directory: every tenant's id and issuer, read in one query and kept whole. It
+//! answers "which tenant has this issuer?" and "does this tenant exist?" without a query per
+//! name, so a flood of unknown issuers or tenant ids costs neither queries nor memory.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, RwLock},
+    time::Instant,
+};
+
+use crate::tenant::TenantId;
+
+/// One reading of the directory.
+#[derive(Debug)]
+pub struct Listing {
+    /// The generation stamped before it was read.
+    pub stamp: u64,
+    pub loaded_at: Instant,
+    ids: HashSet<TenantId>,
+    issuers: HashMap<String, TenantId>,
+}
+
+impl Listing {
+    /// Indexes the store's rows; tenants without an issuer are listed but not routable.
+    pub fn new(stamp: u64, rows: Vec<(TenantId, String)>) -> Self {
+        let mut ids = HashSet::with_capacity(rows.len());
+        let mut issuers = HashMap::with_capacity(rows.len());
+        for (id, issuer) in rows {
+            if !issuer.is_empty() {
+                issuers.insert(issuer, id.clone());
+            }
+            ids.insert(id);
+        }
+        Self {
+            stamp,
+            loaded_at: Instant::now(),
+            ids,
+            issuers,
+        }
+    }
+
+    /// Whether the tenant exists.
+    pub fn contains(&self, id: &TenantId) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// The tenant whose issuer is exactly `issuer`.
+    pub fn tenant_of(&self, issuer: &str) -> Option<&TenantId> {
+        self.issuers.get(issuer)
+    }
+}
+
+/// The latest listing, and a lock so that one caller reloads it while the others wait.
+#[derive(Debug, Default)]
+pub struct Directory {
+    latest: RwLock<Option<Arc<Listing>>>,
+    pub(super) reload: tokio::sync::Mutex<()>,
+}
+
+impl Directory {
+    /// The latest listing, whatever its age.
+    pub fn latest(&self) -> Option<Arc<Listing>> {
+        self.latest
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the listing unless a newer one is already in place.
+    pub fn install(&self, listing: Arc<Listing>) {
+        let mut latest = self
+            .latest
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if latest.as_ref().is_none_or(|l| l.stamp <= listing.stamp) {
+            *latest = Some(listing);
+        }
+    }
+}
