@@ -194,6 +194,7 @@ impl Catalogs {
             Err(shared) => match &*shared {
                 StoreError::TenantNotFound(t) => StoreError::TenantNotFound(t.clone()),
                 StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+                StoreError::Storage(m) => StoreError::Storage(m.clone()),
                 other => StoreError::Internal(other.to_string()),
             },
         })
