@@ -7,6 +7,7 @@ mod sql;
 mod postgres;
 mod rows;
 mod sqlite;
+mod writes;
 
 use std::{fmt, sync::Arc};
 
@@ -219,6 +220,11 @@ pub type ChangeHandler = Box<dyn Fn(&str) + Send + Sync>;
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Answers unless the last write failed for storage reasons (disk full, read-only, an
+    /// I/O error) and a one-row write probe still fails: cheap while writes succeed, one
+    /// committed probe per call while they do not.
+    async fn check_writes(&self) -> Result<(), StoreError>;
 
     /// One tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError>;

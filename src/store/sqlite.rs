@@ -2,16 +2,20 @@
 
 use std::{str::FromStr, time::Duration};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+use sqlx::{
+    Connection as _,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
 };
 
-use super::StoreError;
+use super::{StoreError, writes::WriteHealth};
 
 /// A store on one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writes: WriteHealth,
 }
 
 impl SqliteStore {
@@ -24,9 +28,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let writes = WriteHealth::default();
+        let trust = writes.clone();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
+            .before_acquire(move |conn, meta| {
+                let trusted = trust.trusts_connection(meta.age);
+                Box::pin(
+                    async move { Ok(trusted && super::writes::reusable(conn.is_in_transaction())) },
+                )
+            })
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database: {e}")))?;
@@ -34,7 +46,7 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("SQLite migration failed: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self { pool, writes })
     }
 }
 
