@@ -4,9 +4,12 @@
 
 use std::{path::Path, time::Duration};
 
-use scopegate::pb::{
-    CreateScope, RevokeTokenRequest, manage_scope_request::Action, revoke_token_request::Target,
-    token_introspection_client::TokenIntrospectionClient,
+use scopegate::{
+    app::App,
+    pb::{
+        CreateScope, RevokeTokenRequest, manage_scope_request::Action,
+        revoke_token_request::Target, token_introspection_client::TokenIntrospectionClient,
+    },
 };
 use sqlx::Connection as _;
 use tonic::Code;
@@ -279,5 +282,27 @@ async fn an_unwritable_wal_fails_writes_with_unavailable_until_it_is_writable_ag
     assert!(
         !names.contains(&"frozen:read".to_owned()),
         "nothing half-written"
+    );
+}
+
+#[tokio::test]
+async fn an_unwritable_shared_memory_file_is_refused_at_start_naming_it() {
+    if !can_make_immutable() {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    // A first run creates the database; then a left-over -shm nobody may write.
+    let app = TestApp::on(&db).await;
+    create_tenant(&app, "school", "oidc").await;
+    app.stop().await.unwrap();
+    let shm = db_path(&db).with_extension("db-shm");
+    std::fs::write(&shm, vec![0u8; 32 * 1024]).unwrap();
+    let _frozen = Immutable::set(&shm);
+
+    let refused = App::build(test_config(&db.url)).await.unwrap_err();
+
+    assert!(
+        refused.to_string().contains("scopegate.db-shm"),
+        "the message names the file: {refused}"
     );
 }
