@@ -187,23 +187,52 @@ async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
     }
 }
 
-/// Flips health to NOT_SERVING while the store does not answer, and back when it does.
+/// Flips health to NOT_SERVING while the store does not answer, and back when it does. While
+/// it answers but cannot write (disk full, read-only, I/O errors), only `ScopeAdmin` is
+/// NOT_SERVING: decisions and introspection are still answered from committed data.
 async fn probe_store(store: Arc<dyn Store>, reporter: HealthReporter, every: Duration) {
-    let mut healthy = true;
+    let mut state = StoreHealth::Healthy;
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let ok = matches!(tokio::time::timeout(every, store.ping()).await, Ok(Ok(())));
-        if ok != healthy {
-            healthy = ok;
-            if ok {
-                tracing::info!("store answers again: serving");
+        let now = match tokio::time::timeout(every, store.ping()).await {
+            Ok(Ok(())) => match tokio::time::timeout(every, store.check_writes()).await {
+                Ok(Ok(())) => StoreHealth::Healthy,
+                Ok(Err(err)) => StoreHealth::CannotWrite(err.to_string()),
+                Err(_) => StoreHealth::CannotWrite("write probe timed out".to_owned()),
+            },
+            Ok(Err(err)) => StoreHealth::Down(err.to_string()),
+            Err(_) => StoreHealth::Down("ping timed out".to_owned()),
+        };
+        if std::mem::discriminant(&now) == std::mem::discriminant(&state) {
+            continue;
+        }
+        match &now {
+            StoreHealth::Healthy => {
+                tracing::info!("store answers and writes again: serving");
                 set_all(&reporter, ServingStatus::Serving).await;
-            } else {
-                tracing::warn!("store does not answer: not serving");
+            }
+            StoreHealth::CannotWrite(detail) => {
+                tracing::error!(%detail, "store cannot write: ScopeAdmin not serving");
+                set_all(&reporter, ServingStatus::Serving).await;
+                reporter
+                    .set_service_status("scopegate.v1.ScopeAdmin", ServingStatus::NotServing)
+                    .await;
+            }
+            StoreHealth::Down(detail) => {
+                tracing::warn!(%detail, "store does not answer: not serving");
                 set_all(&reporter, ServingStatus::NotServing).await;
             }
         }
+        state = now;
     }
+}
+
+/// What the last probe learned about the store, with the detail for the log.
+#[derive(Debug)]
+enum StoreHealth {
+    Healthy,
+    CannotWrite(String),
+    Down(String),
 }

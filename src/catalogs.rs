@@ -173,10 +173,10 @@ impl Catalogs {
             return Ok(stand_in("tenant", state));
         }
         match self.load(id, held.is_some()).await {
-            Err(StoreError::Unavailable(reason)) => {
-                self.rest(&reason);
+            Err(err) if is_outage(&err) => {
+                self.rest(&err);
                 let Some(state) = held.filter(|s| self.may_stand_in(s)) else {
-                    return Err(StoreError::Unavailable(reason));
+                    return Err(err);
                 };
                 // Loading dropped it from the cache: keep it for the next caller.
                 self.cache
@@ -247,11 +247,11 @@ impl Catalogs {
                 self.directory.install(Arc::clone(&listing));
                 Ok(listing)
             }
-            Err(StoreError::Unavailable(reason)) => {
-                self.rest(&reason);
+            Err(err) if is_outage(&err) => {
+                self.rest(&err);
                 match held.filter(|l| self.listing_may_stand_in(l)) {
                     Some(listing) => Ok(stand_in("directory", &listing)),
-                    None => Err(StoreError::Unavailable(reason)),
+                    None => Err(err),
                 }
             }
             Err(err) => Err(err),
@@ -278,7 +278,7 @@ impl Catalogs {
     }
 
     /// The store failed to answer: stand in without asking it for a while, and say so once.
-    fn rest(&self, reason: &str) {
+    fn rest(&self, reason: &StoreError) {
         let now = self.millis();
         let until = now.saturating_add(u64::try_from(STORE_RETRY.as_millis()).unwrap_or(1000));
         if self.resting_until.swap(until, Ordering::Relaxed) < now {
@@ -431,6 +431,11 @@ async fn read_state(
     }))
 }
 
+/// Whether the store failed to answer (rather than answered no): cached state may stand in.
+fn is_outage(err: &StoreError) -> bool {
+    matches!(err, StoreError::Unavailable(_) | StoreError::Storage(_))
+}
+
 /// A value served in place of the store's current answer, counted.
 fn stand_in<T>(what: &'static str, value: &Arc<T>) -> Arc<T> {
     metrics::counter!("scopegate_stale_answers_total", "cache" => what).increment(1);
@@ -444,6 +449,7 @@ fn unshare(err: Arc<StoreError>) -> StoreError {
         Err(shared) => match &*shared {
             StoreError::TenantNotFound(t) => StoreError::TenantNotFound(t.clone()),
             StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Storage(m) => StoreError::Storage(m.clone()),
             other => StoreError::Internal(other.to_string()),
         },
     }

@@ -7,6 +7,7 @@ mod sql;
 mod postgres;
 mod rows;
 mod sqlite;
+mod writes;
 
 use std::{fmt, sync::Arc};
 
@@ -38,6 +39,10 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded; retrying later may work.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The database answers but cannot persist: disk full, a read-only or unwritable file, an
+    /// I/O error. Retrying works once the storage does; nothing of the failed write remains.
+    #[error("store cannot write: {0}")]
+    Storage(String),
     /// The store cannot be opened as configured (bad URL, unreadable file).
     #[error("{0}")]
     Config(String),
@@ -55,6 +60,12 @@ impl StoreError {
             Self::TenantNotFound(_) | Self::TenantConflict(_) | Self::Rejected(_) | Self::Config(_)
         )
     }
+
+    /// Whether the storage itself failed (see [`StoreError::Storage`]), as opposed to the
+    /// request or the connection.
+    pub fn is_storage(&self) -> bool {
+        matches!(self, Self::Storage(_))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -68,18 +79,57 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Protocol(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
-            sqlx::Error::Database(db) if is_busy(db.code().as_deref()) => {
-                Self::Unavailable(err.to_string())
-            }
+            sqlx::Error::Database(db) => match classify(db.code().as_deref()) {
+                Failure::Busy => Self::Unavailable(err.to_string()),
+                Failure::Storage => Self::Storage(err.to_string()),
+                Failure::Other => Self::Internal(err.to_string()),
+            },
             _ => Self::Internal(err.to_string()),
         }
     }
 }
 
-/// SQLite `SQLITE_BUSY`/`SQLITE_LOCKED` and Postgres connection-class codes (08xxx, 57Pxx).
-fn is_busy(code: Option<&str>) -> bool {
-    matches!(code, Some("5" | "6" | "517" | "262"))
-        || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+/// How a database error code reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Locked, overloaded or the connection is going away: retry.
+    Busy,
+    /// The storage cannot persist: retry once it is fixed.
+    Storage,
+    /// Anything else: a bug or a refused constraint.
+    Other,
+}
+
+/// Classifies a SQLite result code (decimal; sqlx turns extended codes on, so the primary code
+/// is the low byte) or a Postgres SQLSTATE (five characters, classified by class).
+fn classify(code: Option<&str>) -> Failure {
+    let Some(code) = code else {
+        return Failure::Other;
+    };
+    if let Ok(sqlite) = code.parse::<u32>()
+        && code.len() != 5
+    {
+        return match sqlite & 0xff {
+            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_PROTOCOL (a WAL lock race)
+            5 | 6 | 15 => Failure::Busy,
+            // SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN (SQLITE_CORRUPT is
+            // not here: bad data stays INTERNAL)
+            8 | 10 | 13 | 14 => Failure::Storage,
+            _ => Failure::Other,
+        };
+    }
+    match code.get(..2) {
+        // connection exception, operator intervention (admin shutdown, cannot connect now),
+        // insufficient resources other than disk (memory, connections)
+        Some("08") => Failure::Busy,
+        Some("57") if code.starts_with("57P") => Failure::Busy,
+        Some("53") if code != "53100" => Failure::Busy,
+        // disk full, system error (I/O error), read-only transaction (a standby, or
+        // default_transaction_read_only)
+        Some("53" | "58") => Failure::Storage,
+        _ if code == "25006" => Failure::Storage,
+        _ => Failure::Other,
+    }
 }
 
 /// Who made a change, as written to the audit trail.
@@ -220,6 +270,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Answers unless the last write failed for storage reasons (disk full, read-only, an
+    /// I/O error) and a one-row write probe still fails: cheap while writes succeed, one
+    /// committed probe per call while they do not.
+    async fn check_writes(&self) -> Result<(), StoreError>;
+
     /// One tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError>;
 
@@ -325,4 +380,137 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{borrow::Cow, error::Error as StdError, fmt};
+
+    use sqlx::{Connection as _, SqliteConnection, error::ErrorKind};
+
+    use super::*;
+
+    /// A database error with a chosen code, as a driver would report it.
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl fmt::Display for Coded {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "code {}", self.0)
+        }
+    }
+
+    impl StdError for Coded {}
+
+    impl sqlx::error::DatabaseError for Coded {
+        fn message(&self) -> &str {
+            "test"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn mapped(code: &'static str) -> StoreError {
+        sqlx::Error::Database(Box::new(Coded(code))).into()
+    }
+
+    #[test]
+    fn storage_failures_are_storage_errors_on_both_dialects() {
+        for code in [
+            "13",    // SQLITE_FULL
+            "10",    // SQLITE_IOERR
+            "778",   // SQLITE_IOERR_WRITE
+            "4874",  // SQLITE_IOERR_SHMMAP
+            "8",     // SQLITE_READONLY
+            "1032",  // SQLITE_READONLY_DBMOVED
+            "14",    // SQLITE_CANTOPEN
+            "53100", // Postgres disk_full
+            "58030", // Postgres io_error
+            "25006", // Postgres read_only_sql_transaction
+        ] {
+            assert!(
+                matches!(mapped(code), StoreError::Storage(_)),
+                "{code}: {:?}",
+                mapped(code)
+            );
+        }
+    }
+
+    #[test]
+    fn busy_and_connection_failures_are_unavailable() {
+        for code in ["5", "517", "773", "6", "262", "08006", "57P01", "53300"] {
+            assert!(
+                matches!(mapped(code), StoreError::Unavailable(_)),
+                "{code}: {:?}",
+                mapped(code)
+            );
+        }
+    }
+
+    #[test]
+    fn constraint_violations_and_bad_data_stay_internal() {
+        // SQLITE_CONSTRAINT_FOREIGNKEY, SQLITE_CORRUPT, Postgres foreign_key_violation and
+        // syntax_error: a bug, not a storage failure.
+        for code in ["787", "11", "23503", "42601"] {
+            assert!(
+                matches!(mapped(code), StoreError::Internal(_)),
+                "{code}: {:?}",
+                mapped(code)
+            );
+        }
+    }
+
+    async fn memory() -> SqliteConnection {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE t (x BLOB)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    }
+
+    #[tokio::test]
+    async fn a_full_sqlite_database_is_a_storage_error() {
+        let mut conn = memory().await;
+        sqlx::query("PRAGMA max_page_count = 4")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+
+        let err = sqlx::query("INSERT INTO t VALUES (zeroblob(1000000))")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+
+        assert!(matches!(StoreError::from(err), StoreError::Storage(_)));
+    }
+
+    #[tokio::test]
+    async fn a_read_only_sqlite_database_is_a_storage_error() {
+        let mut conn = memory().await;
+        sqlx::query("PRAGMA query_only = ON")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+
+        let err = sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+
+        assert!(matches!(StoreError::from(err), StoreError::Storage(_)));
+    }
 }

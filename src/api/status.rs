@@ -75,9 +75,32 @@ fn store_status(err: StoreError) -> Status {
             tracing::warn!(%detail, "store unavailable");
             Status::unavailable("the store is unavailable; retry later")
         }
+        StoreError::Storage(detail) => {
+            tracing::error!(%detail, "the database cannot write");
+            Status::unavailable(
+                "the database cannot store changes (disk full, read-only or I/O error); \
+                 nothing was written; retry once its storage is fixed",
+            )
+        }
         StoreError::Config(detail) | StoreError::Internal(detail) => {
             tracing::error!(%detail, "internal error");
             Status::internal("internal error")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_failure_is_unavailable_without_its_detail() {
+        let detail = "(code: 778) disk I/O error at /var/lib/scopegate/scopegate.db-wal";
+
+        let status = Status::from(ApiError::Store(StoreError::Storage(detail.into())));
+
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("778"), "{status:?}");
+        assert!(!status.message().contains("/var/lib"), "{status:?}");
     }
 }

@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::{
+    Connection as _,
+    postgres::{PgListener, PgPool, PgPoolOptions},
+};
 
-use super::StoreError;
+use super::{StoreError, writes::WriteHealth};
 
 /// The channel on which a write announces the tenant whose catalog changed.
 pub const CHANGE_CHANNEL: &str = "scopegate_catalog";
@@ -13,6 +16,7 @@ pub const CHANGE_CHANNEL: &str = "scopegate_catalog";
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    writes: WriteHealth,
 }
 
 impl PostgresStore {
@@ -21,6 +25,9 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(super::writes::reusable(conn.is_in_transaction())) })
+            })
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to Postgres: {e}")))?;
@@ -28,7 +35,10 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("Postgres migration failed: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writes: WriteHealth::default(),
+        })
     }
 
     /// Listens on [`CHANGE_CHANNEL`] until dropped. After a lost connection it reconnects

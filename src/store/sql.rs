@@ -11,13 +11,55 @@ macro_rules! tenant_select {
     };
 }
 
-/// Implements `Store` for `$store` (a struct with `pool: sqlx::Pool<$db>`).
+/// Implements `Store` for `$store` (a struct with `pool: sqlx::Pool<$db>` and
+/// `writes: crate::store::writes::WriteHealth`). Every write begins with `begin_write` and
+/// ends with `commit`.
 /// `begin` starts a write transaction, `snapshot` a read-only one whose statements all see one
 /// snapshot, `lock` is appended to the tenant read that starts every write, `notify` (may be
 /// empty) announces a change to other replicas before each commit.
 macro_rules! sql_store {
     ($store:ident, $db:ty, begin = $begin:literal, snapshot = $snapshot:literal, lock = $lock:literal, notify = $notify:literal) => {
         impl $store {
+            /// Starts a write transaction; a storage failure here is remembered for readiness.
+            async fn begin_write(
+                &self,
+            ) -> Result<sqlx::Transaction<'static, $db>, crate::store::StoreError> {
+                let begun = self.pool.begin_with($begin).await.map_err(Into::into);
+                self.writes.record(&begun);
+                begun
+            }
+
+            /// Commits a write transaction. When the COMMIT fails, sqlx queues a ROLLBACK on
+            /// the connection as the transaction drops; if that fails too (SQLite has already
+            /// rolled back after an I/O error, disk full or `RAISE(ROLLBACK)`, while sqlx still
+            /// counts the transaction open), the pool's `before_acquire` check closes the
+            /// connection instead of handing it out again. The outcome is remembered for
+            /// readiness.
+            async fn commit(
+                &self,
+                tx: sqlx::Transaction<'static, $db>,
+            ) -> Result<(), crate::store::StoreError> {
+                let committed = tx.commit().await.map_err(Into::into);
+                if let Err(err) = &committed {
+                    tracing::warn!(%err, "commit failed; the transaction is rolled back");
+                }
+                self.writes.record(&committed);
+                committed
+            }
+
+            /// Commits a one-row write, to learn whether the storage takes writes again.
+            async fn probe_write(&self) -> Result<(), crate::store::StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO write_probe (id, at_ms) VALUES (1, $1) \
+                     ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+                )
+                .bind(crate::store::now_ms())
+                .execute(&mut *tx)
+                .await?;
+                self.commit(tx).await
+            }
+
             async fn load(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 id: &crate::tenant::TenantId,
@@ -330,6 +372,13 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn check_writes(&self) -> Result<(), crate::store::StoreError> {
+                if self.writes.failing() {
+                    self.probe_write().await?;
+                }
+                Ok(())
+            }
+
             async fn tenant(
                 &self,
                 id: &crate::tenant::TenantId,
@@ -416,7 +465,7 @@ macro_rules! sql_store {
                 seed: &crate::scope::edit::Edit,
                 actor: &crate::store::Actor,
             ) -> Result<crate::store::Committed, crate::store::StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_write().await?;
                 let mut tenant = tenant.clone();
                 tenant.revision = 1;
                 Self::write_tenant(&mut tx, &tenant, true).await?;
@@ -432,7 +481,7 @@ macro_rules! sql_store {
                 // New settings too: replicas must drop what they cached about its issuer.
                 Self::announce(&mut tx, &crate::store::Change::Settings(tenant.id.clone())).await?;
                 let committed = Self::load(&mut tx, &tenant.id, false).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(committed)
             }
 
@@ -442,13 +491,13 @@ macro_rules! sql_store {
                 actor: &crate::store::Actor,
                 update: crate::store::TenantUpdate<'_>,
             ) -> Result<crate::tenant::Tenant, crate::store::StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_write().await?;
                 let current = Self::load(&mut tx, id, true).await?.tenant;
                 let next = update(&current)?;
                 let revision = current.revision + 1;
                 let next = Self::write_settings(&mut tx, &current, next, revision, actor).await?;
                 Self::bump(&mut tx, id, revision).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(next)
             }
 
@@ -457,7 +506,7 @@ macro_rules! sql_store {
                 id: &crate::tenant::TenantId,
                 actor: &crate::store::Actor,
             ) -> Result<crate::tenant::Tenant, crate::store::StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_write().await?;
                 let current = Self::load(&mut tx, id, true).await?.tenant;
                 // Children first: SQLite enforces ON DELETE CASCADE only with foreign keys on,
                 // and being explicit keeps both dialects identical.
@@ -478,7 +527,7 @@ macro_rules! sql_store {
                 };
                 Self::audit(&mut tx, id.as_str(), current.revision + 1, actor, &record).await?;
                 Self::announce(&mut tx, &crate::store::Change::Settings(id.clone())).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(current)
             }
 
@@ -490,7 +539,7 @@ macro_rules! sql_store {
                 plan: crate::store::Planner<'_>,
             ) -> Result<(crate::store::Committed, crate::scope::edit::Edit), crate::store::StoreError>
             {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_write().await?;
                 let current = Self::load(&mut tx, id, true).await?;
                 let edit = plan(&current.tenant, &current.catalog)?;
                 let next_tenant = match settings {
@@ -508,7 +557,7 @@ macro_rules! sql_store {
                 Self::apply(&mut tx, id.as_str(), revision, &edit, actor).await?;
                 Self::bump(&mut tx, id, revision).await?;
                 let committed = Self::load(&mut tx, id, false).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok((committed, edit))
             }
 
@@ -538,7 +587,7 @@ macro_rules! sql_store {
                 revocation: &crate::store::Revocation,
                 actor: &crate::store::Actor,
             ) -> Result<(), crate::store::StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.begin_write().await?;
                 let current = Self::load(&mut tx, id, true).await?.tenant;
                 sqlx::query(
                     "INSERT INTO revocations (tenant_id, kind, value, not_before, expires_at, \
@@ -564,7 +613,7 @@ macro_rules! sql_store {
                 };
                 Self::audit(&mut tx, id.as_str(), revision, actor, &record).await?;
                 Self::bump(&mut tx, id, revision).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 

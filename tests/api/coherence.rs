@@ -352,6 +352,9 @@ impl Store for GatedStore {
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError> {
         self.inner.prune_revocations(now_unix).await
     }
+    async fn check_writes(&self) -> Result<(), StoreError> {
+        self.inner.check_writes().await
+    }
 }
 
 fn school() -> TenantId {

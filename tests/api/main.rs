@@ -20,4 +20,5 @@ mod manage_scope;
 mod otlp;
 mod outage;
 mod replicas;
+mod store_failures;
 mod tenants_clients_operations;
