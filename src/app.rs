@@ -2,7 +2,9 @@
 //! `run_until` serves every service, health and reflection until the shutdown future resolves,
 //! then reports NOT_SERVING and drains in-flight calls for a bounded grace period.
 
+pub(crate) mod accept;
 pub(crate) mod io;
+mod shed;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -126,8 +128,13 @@ impl App {
         ));
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let limits = &self.config.limits;
         let server = Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_keepalive_interval(limits.keepalive_interval)
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .layer(crate::telemetry::GrpcMetricsLayer)
+            .layer(shed::ShedLayer::new(limits))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -143,8 +150,9 @@ impl App {
                 pb::scope_admin_server::ScopeAdminServer::new(admin)
                     .max_decoding_message_size(ADMIN_MAX_REQUEST),
             )
+            // Connection cap, accept backoff, handshake and idle timeouts: see `accept`;
             // TCP_NODELAY and coalesced writes: see `io` and docs/performance.md.
-            .serve_with_incoming_shutdown(io::incoming(self.listener), async {
+            .serve_with_incoming_shutdown(accept::incoming(self.listener, limits), async {
                 let _ = stop_rx.await;
             });
         tokio::pin!(server);

@@ -308,7 +308,10 @@ mod tests {
         let limits = &config.limits;
         assert_eq!(limits.max_connections, 500);
         assert_eq!(limits.max_concurrent_streams, 100);
-        assert_eq!(limits.max_in_flight, 1, "a zero budget would refuse every call");
+        assert_eq!(
+            limits.max_in_flight, 1,
+            "a zero budget would refuse every call"
+        );
         assert_eq!(limits.max_in_flight_per_connection, 32);
         assert_eq!(limits.control_in_flight, 8);
         assert_eq!(limits.handshake_timeout, Duration::from_secs(1));
