@@ -3,14 +3,23 @@
 //! then reports NOT_SERVING and drains in-flight calls for a bounded grace period.
 
 pub(crate) mod accept;
+mod health;
 pub(crate) mod io;
 mod shed;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::{ServingStatus, pb::health_server::HealthServer, server::HealthReporter};
 
 use crate::{
     api::{
@@ -99,7 +108,13 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), AppError> {
-        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reporter = HealthReporter::new();
+        // Set before NOT_SERVING is reported at shutdown: Watch streams end after delivering it.
+        let stopping = Arc::new(AtomicBool::new(false));
+        let health_service = HealthServer::new(health::EndingHealth::new(
+            reporter.clone(),
+            Arc::clone(&stopping),
+        ));
         set_all(&reporter, ServingStatus::Serving).await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -169,9 +184,11 @@ impl App {
             return result.map_err(|e| AppError::Serve(e.to_string()));
         }
         tracing::info!(grace = ?self.config.shutdown_grace, "shutting down: draining in-flight calls");
+        stopping.store(true, Ordering::SeqCst);
         set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
-        // Open streams (a Health/Watch, say) would hold the server forever: bound the drain.
+        // Watch streams end after NOT_SERVING, but any other open stream would hold the server
+        // forever: bound the drain.
         match tokio::time::timeout(self.config.shutdown_grace, server).await {
             Ok(result) => result.map_err(|e| AppError::Serve(e.to_string())),
             Err(_) => {
