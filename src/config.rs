@@ -138,7 +138,7 @@ impl Default for Limits {
             max_concurrent_streams: 1_024,
             max_in_flight: 4_096,
             max_in_flight_per_connection: 512,
-            control_in_flight: 64,
+            control_in_flight: 128,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(300)),
             keepalive_interval: Some(Duration::from_secs(60)),
@@ -327,6 +327,8 @@ mod tests {
         assert_eq!(limits.max_connections, 10_000);
         assert_eq!(limits.max_concurrent_streams, 1_024);
         assert_eq!(limits.max_in_flight, 4_096);
+        assert_eq!(limits.max_in_flight_per_connection, 512);
+        assert_eq!(limits.control_in_flight, 128);
         assert_eq!(limits.handshake_timeout, Duration::from_secs(10));
         assert_eq!(limits.idle_timeout, Some(Duration::from_secs(300)));
         assert_eq!(limits.keepalive_interval, Some(Duration::from_secs(60)));
