@@ -2,13 +2,24 @@
 //! `run_until` serves every service, health and reflection until the shutdown future resolves,
 //! then reports NOT_SERVING and drains in-flight calls for a bounded grace period.
 
+pub(crate) mod accept;
+mod health;
 pub(crate) mod io;
+mod shed;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::{ServingStatus, pb::health_server::HealthServer, server::HealthReporter};
 
 use crate::{
     api::{
@@ -92,7 +103,13 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), AppError> {
-        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reporter = HealthReporter::new();
+        // Set before NOT_SERVING is reported at shutdown: Watch streams end after delivering it.
+        let stopping = Arc::new(AtomicBool::new(false));
+        let health_service = HealthServer::new(health::EndingHealth::new(
+            reporter.clone(),
+            Arc::clone(&stopping),
+        ));
         set_all(&reporter, ServingStatus::Serving).await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -119,8 +136,13 @@ impl App {
         let watcher = tokio::spawn(async move { catalogs.follow_changes().await });
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let limits = &self.config.limits;
         let server = Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_keepalive_interval(limits.keepalive_interval)
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .layer(crate::telemetry::GrpcMetricsLayer)
+            .layer(shed::ShedLayer::new(limits))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -136,8 +158,9 @@ impl App {
                 pb::scope_admin_server::ScopeAdminServer::new(admin)
                     .max_decoding_message_size(ADMIN_MAX_REQUEST),
             )
+            // Connection cap, accept backoff, handshake and idle timeouts: see `accept`;
             // TCP_NODELAY and coalesced writes: see `io` and docs/performance.md.
-            .serve_with_incoming_shutdown(io::incoming(self.listener), async {
+            .serve_with_incoming_shutdown(accept::incoming(self.listener, limits), async {
                 let _ = stop_rx.await;
             });
         tokio::pin!(server);
@@ -154,9 +177,11 @@ impl App {
             return result.map_err(|e| AppError::Serve(e.to_string()));
         }
         tracing::info!(grace = ?self.config.shutdown_grace, "shutting down: draining in-flight calls");
+        stopping.store(true, Ordering::SeqCst);
         set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
-        // Open streams (a Health/Watch, say) would hold the server forever: bound the drain.
+        // Watch streams end after NOT_SERVING, but any other open stream would hold the server
+        // forever: bound the drain.
         match tokio::time::timeout(self.config.shutdown_grace, server).await {
             Ok(result) => result.map_err(|e| AppError::Serve(e.to_string())),
             Err(_) => {

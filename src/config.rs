@@ -73,6 +73,8 @@ pub struct Config {
     pub jwks: JwksConfig,
     /// Verified-token cache capacities and lifetimes.
     pub token_cache: TokenCacheConfig,
+    /// Connection, stream and in-flight bounds (overload behaviour).
+    pub limits: Limits,
 }
 
 /// Defaults.
@@ -97,6 +99,7 @@ impl Config {
             stale_if_error: Duration::from_secs(300),
             jwks: JwksConfig::default(),
             token_cache: TokenCacheConfig::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -109,6 +112,95 @@ impl Config {
         }
     }
 }
+
+// --- Connection and load limits --------------------------------------------------------------
+
+/// What one client, or all of them together, may hold of the server: connections, streams,
+/// calls in flight and time. Beyond these the server refuses or sheds at once rather than
+/// queueing, so a flood costs its sender retries instead of everyone latency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most open connections; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` announced on every connection.
+    pub max_concurrent_streams: u32,
+    /// Most decision and introspection calls being handled at once, over all connections;
+    /// beyond it calls are shed with `RESOURCE_EXHAUSTED`.
+    pub max_in_flight: usize,
+    /// Most of those on one connection, so one client cannot take the whole budget.
+    pub max_in_flight_per_connection: usize,
+    /// Calls in flight allowed to health checks, and separately to admin and reflection calls,
+    /// outside `max_in_flight`: probes and operators still get through a flood.
+    pub control_in_flight: usize,
+    /// How long a new connection may take to send the HTTP/2 preface.
+    pub handshake_timeout: Duration,
+    /// A connection with no open stream for this long is closed; `None` never.
+    pub idle_timeout: Option<Duration>,
+    /// HTTP/2 PING interval on a quiet connection; `None` sends none.
+    pub keepalive_interval: Option<Duration>,
+    /// How long a PING may go unanswered before the connection is closed.
+    pub keepalive_timeout: Duration,
+    /// What shed calls tell the client to wait before retrying (`grpc-retry-pushback-ms`).
+    pub retry_pushback: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_concurrent_streams: 1_024,
+            max_in_flight: 4_096,
+            max_in_flight_per_connection: 512,
+            control_in_flight: 128,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(300)),
+            keepalive_interval: Some(Duration::from_secs(60)),
+            keepalive_timeout: Duration::from_secs(20),
+            retry_pushback: Duration::from_millis(100),
+        }
+    }
+}
+
+impl FileConfig {
+    /// Counts and timeouts are at least 1 (a zero bound would refuse everything); `0` turns the
+    /// idle timeout and keepalive off.
+    fn apply_limits(&self, limits: &mut Limits) {
+        let seconds = |secs: u64| Duration::from_secs(secs.max(1));
+        let off_or_seconds = |secs: u64| (secs > 0).then(|| Duration::from_secs(secs));
+        if let Some(n) = self.max_connections {
+            limits.max_connections = n.max(1);
+        }
+        if let Some(n) = self.max_concurrent_streams {
+            limits.max_concurrent_streams = n.max(1);
+        }
+        if let Some(n) = self.max_in_flight {
+            limits.max_in_flight = n.max(1);
+        }
+        if let Some(n) = self.max_in_flight_per_connection {
+            limits.max_in_flight_per_connection = n.max(1);
+        }
+        if let Some(n) = self.control_in_flight {
+            limits.control_in_flight = n.max(1);
+        }
+        if let Some(secs) = self.handshake_timeout_seconds {
+            limits.handshake_timeout = seconds(secs);
+        }
+        if let Some(secs) = self.idle_timeout_seconds {
+            limits.idle_timeout = off_or_seconds(secs);
+        }
+        if let Some(secs) = self.keepalive_interval_seconds {
+            limits.keepalive_interval = off_or_seconds(secs);
+        }
+        if let Some(secs) = self.keepalive_timeout_seconds {
+            limits.keepalive_timeout = seconds(secs);
+        }
+        if let Some(ms) = self.retry_pushback_ms {
+            limits.retry_pushback = Duration::from_millis(ms);
+        }
+    }
+}
+
+// --- end of connection and load limits -------------------------------------------------------
 
 /// The optional TOML file; every key is optional and flags/env vars win over it.
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +224,19 @@ pub struct FileConfig {
     pub negative_cache_capacity: Option<u64>,
     /// How long a rejection is remembered.
     pub negative_cache_ttl_seconds: Option<u64>,
+    // Connection and load limits (see [`Limits`]).
+    pub max_connections: Option<usize>,
+    pub max_concurrent_streams: Option<u32>,
+    pub max_in_flight: Option<usize>,
+    pub max_in_flight_per_connection: Option<usize>,
+    pub control_in_flight: Option<usize>,
+    pub handshake_timeout_seconds: Option<u64>,
+    /// `0` never closes idle connections.
+    pub idle_timeout_seconds: Option<u64>,
+    /// `0` sends no keepalive PINGs.
+    pub keepalive_interval_seconds: Option<u64>,
+    pub keepalive_timeout_seconds: Option<u64>,
+    pub retry_pushback_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -174,6 +279,7 @@ impl FileConfig {
         if let Some(secs) = self.negative_cache_ttl_seconds {
             tokens.negative_ttl = seconds(secs);
         }
+        self.apply_limits(&mut config.limits);
     }
 }
 
@@ -204,6 +310,48 @@ mod tests {
         assert_eq!(config.stale_if_error, Duration::ZERO, "0 turns it off");
         // Keys left out keep their defaults.
         assert_eq!(config.health_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn file_keys_set_the_connection_and_load_limits() {
+        let file: FileConfig = toml::from_str(
+            "max_connections = 500\nmax_concurrent_streams = 100\nmax_in_flight = 0\n\
+             max_in_flight_per_connection = 32\ncontrol_in_flight = 8\n\
+             handshake_timeout_seconds = 0\nidle_timeout_seconds = 0\n\
+             keepalive_interval_seconds = 30\nkeepalive_timeout_seconds = 5\n\
+             retry_pushback_ms = 250\n",
+        )
+        .expect("valid file");
+        let mut config = Config::new("sqlite://x.db");
+        file.apply(&mut config);
+        let limits = &config.limits;
+        assert_eq!(limits.max_connections, 500);
+        assert_eq!(limits.max_concurrent_streams, 100);
+        assert_eq!(
+            limits.max_in_flight, 1,
+            "a zero budget would refuse every call"
+        );
+        assert_eq!(limits.max_in_flight_per_connection, 32);
+        assert_eq!(limits.control_in_flight, 8);
+        assert_eq!(limits.handshake_timeout, Duration::from_secs(1));
+        assert_eq!(limits.idle_timeout, None, "0 turns the idle timeout off");
+        assert_eq!(limits.keepalive_interval, Some(Duration::from_secs(30)));
+        assert_eq!(limits.keepalive_timeout, Duration::from_secs(5));
+        assert_eq!(limits.retry_pushback, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn limits_default_to_bounded_values() {
+        let limits = Config::new("sqlite://x.db").limits;
+        assert_eq!(limits.max_connections, 10_000);
+        assert_eq!(limits.max_concurrent_streams, 1_024);
+        assert_eq!(limits.max_in_flight, 4_096);
+        assert_eq!(limits.max_in_flight_per_connection, 512);
+        assert_eq!(limits.control_in_flight, 128);
+        assert_eq!(limits.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(limits.idle_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(limits.keepalive_interval, Some(Duration::from_secs(60)));
+        assert_eq!(limits.keepalive_timeout, Duration::from_secs(20));
     }
 
     #[test]

@@ -73,6 +73,13 @@ struct ServeArgs {
     /// `http://host:4317`; off unless set). Callers' W3C `traceparent` is honoured.
     #[arg(long, env = "SCOPEGATE_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// Most open connections; more are closed at accept [default: 10000]
+    #[arg(long, env = "SCOPEGATE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most decision/introspection calls handled at once; more are shed with
+    /// RESOURCE_EXHAUSTED [default: 4096]
+    #[arg(long, env = "SCOPEGATE_MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
 }
 
 fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
@@ -117,6 +124,12 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(secs) = args.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(secs);
+    }
+    if let Some(n) = args.max_connections {
+        config.limits.max_connections = n.max(1);
+    }
+    if let Some(n) = args.max_in_flight {
+        config.limits.max_in_flight = n.max(1);
     }
     Ok(config)
 }

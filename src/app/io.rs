@@ -17,10 +17,9 @@ use std::{
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
 };
-use tokio_stream::{Stream, StreamExt};
-use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
+use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// A TCP connection whose writes h2 may coalesce (see the module docs).
 #[derive(Debug)]
@@ -32,6 +31,16 @@ impl Conn {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(Self(stream))
+    }
+
+    /// Wraps an accepted connection, with `TCP_NODELAY` (`Server::tcp_nodelay` is ignored for
+    /// an incoming stream we accept ourselves: without it, Nagle holds an answer's last segment
+    /// until the client's delayed ACK, ~40 ms).
+    pub(crate) fn accepted(stream: TcpStream) -> Self {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY");
+        }
+        Self(stream)
     }
 }
 
@@ -73,13 +82,4 @@ impl AsyncWrite for Conn {
     fn is_write_vectored(&self) -> bool {
         false
     }
-}
-
-/// Accepted connections, each with `TCP_NODELAY` (`Server::tcp_nodelay` is ignored for an
-/// incoming stream we bind ourselves: without it, Nagle holds an answer's last segment until
-/// the client's delayed ACK, ~40 ms).
-pub(crate) fn incoming(listener: TcpListener) -> impl Stream<Item = io::Result<Conn>> {
-    TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .map(|accepted| accepted.map(Conn))
 }

@@ -1,6 +1,8 @@
 //! Health and lifecycle: SERVING once started, NOT_SERVING from the shutdown signal, a bounded
 //! drain even with an open Watch stream; reflection lists every service.
 
+use std::time::Duration;
+
 use scopegate::app::SERVICE_NAMES;
 use tokio_stream::StreamExt;
 use tonic_health::pb::{
@@ -13,7 +15,7 @@ use tonic_reflection::pb::v1::{
 
 use crate::{
     backend_tests, fresh_app,
-    helpers::{Backend, TestApp, TestDb, create_tenant},
+    helpers::{Backend, TestApp, TestDb, create_tenant, test_config},
 };
 
 async fn every_service_is_serving_once_started(backend: Backend) {
@@ -59,6 +61,46 @@ async fn shutdown_flips_to_not_serving_and_an_open_watch_does_not_hold_the_proce
     );
 }
 
+async fn shutdown_ends_open_watch_streams_once_they_delivered_not_serving(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let mut config = test_config(&db.url);
+    // Far longer than the bounded wait below: only an ended Watch lets the drain finish first.
+    config.shutdown_grace = Duration::from_secs(600);
+    let app = TestApp::start(config).await;
+    let mut health = HealthClient::new(app.channel.clone());
+    let mut watches = Vec::new();
+    for service in [""].into_iter().chain(SERVICE_NAMES) {
+        let mut watch = health
+            .watch(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = watch.next().await.unwrap().unwrap();
+        assert_eq!(first.status, ServingStatus::Serving as i32);
+        watches.push(watch);
+    }
+
+    let stopped = tokio::time::timeout(Duration::from_secs(60), app.stop()).await;
+
+    assert!(
+        matches!(stopped, Ok(Ok(()))),
+        "the server still drains an open Watch: {stopped:?}"
+    );
+    for mut watch in watches {
+        let last = watch.next().await.unwrap().unwrap();
+        assert_eq!(last.status, ServingStatus::NotServing as i32);
+        let end = watch.next().await;
+        assert!(
+            matches!(end, None | Some(Err(_))),
+            "the Watch stream ended after NOT_SERVING: {end:?}"
+        );
+    }
+}
+
 async fn data_survives_a_restart(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
@@ -98,6 +140,7 @@ async fn reflection_lists_every_service(backend: Backend) {
 backend_tests!(
     every_service_is_serving_once_started,
     shutdown_flips_to_not_serving_and_an_open_watch_does_not_hold_the_process,
+    shutdown_ends_open_watch_streams_once_they_delivered_not_serving,
     data_survives_a_restart,
     reflection_lists_every_service,
 );

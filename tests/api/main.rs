@@ -16,6 +16,7 @@ mod conformance;
 mod decision;
 mod health;
 mod introspection;
+mod limits;
 mod manage_scope;
 mod otlp;
 mod outage;
