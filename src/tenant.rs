@@ -146,6 +146,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_new_tenant_requires_at_jwt_typ() {
+        let id = TenantId::parse("t").expect("slug");
+        let tenant = new_tenant(id, "T".to_owned(), "oidc", AdminStyle::Colon, 0);
+        assert!(tenant.require_at_jwt_typ, "RFC 9068 §4: strict unless relaxed");
+    }
+
+    #[test]
     fn tenant_slugs_are_lowercase_kebab() {
         assert!(TenantId::parse("acme-corp").is_ok());
         assert!(TenantId::parse("a").is_ok());

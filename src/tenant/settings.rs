@@ -187,7 +187,9 @@ pub fn new_tenant(
         key_source: KeySource::None,
         algorithms: DEFAULT_ALGORITHMS.iter().map(|a| (*a).to_owned()).collect(),
         leeway_seconds: DEFAULT_LEEWAY_SECONDS,
-        require_at_jwt_typ: false,
+        // RFC 9068 §4: a resource server MUST check `typ`. Only new tenants get this default;
+        // stored tenants keep the value they were created with.
+        require_at_jwt_typ: true,
         jwks_refresh_seconds: DEFAULT_JWKS_REFRESH_SECONDS,
         admin_style: style,
         drop_unknown_scopes: false,

@@ -20,3 +20,4 @@ mod otlp;
 mod outage;
 mod replicas;
 mod tenants_clients_operations;
+mod token_types;
