@@ -73,6 +73,14 @@ struct ServeArgs {
     /// `http://host:4317`; off unless set). Callers' W3C `traceparent` is honoured.
     #[arg(long, env = "SCOPEGATE_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// Let tenants' `jwks_uri` reach loopback, private, link-local and unique-local addresses
+    /// (on-premises IdPs, local testing). Off: such destinations are refused, also when a name
+    /// resolves to one. See also the file keys `jwks_allow_networks`/`jwks_deny_networks`.
+    #[arg(long, env = "SCOPEGATE_JWKS_ALLOW_PRIVATE_NETWORKS")]
+    jwks_allow_private_networks: bool,
+    /// Let tenants' `jwks_uri` use plain `http://` (off: https is required).
+    #[arg(long, env = "SCOPEGATE_JWKS_ALLOW_PLAIN_HTTP")]
+    jwks_allow_plain_http: bool,
 }
 
 fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
@@ -86,7 +94,7 @@ fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
         .or_else(|| file.database_url.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
     let mut config = Config::new(url);
-    file.apply(&mut config);
+    file.apply(&mut config)?;
     Ok((config, file))
 }
 
@@ -117,6 +125,12 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(secs) = args.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(secs);
+    }
+    if args.jwks_allow_private_networks {
+        config.jwks.networks.allow_private = true;
+    }
+    if args.jwks_allow_plain_http {
+        config.jwks.allow_plain_http = true;
     }
     Ok(config)
 }

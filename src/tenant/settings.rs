@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{DEFAULT_LEEWAY_SECONDS, KeySource, Tenant, TenantId};
 use crate::{
     scope::AdminStyle,
-    token::{KeyOrigin, KeySet},
+    token::{KeyError, KeyOrigin, KeySet},
 };
 
 /// Default JWS algorithms of a new tenant.
@@ -95,9 +95,12 @@ impl TenantSettings {
                 base.key_source = KeySource::Inline(jwks.clone());
             }
             (_, Some(uri)) if !uri.is_empty() => {
-                if !http_url(uri) {
-                    return Err(invalid("jwks_uri", "must be an http(s) URL"));
-                }
+                // Where it may be fetched from (https unless allowed, which networks) is the
+                // server's configuration, checked at each fetch.
+                crate::token::check_jwks_uri(uri).map_err(|e| match e {
+                    KeyError::InvalidUri(why) => invalid("jwks_uri", why),
+                    other => invalid("jwks_uri", other.to_string()),
+                })?;
                 base.key_source = KeySource::Uri(uri.clone());
             }
             (Some(_), _) | (_, Some(_)) => base.key_source = KeySource::None,

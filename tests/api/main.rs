@@ -15,6 +15,7 @@ mod conformance;
 mod decision;
 mod health;
 mod introspection;
+mod jwks_destinations;
 mod manage_scope;
 mod otlp;
 mod outage;
