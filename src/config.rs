@@ -133,7 +133,9 @@ fn networks(key: &str, raw: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
         .map(|net| {
             net.parse::<ipnet::IpNet>()
                 .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| format!("invalid network {net:?} in {key}: expected CIDR like 10.1.2.0/24"))
+                .map_err(|_| {
+                    format!("invalid network {net:?} in {key}: expected CIDR like 10.1.2.0/24")
+                })
         })
         .collect()
 }
@@ -234,11 +236,17 @@ mod tests {
         file.apply(&mut config).expect("valid networks");
         let jwks = &config.jwks;
         assert!(jwks.allow_plain_http && jwks.networks.allow_private);
-        let allow: Vec<String> = jwks.networks.allow.iter().map(ToString::to_string).collect();
+        let allow: Vec<String> = jwks
+            .networks
+            .allow
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(allow, ["10.1.2.0/24", "fd00::7/128"]);
         assert_eq!(jwks.networks.deny.len(), 1);
 
-        let bad: FileConfig = toml::from_str("jwks_deny_networks = [\"10.0.0.0/33\"]\n").expect("toml");
+        let bad: FileConfig =
+            toml::from_str("jwks_deny_networks = [\"10.0.0.0/33\"]\n").expect("toml");
         let err = bad.apply(&mut config).expect_err("not CIDR");
         assert!(err.contains("jwks_deny_networks"), "{err}");
     }

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_LEEWAY_SECONDS, KeySource, Tenant, TenantId};
 use crate::{
-    scope::AdminStyle,
+    scope::{
+        AdminStyle,
+        limits::{check_len, echo},
+    },
     token::{KeyError, KeyOrigin, KeySet},
 };
 
@@ -21,6 +24,10 @@ pub const KNOWN_ALGORITHMS: [&str; 12] = [
 pub const DEFAULT_JWKS_REFRESH_SECONDS: u32 = 300;
 /// Largest clock leeway accepted.
 pub const MAX_LEEWAY_SECONDS: u32 = 600;
+/// Longest issuer, and longest audience, accepted (the length of a long URL).
+pub const MAX_URL_BYTES: usize = 2048;
+/// Most accepted audiences per tenant.
+pub const MAX_AUDIENCES: usize = 64;
 
 /// A settings field that breaks a rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,14 +79,23 @@ impl TenantSettings {
     /// `base` with these settings applied, or the first rule they break.
     pub fn apply(&self, mut base: Tenant) -> Result<Tenant, SettingsError> {
         if let Some(issuer) = &self.issuer {
+            check_len(issuer, MAX_URL_BYTES).map_err(|m| invalid("issuer", m))?;
             if !(issuer.is_empty() || http_url(issuer)) {
                 return Err(invalid("issuer", "must be an http(s) URL"));
             }
             base.issuer.clone_from(issuer);
         }
         if let Some(audiences) = &self.audiences {
-            if audiences.iter().any(String::is_empty) {
-                return Err(invalid("audiences", "must not contain an empty value"));
+            if audiences.len() > MAX_AUDIENCES {
+                let message = format!("must hold at most {MAX_AUDIENCES} values");
+                return Err(invalid("audiences", message));
+            }
+            for (i, audience) in audiences.iter().enumerate() {
+                if audience.is_empty() {
+                    return Err(invalid(format!("audiences[{i}]"), "must not be empty"));
+                }
+                check_len(audience, MAX_URL_BYTES)
+                    .map_err(|m| invalid(format!("audiences[{i}]"), m))?;
             }
             base.audiences.clone_from(audiences);
         }
@@ -107,15 +123,16 @@ impl TenantSettings {
             (None, None) => {}
         }
         if let Some(algorithms) = &self.algorithms {
-            if algorithms.is_empty() {
-                return Err(invalid("algorithms", "must not be empty"));
+            if algorithms.is_empty() || algorithms.len() > KNOWN_ALGORITHMS.len() {
+                let message = format!("must hold 1 to {} values", KNOWN_ALGORITHMS.len());
+                return Err(invalid("algorithms", message));
             }
             for (i, alg) in algorithms.iter().enumerate() {
                 if !KNOWN_ALGORITHMS.contains(&alg.as_str()) {
                     let known = KNOWN_ALGORITHMS.join(", ");
                     return Err(invalid(
                         format!("algorithms[{i}]"),
-                        format!("unsupported algorithm {alg:?}; known: {known}"),
+                        format!("unsupported algorithm {:?}; known: {known}", echo(alg)),
                     ));
                 }
             }

@@ -145,8 +145,7 @@ fn looks_like_id_token(
     let azp = string_claim(claims, "azp")?;
     let client_id = string_claim(claims, "client_id")?;
     Ok(aud.iter().any(|a| {
-        (azp == Some(a.as_str()) || client_id == Some(a.as_str()))
-            && !policy.audiences.contains(a)
+        (azp == Some(a.as_str()) || client_id == Some(a.as_str())) && !policy.audiences.contains(a)
     }))
 }
 

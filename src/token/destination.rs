@@ -163,9 +163,8 @@ impl Resolve for CheckedResolver {
         let policy = Arc::clone(&self.policy);
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             for addr in &addrs {
                 if let Err(denied) = policy.check(addr.ip()) {
                     return Err(DeniedName { host, denied }.into());
@@ -239,8 +238,14 @@ mod tests {
         for raw in PUBLIC {
             assert_eq!(policy.check(ip(raw)), Ok(()), "{raw}");
         }
-        let why = policy.check(ip("::ffff:169.254.169.254")).map_err(|d| d.why);
-        assert_eq!(why, Err("a link-local address"), "judged by the IPv4 it carries");
+        let why = policy
+            .check(ip("::ffff:169.254.169.254"))
+            .map_err(|d| d.why);
+        assert_eq!(
+            why,
+            Err("a link-local address"),
+            "judged by the IPv4 it carries"
+        );
     }
 
     #[test]
@@ -268,14 +273,20 @@ mod tests {
         assert_eq!(policy.check(ip("::ffff:10.1.2.3")), Ok(()));
         assert_eq!(policy.check(ip("fd12::5")), Ok(()));
         assert!(policy.check(ip("10.1.3.3")).is_err());
-        assert!(policy.check(ip("10.1.2.66")).is_err(), "deny wins over allow");
+        assert!(
+            policy.check(ip("10.1.2.66")).is_err(),
+            "deny wins over allow"
+        );
         assert!(policy.check(ip("93.184.215.14")).is_err());
         assert!(policy.check(ip("::ffff:93.184.215.14")).is_err());
         let everything = NetworkPolicy {
             allow_private: true,
             ..policy
         };
-        assert!(everything.check(ip("10.1.2.66")).is_err(), "deny wins over the allowance");
+        assert!(
+            everything.check(ip("10.1.2.66")).is_err(),
+            "deny wins over the allowance"
+        );
         assert!(everything.check(ip("0.0.0.0")).is_err());
     }
 

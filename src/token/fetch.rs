@@ -121,7 +121,9 @@ fn parse_uri(uri: &str) -> Result<Url, KeyError> {
         return Err(KeyError::InvalidUri("no host".to_owned()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(KeyError::InvalidUri("must not carry credentials".to_owned()));
+        return Err(KeyError::InvalidUri(
+            "must not carry credentials".to_owned(),
+        ));
     }
     Ok(url)
 }
@@ -231,7 +233,11 @@ mod tests {
     #[test]
     fn uris_are_bounded_and_carry_no_credentials() {
         let long = format!("https://idp.example/{}", "a".repeat(MAX_JWKS_URI_BYTES));
-        for bad in [long.as_str(), "https://user:pw@idp.example/jwks", "mailto:a@b"] {
+        for bad in [
+            long.as_str(),
+            "https://user:pw@idp.example/jwks",
+            "mailto:a@b",
+        ] {
             assert!(
                 matches!(check_jwks_uri(bad), Err(KeyError::InvalidUri(_))),
                 "{bad}"

@@ -16,6 +16,7 @@ mod decision;
 mod health;
 mod introspection;
 mod jwks_destinations;
+mod limits_input;
 mod manage_scope;
 mod otlp;
 mod outage;

@@ -58,7 +58,9 @@ async fn a_new_tenant_requires_at_jwt_by_default(backend: Backend) {
     assert!(introspect(&app, "", &idp.mint(&claims)).await.active);
     for typ in [Some("JWT"), None] {
         assert!(
-            !introspect(&app, "", &idp.mint_typed(typ, &claims)).await.active,
+            !introspect(&app, "", &idp.mint_typed(typ, &claims))
+                .await
+                .active,
             "typ {typ:?}"
         );
     }

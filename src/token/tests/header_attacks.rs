@@ -235,7 +235,10 @@ fn a_relaxed_typ_still_refuses_id_token_shaped_tokens() {
     // What Keycloak, Auth0 and Entra issue as access tokens still verifies.
     assert!(jwt_typed(&claims()).is_ok());
     // ID-token shapes (OpenID Connect Core §2, §3.1.3.6, §3.2.2.10) do not.
-    for (name, value) in [("nonce", json!("n-0S6_WzA2Mj")), ("at_hash", json!("77QmUPtjPfzWtF2AnpK9RQ"))] {
+    for (name, value) in [
+        ("nonce", json!("n-0S6_WzA2Mj")),
+        ("at_hash", json!("77QmUPtjPfzWtF2AnpK9RQ")),
+    ] {
         assert_eq!(
             jwt_typed(&claims_with(name, value)).err(),
             Some(Rejection::IdTokenShaped),

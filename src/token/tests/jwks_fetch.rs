@@ -318,7 +318,10 @@ async fn errors_of(provider: &JwksProvider, uris: &[String]) -> Vec<(String, Opt
     for uri in uris {
         let (provider, uri) = (provider.clone(), uri.clone());
         tasks.spawn(async move {
-            let error = provider.keys(&tenant(KeySource::Uri(uri.clone()))).await.err();
+            let error = provider
+                .keys(&tenant(KeySource::Uri(uri.clone())))
+                .await
+                .err();
             (uri, error)
         });
     }
