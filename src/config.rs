@@ -69,7 +69,7 @@ pub struct Config {
     /// How long past its TTL the last good tenant state is served while the store does not
     /// answer (0: never).
     pub stale_if_error: Duration,
-    /// JWKS fetching (timeouts, size cap, whether plain http is allowed beyond loopback).
+    /// JWKS fetching (timeouts, size cap, whether plain http and which networks are allowed).
     pub jwks: JwksConfig,
     /// Verified-token cache capacities and lifetimes.
     pub token_cache: TokenCacheConfig,
@@ -237,6 +237,27 @@ pub struct FileConfig {
     pub keepalive_interval_seconds: Option<u64>,
     pub keepalive_timeout_seconds: Option<u64>,
     pub retry_pushback_ms: Option<u64>,
+    /// Fetch `jwks_uri` over plain `http://` too (otherwise https is required).
+    pub jwks_allow_plain_http: Option<bool>,
+    /// Fetch `jwks_uri` from loopback, private, link-local and unique-local addresses.
+    pub jwks_allow_private_networks: Option<bool>,
+    /// CIDR networks a `jwks_uri` may reach although they are internal (an on-premises IdP).
+    pub jwks_allow_networks: Option<Vec<String>>,
+    /// CIDR networks a `jwks_uri` may never reach, whatever else allows them.
+    pub jwks_deny_networks: Option<Vec<String>>,
+}
+
+/// Parses a list of CIDR networks (`10.1.2.0/24`, `fd00::/8`; a bare address is one host).
+fn networks(key: &str, raw: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    raw.iter()
+        .map(|net| {
+            net.parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("invalid network {net:?} in {key}: expected CIDR like 10.1.2.0/24")
+                })
+        })
+        .collect()
 }
 
 impl FileConfig {
@@ -247,9 +268,10 @@ impl FileConfig {
         toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
     }
 
-    /// Applies the file's tuning keys (the ones without a flag) to `config`. Intervals and
-    /// lifetimes are at least a second; a capacity of 0 turns that cache off.
-    pub fn apply(&self, config: &mut Config) {
+    /// Applies the file's tuning keys to `config` (flags applied later win). Intervals and
+    /// lifetimes are at least a second; a capacity of 0 turns that cache off. Fails on a network
+    /// list entry that is not CIDR.
+    pub fn apply(&self, config: &mut Config) -> Result<(), String> {
         let seconds = |secs: u64| Duration::from_secs(secs.max(1));
         if let Some(secs) = self.shutdown_grace_seconds {
             config.shutdown_grace = Duration::from_secs(secs);
@@ -280,6 +302,20 @@ impl FileConfig {
             tokens.negative_ttl = seconds(secs);
         }
         self.apply_limits(&mut config.limits);
+        let jwks = &mut config.jwks;
+        if let Some(allow) = self.jwks_allow_plain_http {
+            jwks.allow_plain_http = allow;
+        }
+        if let Some(allow) = self.jwks_allow_private_networks {
+            jwks.networks.allow_private = allow;
+        }
+        if let Some(raw) = &self.jwks_allow_networks {
+            jwks.networks.allow = networks("jwks_allow_networks", raw)?;
+        }
+        if let Some(raw) = &self.jwks_deny_networks {
+            jwks.networks.deny = networks("jwks_deny_networks", raw)?;
+        }
+        Ok(())
     }
 }
 
@@ -296,7 +332,7 @@ mod tests {
         )
         .expect("valid file");
         let mut config = Config::new("sqlite://x.db");
-        file.apply(&mut config);
+        file.apply(&mut config).expect("valid keys");
         assert_eq!(config.catalog_capacity, 20_000);
         assert_eq!(
             config.catalog_ttl,
@@ -323,7 +359,7 @@ mod tests {
         )
         .expect("valid file");
         let mut config = Config::new("sqlite://x.db");
-        file.apply(&mut config);
+        file.apply(&mut config).expect("valid keys");
         let limits = &config.limits;
         assert_eq!(limits.max_connections, 500);
         assert_eq!(limits.max_concurrent_streams, 100);
@@ -352,6 +388,34 @@ mod tests {
         assert_eq!(limits.idle_timeout, Some(Duration::from_secs(300)));
         assert_eq!(limits.keepalive_interval, Some(Duration::from_secs(60)));
         assert_eq!(limits.keepalive_timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn jwks_destination_keys_set_the_network_policy() {
+        let mut config = Config::new("sqlite://x.db");
+        assert!(!config.jwks.allow_plain_http && !config.jwks.networks.allow_private);
+        let file: FileConfig = toml::from_str(
+            "jwks_allow_plain_http = true\njwks_allow_private_networks = true\n\
+             jwks_allow_networks = [\"10.1.2.0/24\", \"fd00::7\"]\n\
+             jwks_deny_networks = [\"93.184.215.0/24\"]\n",
+        )
+        .expect("valid file");
+        file.apply(&mut config).expect("valid networks");
+        let jwks = &config.jwks;
+        assert!(jwks.allow_plain_http && jwks.networks.allow_private);
+        let allow: Vec<String> = jwks
+            .networks
+            .allow
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(allow, ["10.1.2.0/24", "fd00::7/128"]);
+        assert_eq!(jwks.networks.deny.len(), 1);
+
+        let bad: FileConfig =
+            toml::from_str("jwks_deny_networks = [\"10.0.0.0/33\"]\n").expect("toml");
+        let err = bad.apply(&mut config).expect_err("not CIDR");
+        assert!(err.contains("jwks_deny_networks"), "{err}");
     }
 
     #[test]

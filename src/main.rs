@@ -80,6 +80,14 @@ struct ServeArgs {
     /// RESOURCE_EXHAUSTED [default: 4096]
     #[arg(long, env = "SCOPEGATE_MAX_IN_FLIGHT")]
     max_in_flight: Option<usize>,
+    /// Let tenants' `jwks_uri` reach loopback, private, link-local and unique-local addresses
+    /// (on-premises IdPs, local testing). Off: such destinations are refused, also when a name
+    /// resolves to one. See also the file keys `jwks_allow_networks`/`jwks_deny_networks`.
+    #[arg(long, env = "SCOPEGATE_JWKS_ALLOW_PRIVATE_NETWORKS")]
+    jwks_allow_private_networks: bool,
+    /// Let tenants' `jwks_uri` use plain `http://` (off: https is required).
+    #[arg(long, env = "SCOPEGATE_JWKS_ALLOW_PLAIN_HTTP")]
+    jwks_allow_plain_http: bool,
 }
 
 fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
@@ -93,7 +101,7 @@ fn load(db: &DbArgs) -> Result<(Config, FileConfig), String> {
         .or_else(|| file.database_url.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
     let mut config = Config::new(url);
-    file.apply(&mut config);
+    file.apply(&mut config)?;
     Ok((config, file))
 }
 
@@ -130,6 +138,12 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(n) = args.max_in_flight {
         config.limits.max_in_flight = n.max(1);
+    }
+    if args.jwks_allow_private_networks {
+        config.jwks.networks.allow_private = true;
+    }
+    if args.jwks_allow_plain_http {
+        config.jwks.allow_plain_http = true;
     }
     Ok(config)
 }

@@ -89,9 +89,21 @@ pub struct FileClient {
 }
 
 impl CatalogFile {
-    /// Parses a catalog file; errors name the line.
+    /// Parses a catalog file; errors name the line and quote nothing of it (the parser's
+    /// own rendering quotes the whole line, however long).
     pub fn parse(content: &str) -> Result<Self, EditError> {
-        toml::from_str(content).map_err(|e| EditError::invalid("content", e.to_string()))
+        toml::from_str(content).map_err(|e| {
+            let at = e.span().map_or_else(String::new, |span| {
+                let start = span.start.min(content.len());
+                let line = content.as_bytes()[..start]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                format!("line {}: ", line + 1)
+            });
+            let message = crate::scope::limits::truncate(e.message().trim(), 300).into_owned();
+            EditError::invalid("content", format!("{at}{message}"))
+        })
     }
 
     /// The shipped preset called `name`.

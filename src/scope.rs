@@ -13,6 +13,7 @@ mod decision;
 pub mod edit;
 mod explain;
 mod grant;
+pub mod limits;
 mod model;
 mod name;
 mod operation;

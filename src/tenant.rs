@@ -7,12 +7,19 @@ use std::fmt;
 use crate::scope::AdminStyle;
 
 pub use settings::{
-    DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFRESH_SECONDS, KNOWN_ALGORITHMS, MAX_LEEWAY_SECONDS,
-    SettingsError, TenantSettings, new_tenant,
+    DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFRESH_SECONDS, KNOWN_ALGORITHMS, MAX_AUDIENCES,
+    MAX_LEEWAY_SECONDS, MAX_URL_BYTES, SettingsError, TenantSettings, new_tenant,
 };
 
 /// Longest tenant slug accepted.
 pub const MAX_TENANT_ID_LEN: usize = 63;
+/// Longest tenant display name accepted.
+pub const MAX_DISPLAY_NAME_BYTES: usize = 200;
+
+/// Checks a tenant display name against [`MAX_DISPLAY_NAME_BYTES`]; the message on failure.
+pub fn check_display_name(name: &str) -> Result<(), String> {
+    crate::scope::limits::check_len(name, MAX_DISPLAY_NAME_BYTES)
+}
 
 /// A tenant slug: 1..=63 of `[a-z0-9-]`, starting and ending with a letter or digit.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +151,16 @@ impl Tenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_tenant_requires_at_jwt_typ() {
+        let id = TenantId::parse("t").expect("slug");
+        let tenant = new_tenant(id, "T".to_owned(), "oidc", AdminStyle::Colon, 0);
+        assert!(
+            tenant.require_at_jwt_typ,
+            "RFC 9068 §4: strict unless relaxed"
+        );
+    }
 
     #[test]
     fn tenant_slugs_are_lowercase_kebab() {

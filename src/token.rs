@@ -11,6 +11,7 @@
 
 mod cache;
 mod claims;
+mod destination;
 mod fetch;
 mod jwk;
 mod jwks;
@@ -31,6 +32,8 @@ pub use cache::{
     VerifiedTokenCache, token_cache_key,
 };
 pub use claims::VerifiedToken;
+pub use destination::{Denied, NetworkPolicy};
+pub use fetch::{MAX_JWKS_URI_BYTES, check_jwks_uri};
 pub use jwk::KeyKind;
 pub use jwks::{JwksConfig, JwksProvider};
 pub use keys::{

@@ -35,12 +35,34 @@ pub fn scope_names(raw: &[String], field: &str) -> Result<Vec<ScopeName>, ApiErr
         .collect()
 }
 
+/// Checks a client id that names an existing client (get, update, delete), so an oversized
+/// one is refused as such instead of being looked up and quoted back.
+pub fn client_id(raw: &str, field: &str) -> Result<(), ApiError> {
+    crate::scope::edit::validate_client_id(raw).map_err(|e| match e {
+        crate::scope::edit::EditError::Invalid { message, .. } => ApiError::invalid(field, message),
+        other => ApiError::invalid(field, other.to_string()),
+    })
+}
+
+/// Checks an operation name that names an existing operation (get, delete).
+pub fn operation_name(raw: &str, field: &str) -> Result<(), ApiError> {
+    if crate::scope::valid_operation_name(raw) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "must be 1-200 printable ASCII characters without leading or trailing space",
+        ))
+    }
+}
+
 /// Parses a required scope reference.
 pub fn scope_key(raw: Option<&pb::ScopeRef>, field: &str) -> Result<ScopeKey, ApiError> {
     match raw.and_then(|r| r.r#ref.as_ref()) {
         Some(pb::scope_ref::Ref::Id(id)) => Ok(ScopeKey::Id(*id)),
         Some(pb::scope_ref::Ref::Name(name)) if !name.is_empty() => {
-            Ok(ScopeKey::Name(name.clone()))
+            let name = scope_name(name, &format!("{field}.name"))?;
+            Ok(ScopeKey::Name(name.to_string()))
         }
         _ => Err(ApiError::invalid(field, "an id or a name is required")),
     }

@@ -1,10 +1,22 @@
 //! The one table from errors to `tonic::Status`: internal detail is logged here and never
-//! returned.
+//! returned, and no message is longer than [`MAX_STATUS_MESSAGE_BYTES`] whatever it quotes.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{scope::edit::EditError, store::StoreError};
+use crate::{
+    scope::{edit::EditError, limits::truncate},
+    store::StoreError,
+};
+
+/// Longest status message (and BadRequest field or description) sent: well under what gRPC
+/// clients read in trailers (16 KiB), whatever an error quotes of its input. Errors quote at most
+/// 128 bytes of a value; this is the last line of defence.
+pub const MAX_STATUS_MESSAGE_BYTES: usize = 512;
+
+fn capped(text: &str) -> String {
+    truncate(text, MAX_STATUS_MESSAGE_BYTES).into_owned()
+}
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +52,10 @@ impl From<EditError> for ApiError {
 }
 
 fn bad_request(field: &str, message: &str) -> Status {
+    let (field, message) = (capped(field), capped(message));
     Status::with_error_details(
         Code::InvalidArgument,
-        format!("{field}: {message}"),
+        capped(&format!("{field}: {message}")),
         ErrorDetails::with_bad_request_violation(field, message),
     )
 }
@@ -51,8 +64,8 @@ impl From<ApiError> for Status {
     fn from(err: ApiError) -> Self {
         match err {
             ApiError::Invalid { field, message } => bad_request(&field, &message),
-            ApiError::Unauthenticated(msg) => Status::unauthenticated(msg),
-            ApiError::PermissionDenied(msg) => Status::permission_denied(msg),
+            ApiError::Unauthenticated(msg) => Status::unauthenticated(capped(msg)),
+            ApiError::PermissionDenied(msg) => Status::permission_denied(capped(&msg)),
             ApiError::Store(store) => store_status(store),
         }
     }
@@ -60,15 +73,15 @@ impl From<ApiError> for Status {
 
 fn store_status(err: StoreError) -> Status {
     match err {
-        StoreError::TenantNotFound(_) => Status::not_found(err.to_string()),
-        StoreError::TenantConflict(msg) => Status::already_exists(msg),
+        StoreError::TenantNotFound(_) => Status::not_found(capped(&err.to_string())),
+        StoreError::TenantConflict(msg) => Status::already_exists(capped(&msg)),
         StoreError::Rejected(edit) => match &edit {
-            EditError::NotFound { .. } => Status::not_found(edit.to_string()),
-            EditError::AlreadyExists { .. } => Status::already_exists(edit.to_string()),
+            EditError::NotFound { .. } => Status::not_found(capped(&edit.to_string())),
+            EditError::AlreadyExists { .. } => Status::already_exists(capped(&edit.to_string())),
             EditError::SystemScope(_) | EditError::Cycle(_) => {
-                Status::failed_precondition(edit.to_string())
+                Status::failed_precondition(capped(&edit.to_string()))
             }
-            EditError::EtagMismatch { .. } => Status::aborted(edit.to_string()),
+            EditError::EtagMismatch { .. } => Status::aborted(capped(&edit.to_string())),
             EditError::Invalid { field, message } => bad_request(field, message),
         },
         StoreError::Unavailable(detail) => {
@@ -102,5 +115,23 @@ mod tests {
         assert_eq!(status.code(), Code::Unavailable);
         assert!(!status.message().contains("778"), "{status:?}");
         assert!(!status.message().contains("/var/lib"), "{status:?}");
+    }
+
+    #[test]
+    fn no_status_message_grows_with_its_input() {
+        let huge = "x".repeat(1024 * 1024);
+        let statuses = [
+            Status::from(ApiError::invalid(huge.clone(), huge.clone())),
+            Status::from(ApiError::PermissionDenied(huge.clone())),
+            Status::from(ApiError::from(EditError::NotFound {
+                kind: "scope",
+                name: huge.clone(),
+            })),
+            Status::from(ApiError::from(EditError::Cycle(vec![huge.clone(); 1000]))),
+            Status::from(ApiError::Store(StoreError::TenantConflict(huge))),
+        ];
+        for status in statuses {
+            assert!(status.message().len() <= 1024, "{:?}", status.code());
+        }
     }
 }

@@ -78,7 +78,9 @@ pub struct SettingsArgs {
     /// Clock leeway for `exp`, `nbf`, `iat` [server default: 60, at most 600].
     #[arg(long, value_name = "N")]
     leeway_seconds: Option<u32>,
-    /// Require `typ` = `at+jwt` (RFC 9068); `--require-at-jwt-typ=false` lifts it.
+    /// Require `typ` = `at+jwt` (RFC 9068) [server default for new tenants: true];
+    /// `--require-at-jwt-typ=false` lifts it for IdPs that stamp `typ: JWT` (ID-token-shaped
+    /// tokens are still refused).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     require_at_jwt_typ: Option<bool>,
     /// Minimum seconds between two JWKS refreshes [server default: 300].

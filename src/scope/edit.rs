@@ -5,27 +5,44 @@ mod audit;
 mod members;
 mod scopes;
 
+use super::limits::{MAX_DESCRIPTION_BYTES, check_len, echo};
 use super::{CatalogSnapshot, Client, Operation, Scope, ScopeName};
 
 pub use audit::{client_json, operation_json, scope_json};
 pub use members::{delete_client, delete_operation, put_client, put_operation, validate_client_id};
 pub use scopes::{create_scope, delete_scope, update_scope};
 
-/// Why an edit is refused. Each variant maps to exactly one gRPC code in `api::status`.
+/// Why an edit is refused. Each variant maps to exactly one gRPC code in `api::status`. Names
+/// are quoted bounded ([`echo`]): they may be whatever a caller sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
-    #[error("{kind} {name:?} not found")]
+    #[error("{kind} {:?} not found", echo(.name))]
     NotFound { kind: &'static str, name: String },
-    #[error("{kind} {name:?} already exists")]
+    #[error("{kind} {:?} already exists", echo(.name))]
     AlreadyExists { kind: &'static str, name: String },
-    #[error("scope {0:?} is a system scope and cannot be changed")]
+    #[error("scope {:?} is a system scope and cannot be changed", echo(.0))]
     SystemScope(String),
-    #[error("implication cycle: {}", .0.join(" -> "))]
+    #[error("implication cycle: {}", cycle(.0))]
     Cycle(Vec<String>),
     #[error("etag mismatch: the {kind} was changed since it was read")]
     EtagMismatch { kind: &'static str },
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+}
+
+/// A cycle's names, the first few of a long one.
+fn cycle(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| echo(n).into_owned())
+        .collect::<Vec<_>>()
+        .join(" -> ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" -> … ({} scopes)", names.len()));
+    }
+    text
 }
 
 impl EditError {
@@ -211,10 +228,7 @@ pub(super) fn require_description(description: &str, field: &str) -> Result<(), 
     if description.trim().is_empty() {
         return Err(EditError::invalid(field, "is required"));
     }
-    if description.len() > 1024 {
-        return Err(EditError::invalid(field, "must be at most 1024 bytes"));
-    }
-    Ok(())
+    check_len(description, MAX_DESCRIPTION_BYTES).map_err(|m| EditError::invalid(field, m))
 }
 
 pub(super) fn dedup(names: Vec<ScopeName>) -> Vec<ScopeName> {

@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_LEEWAY_SECONDS, KeySource, Tenant, TenantId};
 use crate::{
-    scope::AdminStyle,
-    token::{KeyOrigin, KeySet},
+    scope::{
+        AdminStyle,
+        limits::{check_len, echo},
+    },
+    token::{KeyError, KeyOrigin, KeySet},
 };
 
 /// Default JWS algorithms of a new tenant.
@@ -21,6 +24,10 @@ pub const KNOWN_ALGORITHMS: [&str; 12] = [
 pub const DEFAULT_JWKS_REFRESH_SECONDS: u32 = 300;
 /// Largest clock leeway accepted.
 pub const MAX_LEEWAY_SECONDS: u32 = 600;
+/// Longest issuer, and longest audience, accepted (the length of a long URL).
+pub const MAX_URL_BYTES: usize = 2048;
+/// Most accepted audiences per tenant.
+pub const MAX_AUDIENCES: usize = 64;
 
 /// A settings field that breaks a rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,14 +79,23 @@ impl TenantSettings {
     /// `base` with these settings applied, or the first rule they break.
     pub fn apply(&self, mut base: Tenant) -> Result<Tenant, SettingsError> {
         if let Some(issuer) = &self.issuer {
+            check_len(issuer, MAX_URL_BYTES).map_err(|m| invalid("issuer", m))?;
             if !(issuer.is_empty() || http_url(issuer)) {
                 return Err(invalid("issuer", "must be an http(s) URL"));
             }
             base.issuer.clone_from(issuer);
         }
         if let Some(audiences) = &self.audiences {
-            if audiences.iter().any(String::is_empty) {
-                return Err(invalid("audiences", "must not contain an empty value"));
+            if audiences.len() > MAX_AUDIENCES {
+                let message = format!("must hold at most {MAX_AUDIENCES} values");
+                return Err(invalid("audiences", message));
+            }
+            for (i, audience) in audiences.iter().enumerate() {
+                if audience.is_empty() {
+                    return Err(invalid(format!("audiences[{i}]"), "must not be empty"));
+                }
+                check_len(audience, MAX_URL_BYTES)
+                    .map_err(|m| invalid(format!("audiences[{i}]"), m))?;
             }
             base.audiences.clone_from(audiences);
         }
@@ -95,24 +111,28 @@ impl TenantSettings {
                 base.key_source = KeySource::Inline(jwks.clone());
             }
             (_, Some(uri)) if !uri.is_empty() => {
-                if !http_url(uri) {
-                    return Err(invalid("jwks_uri", "must be an http(s) URL"));
-                }
+                // Where it may be fetched from (https unless allowed, which networks) is the
+                // server's configuration, checked at each fetch.
+                crate::token::check_jwks_uri(uri).map_err(|e| match e {
+                    KeyError::InvalidUri(why) => invalid("jwks_uri", why),
+                    other => invalid("jwks_uri", other.to_string()),
+                })?;
                 base.key_source = KeySource::Uri(uri.clone());
             }
             (Some(_), _) | (_, Some(_)) => base.key_source = KeySource::None,
             (None, None) => {}
         }
         if let Some(algorithms) = &self.algorithms {
-            if algorithms.is_empty() {
-                return Err(invalid("algorithms", "must not be empty"));
+            if algorithms.is_empty() || algorithms.len() > KNOWN_ALGORITHMS.len() {
+                let message = format!("must hold 1 to {} values", KNOWN_ALGORITHMS.len());
+                return Err(invalid("algorithms", message));
             }
             for (i, alg) in algorithms.iter().enumerate() {
                 if !KNOWN_ALGORITHMS.contains(&alg.as_str()) {
                     let known = KNOWN_ALGORITHMS.join(", ");
                     return Err(invalid(
                         format!("algorithms[{i}]"),
-                        format!("unsupported algorithm {alg:?}; known: {known}"),
+                        format!("unsupported algorithm {:?}; known: {known}", echo(alg)),
                     ));
                 }
             }
@@ -187,7 +207,9 @@ pub fn new_tenant(
         key_source: KeySource::None,
         algorithms: DEFAULT_ALGORITHMS.iter().map(|a| (*a).to_owned()).collect(),
         leeway_seconds: DEFAULT_LEEWAY_SECONDS,
-        require_at_jwt_typ: false,
+        // RFC 9068 §4: a resource server MUST check `typ`. Only new tenants get this default;
+        // stored tenants keep the value they were created with.
+        require_at_jwt_typ: true,
         jwks_refresh_seconds: DEFAULT_JWKS_REFRESH_SECONDS,
         admin_style: style,
         drop_unknown_scopes: false,

@@ -101,6 +101,9 @@ pub(crate) fn validate(
     if !aud.iter().any(|a| policy.audiences.contains(a)) {
         return Err(Rejection::AudienceMismatch);
     }
+    if !policy.require_at_jwt_typ && looks_like_id_token(&claims, &aud, policy)? {
+        return Err(Rejection::IdTokenShaped);
+    }
 
     let token = VerifiedToken {
         iss: iss.to_owned(),
@@ -125,6 +128,25 @@ pub(crate) fn validate(
         other_claims: claims,
         ..token
     })
+}
+
+/// Without the `typ` check nothing in the header tells an access token from an ID token, so the
+/// claims must: `nonce` and `at_hash` belong to ID tokens only (OpenID Connect Core §2, §3.1.3.6),
+/// and an ID token's audience is the client it was issued to (its `azp`/`client_id`), which a
+/// resource server accepts only when it lists that value as one of its own audiences.
+fn looks_like_id_token(
+    claims: &Map<String, Value>,
+    aud: &[String],
+    policy: &VerifyPolicy,
+) -> Result<bool, Rejection> {
+    if claims.contains_key("nonce") || claims.contains_key("at_hash") {
+        return Ok(true);
+    }
+    let azp = string_claim(claims, "azp")?;
+    let client_id = string_claim(claims, "client_id")?;
+    Ok(aud.iter().any(|a| {
+        (azp == Some(a.as_str()) || client_id == Some(a.as_str())) && !policy.audiences.contains(a)
+    }))
 }
 
 #[derive(Clone, Copy)]

@@ -1,23 +1,46 @@
-//! One HTTP(S) GET of a JWK set: scheme allow-list, bounded redirects, a timeout and a size cap.
+//! One HTTP(S) GET of a JWK set: URL rules (length, scheme, no credentials), destination rules
+//! (IP literals here, resolved names in the client's resolver), redirects only on the same host,
+//! no proxy, a timeout and a size cap.
 
 use std::error::Error as _;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use reqwest::header::ACCEPT;
 use reqwest::{Client, Url, redirect};
 
+use super::destination::{CheckedResolver, DeniedName, NetworkPolicy};
 use super::jwks::JwksConfig;
 use super::keys::KeyError;
 
 const MAX_REDIRECTS: usize = 3;
 
-/// The HTTP client for JWKS fetches; redirects obey the same scheme rules as the first request.
+/// Longest `jwks_uri` accepted, in bytes.
+pub const MAX_JWKS_URI_BYTES: usize = 2048;
+
+/// The HTTP client for JWKS fetches. It resolves names through the destination policy, never
+/// uses a proxy (the proxy, not this policy, would pick the address), and follows a redirect only
+/// to the same host under the same URL rules.
 pub(crate) fn build_client(config: &JwksConfig) -> Result<Client, KeyError> {
     let allow_plain_http = config.allow_plain_http;
+    let networks = Arc::new(config.networks.clone());
+    let redirect_networks = Arc::clone(&networks);
     let policy = redirect::Policy::custom(move |attempt| {
+        let same_host = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.host_str() == attempt.url().host_str());
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|last| last.scheme() == "https" && attempt.url().scheme() != "https");
         if attempt.previous().len() >= MAX_REDIRECTS {
             attempt.error("too many redirects")
-        } else if check_url(attempt.url(), allow_plain_http).is_err() {
+        } else if !same_host {
+            attempt.error("redirect to another host")
+        } else if downgrade
+            || check_url(attempt.url(), allow_plain_http, &redirect_networks).is_err()
+        {
             attempt.error("redirect to a disallowed URL")
         } else {
             attempt.follow()
@@ -27,6 +50,8 @@ pub(crate) fn build_client(config: &JwksConfig) -> Result<Client, KeyError> {
         .timeout(config.timeout)
         .connect_timeout(config.timeout)
         .redirect(policy)
+        .no_proxy()
+        .dns_resolver(Arc::new(CheckedResolver { policy: networks }))
         .user_agent(concat!("scopegate/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| KeyError::Fetch(format!("cannot build the HTTP client: {}", describe(&e))))
@@ -38,10 +63,9 @@ pub(crate) async fn fetch(
     uri: &str,
     config: &JwksConfig,
 ) -> Result<String, KeyError> {
-    let url =
-        Url::parse(uri).map_err(|_| KeyError::InvalidUri("not an absolute URL".to_owned()))?;
-    check_url(&url, config.allow_plain_http)?;
-    let failed = |e: reqwest::Error| KeyError::Fetch(describe(&e));
+    let url = parse_uri(uri)?;
+    check_url(&url, config.allow_plain_http, &config.networks)?;
+    let failed = |e: reqwest::Error| refused(&e).unwrap_or_else(|| KeyError::Fetch(describe(&e)));
     let mut response = client
         .get(url)
         .header(ACCEPT, "application/jwk-set+json, application/json")
@@ -74,26 +98,85 @@ pub(crate) async fn fetch(
     String::from_utf8(body).map_err(|_| KeyError::InvalidJson)
 }
 
-/// `https`, or `http` to a loopback host (or anywhere when explicitly allowed): a JWK set fetched
-/// in clear text from another host could be swapped by anyone on the path.
-pub(crate) fn check_url(url: &Url, allow_plain_http: bool) -> Result<(), KeyError> {
+/// Checks what can be told of a `jwks_uri` without configuration: at most
+/// [`MAX_JWKS_URI_BYTES`], an absolute `http(s)` URL with a host and without credentials. Used
+/// when settings are written, so a URI that could never be fetched is refused up front.
+pub fn check_jwks_uri(uri: &str) -> Result<(), KeyError> {
+    let url = parse_uri(uri)?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(KeyError::InvalidUri("the scheme must be https".to_owned()));
+    }
+    Ok(())
+}
+
+fn parse_uri(uri: &str) -> Result<Url, KeyError> {
+    if uri.len() > MAX_JWKS_URI_BYTES {
+        return Err(KeyError::InvalidUri(format!(
+            "longer than {MAX_JWKS_URI_BYTES} bytes"
+        )));
+    }
+    let url =
+        Url::parse(uri).map_err(|_| KeyError::InvalidUri("not an absolute URL".to_owned()))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(KeyError::InvalidUri("no host".to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(KeyError::InvalidUri(
+            "must not carry credentials".to_owned(),
+        ));
+    }
+    Ok(url)
+}
+
+/// `https` (or `http` when allowed: a JWK set fetched in clear text can be swapped by anyone on
+/// the path), and an IP-literal host the network policy accepts; names are checked by the
+/// resolver once resolved.
+pub(crate) fn check_url(
+    url: &Url,
+    allow_plain_http: bool,
+    networks: &NetworkPolicy,
+) -> Result<(), KeyError> {
+    if url.as_str().len() > MAX_JWKS_URI_BYTES {
+        return Err(KeyError::InvalidUri(format!(
+            "longer than {MAX_JWKS_URI_BYTES} bytes"
+        )));
+    }
     let host = url
         .host_str()
         .ok_or_else(|| KeyError::InvalidUri("no host".to_owned()))?;
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if allow_plain_http || is_loopback(host) => Ok(()),
-        "http" => Err(KeyError::InvalidUri(
-            "plain http is allowed only to a loopback host".to_owned(),
-        )),
-        _ => Err(KeyError::InvalidUri("the scheme must be https".to_owned())),
+        "https" => {}
+        "http" if allow_plain_http => {}
+        "http" => {
+            return Err(KeyError::InvalidUri(
+                "plain http is not allowed (https is required)".to_owned(),
+            ));
+        }
+        _ => return Err(KeyError::InvalidUri("the scheme must be https".to_owned())),
     }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        networks
+            .check(ip)
+            .map_err(|denied| KeyError::InvalidUri(format!("destination {denied}")))?;
+    }
+    Ok(())
 }
 
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+/// The destination refusal behind a failed request (a name that resolved to a refused address,
+/// or a refused redirect), as the URI error it is.
+fn refused(error: &reqwest::Error) -> Option<KeyError> {
+    if error.is_redirect() {
+        return Some(KeyError::InvalidUri(describe(error)));
+    }
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(denied) = cause.downcast_ref::<DeniedName>() {
+            return Some(KeyError::InvalidUri(format!("destination {denied}")));
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// The error and its causes on one line, without the URL.
@@ -117,28 +200,49 @@ mod tests {
     use super::*;
 
     fn check(uri: &str, allow_plain_http: bool) -> Result<(), KeyError> {
-        check_url(
-            &Url::parse(uri).map_err(|_| KeyError::InvalidUri(String::new()))?,
-            allow_plain_http,
-        )
+        let networks = NetworkPolicy {
+            allow_private: true,
+            ..NetworkPolicy::default()
+        };
+        check_url(&parse_uri(uri)?, allow_plain_http, &networks)
     }
 
     #[test]
-    fn only_https_or_loopback_http_is_fetched() {
+    fn https_is_required_unless_plain_http_is_allowed() {
         assert!(check("https://idp.example/jwks", false).is_ok());
-        assert!(check("http://127.0.0.1:8080/jwks", false).is_ok());
-        assert!(check("http://[::1]:8080/jwks", false).is_ok());
-        assert!(check("http://localhost/jwks", false).is_ok());
-        assert!(matches!(
-            check("http://idp.example/jwks", false),
-            Err(KeyError::InvalidUri(_))
-        ));
-        assert!(check("http://idp.example/jwks", true).is_ok());
+        for plain in [
+            "http://idp.example/jwks",
+            "http://127.0.0.1:8080/jwks",
+            "http://[::1]:8080/jwks",
+            "http://localhost/jwks",
+        ] {
+            assert!(
+                matches!(check(plain, false), Err(KeyError::InvalidUri(_))),
+                "{plain}"
+            );
+            assert!(check(plain, true).is_ok(), "{plain}");
+        }
         for bad in ["ftp://idp.example/jwks", "file:///etc/passwd", "data:,{}"] {
             assert!(
                 matches!(check(bad, true), Err(KeyError::InvalidUri(_))),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn uris_are_bounded_and_carry_no_credentials() {
+        let long = format!("https://idp.example/{}", "a".repeat(MAX_JWKS_URI_BYTES));
+        for bad in [
+            long.as_str(),
+            "https://user:pw@idp.example/jwks",
+            "mailto:a@b",
+        ] {
+            assert!(
+                matches!(check_jwks_uri(bad), Err(KeyError::InvalidUri(_))),
+                "{bad}"
+            );
+        }
+        assert!(check_jwks_uri("http://idp.example/jwks").is_ok());
     }
 }

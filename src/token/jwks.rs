@@ -11,6 +11,7 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 use super::claims::VerifiedToken;
+use super::destination::NetworkPolicy;
 use super::keys::{KeyError, KeyOrigin, KeySet, MAX_JWKS_BYTES};
 use super::rejection::Rejection;
 use super::remote::{Clock, Fetcher, KidRefresh, Remote, kid_refresh_decision, spawn_fetch};
@@ -25,9 +26,12 @@ pub struct JwksConfig {
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_bytes: usize,
-    /// Allow `http://` to non-loopback hosts. Off by default: keys fetched in clear text can be
-    /// swapped on the path.
+    /// Allow `http://` URIs. Off by default (https is required): keys fetched in clear text can
+    /// be swapped on the path.
     pub allow_plain_http: bool,
+    /// Which destination networks may be fetched from (loopback, private and link-local ranges
+    /// are refused by default).
+    pub networks: NetworkPolicy,
     /// After a failed fetch, how long to serve the previous set (or the error) before trying again;
     /// capped by the tenant's refresh interval.
     pub failure_backoff: Duration,
@@ -39,6 +43,7 @@ impl Default for JwksConfig {
             timeout: Duration::from_secs(5),
             max_bytes: MAX_JWKS_BYTES,
             allow_plain_http: false,
+            networks: NetworkPolicy::default(),
             failure_backoff: Duration::from_secs(10),
         }
     }

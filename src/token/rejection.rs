@@ -69,6 +69,11 @@ pub enum Rejection {
     /// The tenant accepts no audience, so no token can be valid for it.
     #[error("tenant has no accepted audience")]
     NoAudienceConfigured,
+    /// The tenant accepts other `typ` values than `at+jwt`, and the token looks like an OpenID
+    /// Connect ID token: it carries `nonce` or `at_hash`, or its audience names its own client
+    /// (`azp`/`client_id`) without that value being an accepted audience.
+    #[error("token looks like an ID token")]
+    IdTokenShaped,
     /// The tenant's keys could not be loaded (no key source, unusable set, fetch failed).
     #[error("tenant keys unavailable")]
     KeysUnavailable,
@@ -99,6 +104,7 @@ impl Rejection {
             Self::IssuerMismatch => "issuer_mismatch",
             Self::AudienceMismatch => "audience_mismatch",
             Self::NoAudienceConfigured => "no_audience_configured",
+            Self::IdTokenShaped => "id_token_shaped",
             Self::KeysUnavailable => "keys_unavailable",
         }
     }

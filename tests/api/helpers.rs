@@ -151,6 +151,9 @@ pub fn test_config(url: &str) -> Config {
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_key = Some(AdminKeyHash::of(ADMIN_KEY));
     config.shutdown_grace = Duration::from_secs(2);
+    // Test JWKS servers listen on http://127.0.0.1: opt in to what production refuses.
+    config.jwks.allow_plain_http = true;
+    config.jwks.networks.allow_private = true;
     config
 }
 

@@ -494,14 +494,14 @@ async fn admin_tenant_tokens_are_platform_wide_unless_a_tenant_claim_limits_them
 }
 
 /// A tiny JWKS endpoint on 127.0.0.1 that counts its fetches and serves whatever set it holds.
-struct JwksServer {
-    url: String,
-    body: std::sync::Arc<std::sync::Mutex<String>>,
-    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+pub struct JwksServer {
+    pub url: String,
+    pub body: std::sync::Arc<std::sync::Mutex<String>>,
+    pub fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl JwksServer {
-    async fn start(initial: String) -> Self {
+    pub async fn start(initial: String) -> Self {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());

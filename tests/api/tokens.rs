@@ -81,8 +81,15 @@ impl Idp {
         }
     }
 
-    /// Signs `claims` merged over sensible defaults (issuer, audience, an hour of life).
+    /// Signs `claims` merged over sensible defaults (issuer, audience, an hour of life), as an
+    /// RFC 9068 access token (`typ: at+jwt`).
     pub fn mint(&self, claims: &Value) -> String {
+        self.mint_typed(Some("at+jwt"), claims)
+    }
+
+    /// [`Idp::mint`] with another `typ` header (`None`: no `typ` at all), as IdPs that stamp
+    /// `typ: JWT` on access tokens do.
+    pub fn mint_typed(&self, typ: Option<&str>, claims: &Value) -> String {
         let now = now();
         let mut body = json!({
             "iss": self.issuer,
@@ -104,7 +111,7 @@ impl Idp {
         }
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        header.typ = Some("at+jwt".to_owned());
+        header.typ = typ.map(str::to_owned);
         jsonwebtoken::encode(&header, &body, &self.key).expect("sign")
     }
 }

@@ -53,6 +53,7 @@ impl AdminService {
                 )
             }
             ClientAction::Get(get) => {
+                convert::client_id(&get.client_id, "get.client_id")?;
                 let committed = self.catalogs.get(&tenant).await?;
                 let found = committed.catalog.client(&get.client_id);
                 let found = found.ok_or_else(|| not_found("client", &get.client_id))?;
@@ -74,6 +75,7 @@ impl AdminService {
                 )
             }
             ClientAction::Update(update) => {
+                convert::client_id(&update.client_id, "update.client_id")?;
                 let allowed = update
                     .allowed_scopes
                     .map(|s| convert::scope_names(&s.names, "update.allowed_scopes.names"))
@@ -107,6 +109,7 @@ impl AdminService {
                 )
             }
             ClientAction::Delete(delete) => {
+                convert::client_id(&delete.client_id, "delete.client_id")?;
                 let before = self.catalogs.get(&tenant).await?;
                 let plan = |_: &_, c: &_| edit::delete_client(c, &delete.client_id);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
@@ -151,6 +154,7 @@ impl AdminService {
                 )
             }
             OpAction::Get(get) => {
+                convert::operation_name(&get.name, "get.name")?;
                 let committed = self.catalogs.get(&tenant).await?;
                 let found = committed.catalog.operation(&get.name);
                 let found = found.ok_or_else(|| not_found("operation", &get.name))?;
@@ -173,6 +177,7 @@ impl AdminService {
                 )
             }
             OpAction::Delete(delete) => {
+                convert::operation_name(&delete.name, "delete.name")?;
                 let before = self.catalogs.get(&tenant).await?;
                 let plan = |_: &_, c: &_| edit::delete_operation(c, &delete.name);
                 let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;

@@ -56,6 +56,8 @@ impl AdminService {
                     .auth
                     .authorize(request.metadata(), None, Access::Write)
                     .await?;
+                crate::tenant::check_display_name(&create.display_name)
+                    .map_err(|m| ApiError::invalid("create.display_name", m))?;
                 let preset_name = if create.preset.is_empty() {
                     preset::DEFAULT_PRESET
                 } else {
@@ -90,6 +92,10 @@ impl AdminService {
                 let actor = self.authorize(&request, &id, Access::Write).await?;
                 let settings = update.settings.unwrap_or_default();
                 let display_name = update.display_name;
+                if let Some(name) = &display_name {
+                    crate::tenant::check_display_name(name)
+                        .map_err(|m| ApiError::invalid("update.display_name", m))?;
+                }
                 let patch = convert::settings(&settings);
                 // Validate before taking the lock, so bad input never reaches the store.
                 convert::apply_settings(

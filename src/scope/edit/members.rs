@@ -2,6 +2,9 @@
 
 use super::audit::{client_json, operation_json};
 use super::{Change, Edit, EditError, dedup, record, require_scope};
+use crate::scope::limits::{
+    MAX_CLIENT_ID_BYTES, MAX_CLIENT_NAME_BYTES, MAX_DESCRIPTION_BYTES, check_len,
+};
 use crate::scope::{CatalogSnapshot, Client, Operation};
 
 /// Plans creating (`create`) or replacing a client.
@@ -11,6 +14,7 @@ pub fn put_client(
     create: bool,
 ) -> Result<Edit, EditError> {
     validate_client_id(&client.client_id)?;
+    check_len(&client.name, MAX_CLIENT_NAME_BYTES).map_err(|m| EditError::invalid("name", m))?;
     let current = catalog.client(&client.client_id);
     match (current, create) {
         (Some(_), true) => {
@@ -82,6 +86,8 @@ pub fn put_operation(
             "operation name must be 1-200 printable ASCII characters without leading or trailing space",
         ));
     }
+    check_len(&op.description, MAX_DESCRIPTION_BYTES)
+        .map_err(|m| EditError::invalid("description", m))?;
     let current = catalog.operation(&op.name);
     match (current, create) {
         (Some(_), true) => {
@@ -152,7 +158,7 @@ pub fn delete_operation(catalog: &CatalogSnapshot, name: &str) -> Result<Edit, E
 /// Checks a client id: 1-200 printable ASCII characters, no space.
 pub fn validate_client_id(client_id: &str) -> Result<(), EditError> {
     let ok = !client_id.is_empty()
-        && client_id.len() <= 200
+        && client_id.len() <= MAX_CLIENT_ID_BYTES
         && client_id.bytes().all(|b| (0x21..=0x7e).contains(&b));
     if ok {
         Ok(())

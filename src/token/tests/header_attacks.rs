@@ -219,3 +219,46 @@ fn typ_must_be_at_jwt_when_required() {
     );
     assert!(verify(&untyped, &lenient, &keys, NOW).is_ok());
 }
+
+#[test]
+fn a_relaxed_typ_still_refuses_id_token_shaped_tokens() {
+    let (key, keys) = rs256();
+    let relaxed = VerifyPolicy {
+        require_at_jwt_typ: false,
+        ..policy()
+    };
+    let jwt_typed = |claims: &serde_json::Value| {
+        let mut header = header(&key);
+        header["typ"] = json!("JWT");
+        verify(&mint(&key, &header, claims), &relaxed, &keys, NOW)
+    };
+    // What Keycloak, Auth0 and Entra issue as access tokens still verifies.
+    assert!(jwt_typed(&claims()).is_ok());
+    // ID-token shapes (OpenID Connect Core §2, §3.1.3.6, §3.2.2.10) do not.
+    for (name, value) in [
+        ("nonce", json!("n-0S6_WzA2Mj")),
+        ("at_hash", json!("77QmUPtjPfzWtF2AnpK9RQ")),
+    ] {
+        assert_eq!(
+            jwt_typed(&claims_with(name, value)).err(),
+            Some(Rejection::IdTokenShaped),
+            "{name}"
+        );
+    }
+    // Its audience is the client it was issued to, alongside an accepted audience...
+    let to_client = claims_with("aud", json!([AUDIENCE, "client-1"]));
+    assert_eq!(jwt_typed(&to_client).err(), Some(Rejection::IdTokenShaped));
+    let mut azp_only = claims_with("client_id", serde_json::Value::Null);
+    azp_only["azp"] = json!("client-1");
+    azp_only["aud"] = json!([AUDIENCE, "client-1"]);
+    assert_eq!(jwt_typed(&azp_only).err(), Some(Rejection::IdTokenShaped));
+    // ...unless the tenant accepts that very value as an audience (the API is its own client).
+    let own_client = VerifyPolicy {
+        audiences: vec!["client-1".to_owned()],
+        ..relaxed.clone()
+    };
+    let mut header = header(&key);
+    header["typ"] = json!("JWT");
+    let token = mint(&key, &header, &claims_with("aud", json!("client-1")));
+    assert!(verify(&token, &own_client, &keys, NOW).is_ok());
+}

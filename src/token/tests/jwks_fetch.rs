@@ -11,10 +11,22 @@ use tokio::task::JoinSet;
 use super::jwks_server::{Reply, Server};
 use super::support::*;
 use crate::tenant::{KeySource, Tenant};
-use crate::token::{JwksConfig, JwksProvider, KeyError, Rejection, SkipReason};
+use crate::token::{JwksConfig, JwksProvider, KeyError, NetworkPolicy, Rejection, SkipReason};
+
+/// The test servers listen on http://127.0.0.1: opt in to plain http and internal networks.
+fn local_config() -> JwksConfig {
+    JwksConfig {
+        allow_plain_http: true,
+        networks: NetworkPolicy {
+            allow_private: true,
+            ..NetworkPolicy::default()
+        },
+        ..JwksConfig::default()
+    }
+}
 
 fn provider() -> JwksProvider {
-    JwksProvider::new(JwksConfig::default()).expect("provider")
+    JwksProvider::new(local_config()).expect("provider")
 }
 
 #[tokio::test]
@@ -216,7 +228,7 @@ async fn oversized_and_secret_bearing_responses_are_refused() {
     let server = Server::start(Reply::Json(padded)).await;
     let small = JwksProvider::new(JwksConfig {
         max_bytes: 1024,
-        ..JwksConfig::default()
+        ..local_config()
     })
     .expect("provider");
     let error = small.keys(&server.tenant()).await.err();
@@ -237,7 +249,7 @@ async fn oversized_and_secret_bearing_responses_are_refused() {
 
 #[tokio::test]
 async fn only_acceptable_uris_are_fetched() {
-    let provider = provider();
+    let provider = default_provider();
     for uri in [
         "ftp://127.0.0.1/jwks",
         "http://idp.example/jwks",
@@ -288,4 +300,95 @@ async fn inline_sets_are_parsed_once_and_never_fetched() {
 
 fn tenant_with_inline(json: &str) -> Tenant {
     tenant(KeySource::Inline(json.to_owned()))
+}
+
+/// The default configuration (no allowances), with a short timeout: an address tried that should
+/// not have been costs at most that.
+fn default_provider() -> JwksProvider {
+    JwksProvider::new(JwksConfig {
+        timeout: std::time::Duration::from_secs(2),
+        ..JwksConfig::default()
+    })
+    .expect("provider")
+}
+
+/// Fetches every URI at once; the error of each.
+async fn errors_of(provider: &JwksProvider, uris: &[String]) -> Vec<(String, Option<KeyError>)> {
+    let mut tasks = JoinSet::new();
+    for uri in uris {
+        let (provider, uri) = (provider.clone(), uri.clone());
+        tasks.spawn(async move {
+            let error = provider
+                .keys(&tenant(KeySource::Uri(uri.clone())))
+                .await
+                .err();
+            (uri, error)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        out.push(done.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_destinations_are_refused_before_connecting() {
+    let server = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
+    let port = server.port();
+    let uris: Vec<String> = [
+        // Loopback, by IPv4, IPv6, IPv4-mapped IPv6 and by a name that resolves to it.
+        format!("https://127.0.0.1:{port}/jwks"),
+        format!("https://127.1.2.3:{port}/jwks"),
+        format!("https://[::1]:{port}/jwks"),
+        format!("https://[::ffff:127.0.0.1]:{port}/jwks"),
+        format!("https://localhost:{port}/jwks"),
+        format!("https://0.0.0.0:{port}/jwks"),
+        // Cloud metadata (link-local), also IPv4-mapped.
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://[::ffff:169.254.169.254]/latest/meta-data/".to_owned(),
+        // Private ranges, IPv6 unique-local and link-local.
+        "https://10.0.0.1/jwks".to_owned(),
+        "https://172.16.0.1/jwks".to_owned(),
+        "https://172.31.255.254/jwks".to_owned(),
+        "https://192.168.1.1/jwks".to_owned(),
+        "https://100.64.0.1/jwks".to_owned(),
+        "https://[fd00::1]/jwks".to_owned(),
+        "https://[fe80::1]/jwks".to_owned(),
+    ]
+    .into();
+    for (uri, error) in errors_of(&default_provider(), &uris).await {
+        assert!(
+            matches!(error, Some(KeyError::InvalidUri(_))),
+            "{uri}: {error:?}"
+        );
+    }
+    assert_eq!(server.hits(), 0);
+}
+
+#[tokio::test]
+async fn plain_http_needs_the_allowance() {
+    let server = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
+    let error = default_provider().keys(&server.tenant()).await.err();
+    assert!(matches!(error, Some(KeyError::InvalidUri(_))), "{error:?}");
+    assert_eq!(server.hits(), 0);
+}
+
+#[tokio::test]
+async fn redirects_to_another_host_are_not_followed() {
+    let elsewhere = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
+    let to = format!("http://localhost:{}/jwks", elsewhere.port());
+    let first = Server::start(Reply::Redirect(to)).await;
+    let error = provider().keys(&first.tenant()).await.err();
+    assert!(error.is_some(), "the redirect must not be followed");
+    assert_eq!((first.hits(), elsewhere.hits()), (1, 0));
+}
+
+#[tokio::test]
+async fn an_over_long_uri_is_refused_unfetched() {
+    let server = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
+    let long = format!("{}?{}", server.url, "a".repeat(3000));
+    let error = provider().keys(&tenant(KeySource::Uri(long))).await.err();
+    assert!(matches!(error, Some(KeyError::InvalidUri(_))), "{error:?}");
+    assert_eq!(server.hits(), 0);
 }

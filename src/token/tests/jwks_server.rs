@@ -14,6 +14,8 @@ use crate::tenant::{KeySource, Tenant};
 pub enum Reply {
     Json(String),
     Status(u16),
+    /// `302 Found` to this location.
+    Redirect(String),
 }
 
 pub struct Server {
@@ -48,6 +50,16 @@ impl Server {
         self.hits.load(Ordering::SeqCst)
     }
 
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.url
+            .trim_start_matches("http://127.0.0.1:")
+            .split('/')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
+    }
+
     pub fn tenant(&self) -> Tenant {
         tenant(KeySource::Uri(self.url.clone()))
     }
@@ -64,12 +76,13 @@ async fn answer(mut stream: TcpStream, hits: Arc<AtomicUsize>, reply: Arc<Mutex<
     }
     hits.fetch_add(1, Ordering::SeqCst);
     let reply = reply.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    let (status, body) = match reply {
-        Reply::Json(body) => (200, body),
-        Reply::Status(status) => (status, String::new()),
+    let (status, body, location) = match reply {
+        Reply::Json(body) => (200, body, String::new()),
+        Reply::Status(status) => (status, String::new(), String::new()),
+        Reply::Redirect(to) => (302, String::new(), format!("location: {to}\r\n")),
     };
     let response = format!(
-        "HTTP/1.1 {status} Test\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} Test\r\ncontent-type: application/json\r\n{location}content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;
