@@ -1,4 +1,38 @@
 //! scopegate: token introspection, scope decisions and per-tenant OAuth scope catalogs.
+//!
+//! # The map
+//!
+//! Layers, outside in (dependencies point down only):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`app`] | `App::build` / `run_until`: the listener (connection cap, timeouts: `app/accept.rs`, `app/io.rs`), load shedding (`app/shed.rs`), health (`app/health.rs`), reflection, the store probe and the change feed task |
+//! | [`api`] | thin gRPC handlers per service; `api/convert.rs` (proto ⇄ domain), `api/status.rs` (the one error → `tonic::Status` table), admin authentication (`api/auth.rs`, `api/admin_token.rs`) |
+//! | [`introspect`] | the token pipeline shared by `Introspect`, `CheckScopes` and admin tokens: route by issuer, verify through the verified-token cache, re-check, apply revocations |
+//! | [`catalogs`] | the tenant-state cache in front of the store, **the one write path** (every write goes through `Catalogs`), and the one place that decides what a change invalidates (`Catalogs::apply`); invalidation generations (`catalogs/generations.rs`) make a value loaded before a write unusable after it |
+//! | [`token`] | JWT verification (RFC 9068 / RFC 8725), key sets and JWKS fetching with destination checks, the verified-token cache |
+//! | [`store`] | the persistence port (`Store`), SQLite and Postgres implementations, migrations, the change feed's vocabulary (`store::Change`) |
+//! | [`scope`] | the pure domain: scope names, catalogs compiled for decisions, requirements, decisions and RFC 6750 challenges, catalog edit rules. No I/O |
+//! | [`tenant`] | tenant ids and settings |
+//! | [`preset`] | catalog presets and the import/export file format |
+//! | [`config`], [`telemetry`], [`cli`], [`bench`], [`pb`] | configuration, logs/metrics/traces, the admin CLI, the load benchmark, generated code |
+//!
+//! # One `CheckScopes` call
+//!
+//! `app` accepts the connection and admits the call (`app/shed.rs`) → `api/decision.rs`
+//! converts the request → for a token subject, [`introspect::Introspector::introspect`] finds the
+//! tenant ([`catalogs::Catalogs::get`], cached, generation-checked), looks the token up in the
+//! verified-token cache (accepted only if verified under the tenant's current keys), verifies it
+//! on a miss (`token/jwks.rs` → `token/verify.rs`) and checks revocations → `scope` decides
+//! against the compiled catalog → `api/decision/answer.rs` builds the answer and challenge.
+//!
+//! # One `ManageScope` write
+//!
+//! `api/admin.rs` authenticates and builds a plan (`scope::edit`) → [`catalogs::Catalogs::edit`]
+//! → `Store::edit` runs the plan inside one transaction against the locked catalog, writes the
+//! rows and the audit record, bumps the revision and announces the change (Postgres `NOTIFY`)
+//! → `Catalogs` invalidates what the write touched on this replica before the call returns;
+//! other replicas apply the announcement through `Catalogs::apply`.
 
 pub mod api;
 pub mod app;

@@ -44,6 +44,8 @@ backend_tests!(
     a_tenant_load_in_flight_during_a_scope_deletion_is_not_served_after_it,
     a_tenant_load_in_flight_during_its_deletion_is_not_served_after_it,
     randomized_writes_and_reads_never_see_a_state_older_than_the_last_completed_write,
+    a_write_that_fails_after_it_committed_leaves_no_stale_state,
+    a_refused_write_keeps_the_cached_state,
     unknown_issuers_and_tenants_cost_one_directory_read_not_a_query_each,
 );
 
@@ -216,6 +218,9 @@ struct GatedStore {
     inner: Arc<dyn Store>,
     hold: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
     jitter: AtomicBool,
+    /// The next revocation commits but reports UNAVAILABLE, as when the connection breaks
+    /// before the commit's acknowledgement arrives.
+    lose_next_ack: AtomicBool,
     seed: AtomicI64,
     state_reads: AtomicUsize,
     directory_reads: AtomicUsize,
@@ -227,6 +232,7 @@ impl GatedStore {
             inner,
             hold: Mutex::new(None),
             jitter: AtomicBool::new(false),
+            lose_next_ack: AtomicBool::new(false),
             seed: AtomicI64::new(0x2545_f491),
             state_reads: AtomicUsize::new(0),
             directory_reads: AtomicUsize::new(0),
@@ -337,7 +343,11 @@ impl Store for GatedStore {
         revocation: &Revocation,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        self.inner.revoke(id, revocation, actor).await
+        self.inner.revoke(id, revocation, actor).await?;
+        if self.lose_next_ack.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("connection reset".into()));
+        }
+        Ok(())
     }
     async fn revocations(
         &self,
@@ -633,4 +643,53 @@ async fn unknown_issuers_and_tenants_cost_one_directory_read_not_a_query_each(ba
         directory_reads <= 1,
         "one directory read for 4,000 unknown names, not one each: {directory_reads}"
     );
+}
+
+async fn a_write_that_fails_after_it_committed_leaves_no_stale_state(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (gated, catalogs) = cached_school(&db).await;
+    let before = catalogs.get(&school()).await.unwrap();
+    gated.lose_next_ack.store(true, Ordering::SeqCst);
+
+    let failed = catalogs
+        .revoke(&school(), &revocation("lost-ack"), &actor())
+        .await;
+
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    let after = catalogs.get(&school()).await.unwrap();
+    assert_eq!(after.tenant.revision, before.tenant.revision + 1);
+    assert!(
+        after
+            .revocations
+            .is_revoked(&verified_with_jti("lost-ack"), "raw"),
+        "a write whose outcome was unknown is read back, not assumed away"
+    );
+}
+
+async fn a_refused_write_keeps_the_cached_state(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (gated, catalogs) = cached_school(&db).await;
+    let before = catalogs.get(&school()).await.unwrap();
+    let reads = gated.state_reads.load(Ordering::SeqCst);
+    let plan = |_: &Tenant, catalog: &CatalogSnapshot| {
+        let key = scopegate::scope::edit::ScopeKey::Name("openid".into());
+        scopegate::scope::edit::delete_scope(catalog, &key, None, store::now_ms())
+    };
+
+    let refused = catalogs.edit(&school(), &actor(), &plan).await;
+
+    assert!(
+        matches!(refused, Err(StoreError::Rejected(_))),
+        "{refused:?}"
+    );
+    let after = catalogs.get(&school()).await.unwrap();
+    assert!(Arc::ptr_eq(&before, &after), "a refusal changed nothing");
+    assert_eq!(gated.state_reads.load(Ordering::SeqCst), reads);
 }
