@@ -26,12 +26,13 @@ use scopegate::{
     token::{JwksConfig, TokenCacheConfig},
 };
 use serde_json::json;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::{
     backend_tests,
     helpers::{Backend, TestApp, TestDb, authed},
     introspection::introspect,
+    jwks_server::{JwksServer, create_tenant_with_jwks_uri},
     tokens::{Idp, create_tenant_for, now},
 };
 
@@ -51,46 +52,6 @@ backend_tests!(
 
 // ---------------------------------------------------------------------------------------------
 // Through the public API.
-
-/// A JWKS endpoint that holds its answer until released, to keep a verification in flight.
-struct HeldJwks {
-    url: String,
-    /// Receives a value when a fetch arrived and is being held.
-    arrived: tokio::sync::mpsc::Receiver<()>,
-    release: watch::Sender<bool>,
-}
-
-impl HeldJwks {
-    async fn start(body: String) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        let (arrived_tx, arrived) = tokio::sync::mpsc::channel(16);
-        let (release, released) = watch::channel(false);
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let (arrived_tx, mut released, body) =
-                    (arrived_tx.clone(), released.clone(), body.clone());
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = socket.read(&mut buf).await;
-                    let _ = arrived_tx.send(()).await;
-                    let _ = released.wait_for(|r| *r).await;
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                });
-            }
-        });
-        Self {
-            url,
-            arrived,
-            release,
-        }
-    }
-}
 
 async fn update_settings(app: &TestApp, tenant: &str, settings: TenantSettings) {
     let update = UpdateTenant {
@@ -114,11 +75,8 @@ async fn a_token_verified_while_its_key_is_removed_is_inactive_once_the_removal_
     };
     let app = TestApp::on(&db).await;
     let old = Idp::new(ISSUER, "old");
-    let mut jwks = HeldJwks::start(old.jwks()).await;
-    let mut settings = old.settings();
-    settings.jwks = None;
-    settings.jwks_uri = Some(jwks.url.clone());
-    create_tenant_for_settings(&app, settings).await;
+    let jwks = JwksServer::held(old.jwks()).await;
+    create_tenant_with_jwks_uri(&app, &old, &jwks.url).await;
     let token = old.mint(&json!({ "scope": "courses:read" }));
 
     // A verification under the old key set starts and waits for its keys …
@@ -135,7 +93,7 @@ async fn a_token_verified_while_its_key_is_removed_is_inactive_once_the_removal_
                 .await
         }
     });
-    jwks.arrived.recv().await.expect("the key fetch arrived");
+    jwks.wait_for_fetches(1).await;
     // … the admin replaces the key set with one without that key, and the call returns …
     let new = Idp::new(ISSUER, "new");
     update_settings(
@@ -149,7 +107,7 @@ async fn a_token_verified_while_its_key_is_removed_is_inactive_once_the_removal_
     )
     .await;
     // … and only then does the old verification finish (it may say active: it began first).
-    jwks.release.send_replace(true);
+    jwks.release();
     in_flight.await.unwrap().expect("answered");
 
     assert!(
@@ -159,21 +117,6 @@ async fn a_token_verified_while_its_key_is_removed_is_inactive_once_the_removal_
     assert!(!introspect(&app, "", &token).await.active);
     let fresh = new.mint(&json!({ "scope": "courses:read" }));
     assert!(introspect(&app, "school", &fresh).await.active);
-}
-
-async fn create_tenant_for_settings(app: &TestApp, settings: TenantSettings) {
-    let create = scopegate::pb::CreateTenant {
-        id: "school".into(),
-        preset: "loopwise".into(),
-        settings: Some(settings),
-        ..Default::default()
-    };
-    app.admin()
-        .manage_tenant(authed(ManageTenantRequest {
-            action: Some(scopegate::pb::manage_tenant_request::Action::Create(create)),
-        }))
-        .await
-        .expect("tenant created");
 }
 
 async fn a_revocation_outlives_the_leeway_of_the_token_it_revokes(backend: Backend) {

@@ -14,6 +14,7 @@ use tonic::{Code, Request};
 use crate::{
     backend_tests,
     helpers::{Backend, TestApp, TestDb, authed, with_bearer},
+    jwks_server::{JwksServer, create_school},
     manage_scope::{list_names, scope_call},
     tokens::{Idp, create_tenant_for, now},
 };
@@ -493,38 +494,6 @@ async fn admin_tenant_tokens_are_platform_wide_unless_a_tenant_claim_limits_them
     assert_eq!(platform_call.code(), Code::PermissionDenied);
 }
 
-/// A tiny JWKS endpoint on 127.0.0.1 that counts its fetches and serves whatever set it holds.
-pub struct JwksServer {
-    pub url: String,
-    pub body: std::sync::Arc<std::sync::Mutex<String>>,
-    pub fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl JwksServer {
-    pub async fn start(initial: String) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        let body = std::sync::Arc::new(std::sync::Mutex::new(initial));
-        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (served, counter) = (body.clone(), fetches.clone());
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let text = served.lock().unwrap().clone();
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                    text.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            }
-        });
-        Self { url, body, fetches }
-    }
-}
-
 async fn a_tenant_with_a_jwks_url_verifies_rotates_and_revokes(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
@@ -536,26 +505,15 @@ async fn a_tenant_with_a_jwks_url_verifies_rotates_and_revokes(backend: Backend)
     settings.jwks = None;
     settings.jwks_uri = Some(server.url.clone());
     settings.jwks_refresh_seconds = Some(1);
-    let create = CreateTenant {
-        id: "school".into(),
-        preset: "loopwise".into(),
-        settings: Some(settings),
-        ..Default::default()
-    };
-    app.admin()
-        .manage_tenant(authed(ManageTenantRequest {
-            action: Some(manage_tenant_request::Action::Create(create)),
-        }))
-        .await
-        .unwrap();
+    create_school(&app, settings).await;
 
     let token = old.mint(&json!({ "scope": "courses:read" }));
     assert!(introspect(&app, "", &token).await.active);
-    assert_eq!(server.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(server.fetches(), 1);
 
     // The provider rotates to a new key id; a token signed under it triggers one refresh.
     let new = Idp::new(ISSUER, "2026-new");
-    *server.body.lock().unwrap() = new.jwks();
+    server.serve(new.jwks());
     let rotated = new.mint(&json!({ "scope": "courses:read" }));
     assert!(
         introspect(&app, "", &rotated).await.active,

@@ -12,7 +12,8 @@ use tonic::Code;
 use crate::{
     backend_tests,
     helpers::{Backend, TestApp, TestDb, authed, test_config},
-    introspection::{JwksServer, introspect},
+    introspection::introspect,
+    jwks_server::JwksServer,
     tokens::Idp,
 };
 
@@ -75,7 +76,7 @@ async fn a_default_server_fetches_no_keys_from_internal_addresses(backend: Backe
         );
     }
     assert_eq!(
-        server.fetches.load(std::sync::atomic::Ordering::SeqCst),
+        server.fetches(),
         0,
         "nothing reached the loopback JWKS server"
     );

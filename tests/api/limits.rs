@@ -2,17 +2,10 @@
 //! closed, the open-file limit does not lock new clients out, and calls beyond the in-flight
 //! budget are shed with a retry hint while health checks and admin calls still answer.
 
-use std::{
-    process::Stdio,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{process::Stdio, time::Duration};
 
 use scopegate::pb::{
-    CheckScopesRequest, CreateTenant, IntrospectRequest, ListTenants, ManageTenantRequest,
+    CheckScopesRequest, IntrospectRequest, ListTenants, ManageTenantRequest,
     manage_tenant_request::Action, scope_decision_client::ScopeDecisionClient,
     token_introspection_client::TokenIntrospectionClient,
 };
@@ -20,13 +13,13 @@ use serde_json::json;
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::TcpStream,
-    sync::watch,
 };
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::{
     helpers::{Backend, TestApp, TestDb, authed, test_config},
+    jwks_server::{JwksServer, create_tenant_with_jwks_uri},
     tokens::Idp,
 };
 
@@ -49,76 +42,6 @@ async fn closed_by_server(socket: &mut TcpStream) -> bool {
         }
     };
     tokio::time::timeout(PATIENCE, read_to_end).await.is_ok()
-}
-
-/// A JWKS endpoint on 127.0.0.1 that holds every request until the test releases it: each
-/// Introspect that needs the tenant's keys stays in flight until then.
-struct GatedJwks {
-    url: String,
-    requests: Arc<AtomicUsize>,
-    release: watch::Sender<bool>,
-}
-
-impl GatedJwks {
-    async fn start(jwks: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        let requests = Arc::new(AtomicUsize::new(0));
-        let (release, released) = watch::channel(false);
-        let counter = requests.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let (counter, mut released, body) =
-                    (counter.clone(), released.clone(), jwks.clone());
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = socket.read(&mut buf).await;
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let _ = released.wait_for(|open| *open).await;
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                });
-            }
-        });
-        Self {
-            url,
-            requests,
-            release,
-        }
-    }
-
-    /// Waits (bounded) until the server asked for the keys at least once.
-    async fn wait_for_a_request(&self) {
-        let waited = tokio::time::timeout(PATIENCE, async {
-            while self.requests.load(Ordering::SeqCst) == 0 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
-        assert!(waited.is_ok(), "the server never fetched the JWK set");
-    }
-}
-
-/// Creates tenant `school` whose keys come from `jwks_uri`.
-async fn create_gated_tenant(app: &TestApp, idp: &Idp, jwks_uri: &str) {
-    let mut settings = idp.settings();
-    settings.jwks = None;
-    settings.jwks_uri = Some(jwks_uri.to_owned());
-    let create = CreateTenant {
-        id: "school".into(),
-        preset: "loopwise".into(),
-        settings: Some(settings),
-        ..Default::default()
-    };
-    app.admin()
-        .manage_tenant(authed(ManageTenantRequest {
-            action: Some(Action::Create(create)),
-        }))
-        .await
-        .unwrap();
 }
 
 /// Starts an Introspect of `token` that stays in flight until the gate opens.
@@ -162,13 +85,13 @@ async fn an_idle_connection_is_closed_but_one_with_a_call_in_flight_is_not() {
     config.jwks.timeout = Duration::from_secs(120);
     let app = TestApp::start(config).await;
     let idp = Idp::new("https://id.school.test", "k1");
-    let gate = GatedJwks::start(idp.jwks()).await;
-    create_gated_tenant(&app, &idp, &gate.url).await;
+    let gate = JwksServer::held(idp.jwks()).await;
+    create_tenant_with_jwks_uri(&app, &idp, &gate.url).await;
     let held = held_introspect(
         app.channel.clone(),
         idp.mint(&json!({ "scope": "courses:read" })),
     );
-    gate.wait_for_a_request().await;
+    gate.wait_for_fetches(1).await;
 
     // Handshaken, then silent: idle from the start.
     let mut idle = TcpStream::connect(app.addr).await.unwrap();
@@ -179,7 +102,7 @@ async fn an_idle_connection_is_closed_but_one_with_a_call_in_flight_is_not() {
         "an idle connection is still open"
     );
     // The held call's connection had a stream open all that time: it must have survived.
-    gate.release.send_replace(true);
+    gate.release();
     let answer = tokio::time::timeout(PATIENCE, held)
         .await
         .expect("the held call finishes once released")
@@ -227,13 +150,13 @@ async fn calls_beyond_the_in_flight_budget_are_shed_while_health_and_admin_answe
     config.jwks.timeout = Duration::from_secs(120);
     let app = TestApp::start(config).await;
     let idp = Idp::new("https://id.school.test", "k1");
-    let gate = GatedJwks::start(idp.jwks()).await;
-    create_gated_tenant(&app, &idp, &gate.url).await;
+    let gate = JwksServer::held(idp.jwks()).await;
+    create_tenant_with_jwks_uri(&app, &idp, &gate.url).await;
     let token = idp.mint(&json!({ "scope": "courses:read" }));
     let held: Vec<_> = (0..BUDGET)
         .map(|_| held_introspect(app.channel.clone(), token.clone()))
         .collect();
-    gate.wait_for_a_request().await;
+    gate.wait_for_fetches(1).await;
 
     // The held calls reach the server in their own time: try (bounded) until the budget is
     // full. A check of no scopes never waits on anything, so it is shed or answered at once.
@@ -274,7 +197,7 @@ async fn calls_beyond_the_in_flight_budget_are_shed_while_health_and_admin_answe
         .await;
     assert!(admin.is_ok(), "admin answers under load: {admin:?}");
     // The held calls were kept, not shed, and finish once the keys arrive.
-    gate.release.send_replace(true);
+    gate.release();
     for call in held {
         let answer = tokio::time::timeout(PATIENCE, call)
             .await

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod jwks_server;
 mod tokens;
 
 mod admin_auth;
