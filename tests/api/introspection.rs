@@ -14,9 +14,9 @@ use tonic::{Code, Request};
 use crate::{
     backend_tests,
     helpers::{Backend, TestApp, TestDb, authed, with_bearer},
-    jwks_server::{JwksServer, create_school},
+    jwks_server::JwksServer,
     manage_scope::{list_names, scope_call},
-    tokens::{Idp, create_tenant_for, now},
+    tokens::{Idp, create_tenant_for, create_tenant_with, now},
 };
 
 const ISSUER: &str = "https://id.school.test";
@@ -505,7 +505,7 @@ async fn a_tenant_with_a_jwks_url_verifies_rotates_and_revokes(backend: Backend)
     settings.jwks = None;
     settings.jwks_uri = Some(server.url.clone());
     settings.jwks_refresh_seconds = Some(1);
-    create_school(&app, settings).await;
+    create_tenant_with(&app, "school", "loopwise", settings).await;
 
     let token = old.mint(&json!({ "scope": "courses:read" }));
     assert!(introspect(&app, "", &token).await.active);

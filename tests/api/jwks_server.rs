@@ -6,15 +6,14 @@ use std::{
     time::Duration,
 };
 
-use scopegate::pb::{CreateTenant, ManageTenantRequest, manage_tenant_request::Action};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     sync::watch,
 };
 
 use crate::{
-    helpers::{TestApp, authed},
-    tokens::Idp,
+    helpers::TestApp,
+    tokens::{Idp, create_tenant_with},
 };
 
 /// Bound on waiting for a fetch: far above what any test needs.
@@ -102,21 +101,5 @@ pub async fn create_tenant_with_jwks_uri(app: &TestApp, idp: &Idp, jwks_uri: &st
     let mut settings = idp.settings();
     settings.jwks = None;
     settings.jwks_uri = Some(jwks_uri.to_owned());
-    create_school(app, settings).await;
-}
-
-/// Creates tenant `school` (loopwise preset) with `settings`.
-pub async fn create_school(app: &TestApp, settings: scopegate::pb::TenantSettings) {
-    let create = CreateTenant {
-        id: "school".into(),
-        preset: "loopwise".into(),
-        settings: Some(settings),
-        ..Default::default()
-    };
-    app.admin()
-        .manage_tenant(authed(ManageTenantRequest {
-            action: Some(Action::Create(create)),
-        }))
-        .await
-        .expect("tenant created");
+    create_tenant_with(app, "school", "loopwise", settings).await;
 }

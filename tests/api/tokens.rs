@@ -129,10 +129,15 @@ pub fn now() -> i64 {
 
 /// Creates tenant `id` from `preset`, trusting `idp`.
 pub async fn create_tenant_for(app: &TestApp, id: &str, preset: &str, idp: &Idp) {
+    create_tenant_with(app, id, preset, idp.settings()).await;
+}
+
+/// Creates tenant `id` from `preset` with `settings`.
+pub async fn create_tenant_with(app: &TestApp, id: &str, preset: &str, settings: TenantSettings) {
     let create = CreateTenant {
         id: id.to_owned(),
         preset: preset.to_owned(),
-        settings: Some(idp.settings()),
+        settings: Some(settings),
         ..Default::default()
     };
     app.admin()
