@@ -528,6 +528,7 @@ async fn randomized_writes_and_reads_never_see_a_state_older_than_the_last_compl
         reads += r;
         stale += s;
     }
+    eprintln!("{backend:?}: {writes} writes, {reads} reads, {stale} stale");
     assert!(reads > 1000, "enough trials: {reads}");
     assert_eq!(stale, 0, "stale reads out of {reads}");
     // And the revocations of the last write are in force.
