@@ -6,5 +6,6 @@ pub mod admin_token;
 pub mod auth;
 pub mod convert;
 pub mod decision;
+pub mod http;
 pub mod introspection;
 pub mod status;

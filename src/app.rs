@@ -67,6 +67,8 @@ pub enum AppError {
 pub struct App {
     config: Config,
     listener: TcpListener,
+    /// The HTTP door's listener, when configured.
+    http_listener: Option<TcpListener>,
     store: Arc<dyn Store>,
     introspector: Introspector,
 }
@@ -82,12 +84,21 @@ impl App {
                 addr: config.listen,
                 source,
             })?;
+        let http_listener = match config.http_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| AppError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let catalogs = Catalogs::new(Arc::clone(&store), config.cache_limits());
         let introspector = Introspector::new(catalogs, config.jwks.clone(), &config.token_cache)
             .map_err(|e| AppError::Token(e.to_string()))?;
         Ok(Self {
             config,
             listener,
+            http_listener,
             store,
             introspector,
         })
@@ -96,6 +107,13 @@ impl App {
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    /// The HTTP door's bound address, when it is configured.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then drains for at most the configured grace period.
@@ -136,6 +154,23 @@ impl App {
         let watcher = tokio::spawn(async move { catalogs.follow_changes().await });
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
+        let http = self.http_listener.map(|listener| {
+            let router = crate::api::http::router(crate::api::http::HttpState::new(
+                reporter.clone(),
+            ));
+            let mut stopped = http_stopped;
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(err) = served {
+                    tracing::error!(%err, "HTTP listener failed");
+                }
+            })
+        });
         let limits = &self.config.limits;
         let server = Server::builder()
             .max_concurrent_streams(limits.max_concurrent_streams)
@@ -174,15 +209,28 @@ impl App {
             task.abort();
         }
         if let Some(result) = outcome {
+            if let Some(http) = http {
+                http.abort();
+            }
             return result.map_err(|e| AppError::Serve(e.to_string()));
         }
         tracing::info!(grace = ?self.config.shutdown_grace, "shutting down: draining in-flight calls");
         stopping.store(true, Ordering::SeqCst);
         set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
+        http_stop.send_replace(true);
         // Watch streams end after NOT_SERVING, but any other open stream would hold the server
         // forever: bound the drain.
-        match tokio::time::timeout(self.config.shutdown_grace, server).await {
+        let grace = self.config.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            let served = server.await;
+            if let Some(http) = http {
+                let _ = http.await;
+            }
+            served
+        })
+        .await;
+        match drained {
             Ok(result) => result.map_err(|e| AppError::Serve(e.to_string())),
             Err(_) => {
                 tracing::warn!("drain grace period elapsed; closing remaining streams");

@@ -52,6 +52,8 @@ impl fmt::Debug for AdminKeyHash {
 pub struct Config {
     /// Where to listen for gRPC; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Where to serve the HTTP door (probes), if anywhere; port 0 picks a free port.
+    pub http_listen: Option<SocketAddr>,
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
     /// SHA-256 of the bootstrap admin key, if one is configured.
@@ -89,6 +91,7 @@ impl Config {
             listen: DEFAULT_LISTEN
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051))),
+            http_listen: None,
             database_url: database_url.into(),
             admin_key: None,
             admin_tenant: None,
@@ -207,6 +210,8 @@ impl FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    /// The HTTP door's address (probes); off unless set.
+    pub http_listen: Option<String>,
     pub database_url: Option<String>,
     pub admin_key: Option<String>,
     pub admin_tenant: Option<String>,

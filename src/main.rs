@@ -63,6 +63,9 @@ struct ServeArgs {
     /// administer every tenant; other tenants' admin tokens administer only their own tenant.
     #[arg(long, env = "SCOPEGATE_ADMIN_TENANT")]
     admin_tenant: Option<String>,
+    /// Serve the HTTP door at ADDR: `/healthz` and `/readyz` probes (off unless set).
+    #[arg(long, env = "SCOPEGATE_HTTP_LISTEN")]
+    http_listen: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics (off unless set).
     #[arg(long, env = "SCOPEGATE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -115,6 +118,14 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
         (None, None) => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
     };
     config.listen = listen;
+    config.http_listen = match (&args.http_listen, &file.http_listen) {
+        (Some(addr), _) => Some(*addr),
+        (None, Some(raw)) => Some(
+            raw.parse()
+                .map_err(|e| format!("invalid http_listen address {raw:?} in config file: {e}"))?,
+        ),
+        (None, None) => None,
+    };
     let key = args
         .admin_key
         .as_deref()
@@ -212,6 +223,9 @@ async fn serve(args: &ServeArgs) -> Result<(), String> {
     }
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %app.local_addr(), "listening");
+    if let Some(addr) = app.http_addr() {
+        tracing::info!(%addr, "serving HTTP (/healthz, /readyz)");
+    }
     app.run_until(shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;

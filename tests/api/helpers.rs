@@ -140,6 +140,8 @@ impl Drop for TestDb {
 #[derive(Debug)]
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
+    /// The HTTP door's address, when the config asked for one.
+    pub http_addr: Option<std::net::SocketAddr>,
     pub channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), scopegate::app::AppError>>>,
@@ -162,6 +164,7 @@ impl TestApp {
     pub async fn start(config: Config) -> Self {
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr();
+        let http_addr = app.http_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -174,6 +177,7 @@ impl TestApp {
             .expect("connect");
         Self {
             addr,
+            http_addr,
             channel,
             stop: Some(stop),
             handle: Some(handle),

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod http_door;
 mod jwks_server;
 mod tokens;
 

@@ -179,6 +179,30 @@ async fn check_all_status(app: &TestApp, tenant: &str) -> Code {
 }
 
 #[tokio::test]
+async fn readyz_answers_503_while_the_store_is_down_and_200_once_it_is_back() {
+    let Some((_db, proxy, app)) = behind_proxy(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await
+    else {
+        return;
+    };
+    let readyz = format!("http://{}/readyz", app.http_addr.unwrap());
+    let status = || async { reqwest::get(&readyz).await.unwrap().status().as_u16() };
+    assert_eq!(status().await, 200);
+
+    proxy.cut();
+    wait_for_health(&app, ServingStatus::NotServing).await;
+    let while_down = status().await;
+    proxy.restore();
+    wait_for_health(&app, ServingStatus::Serving).await;
+    let after = status().await;
+
+    assert_eq!(while_down, 503);
+    assert_eq!(after, 200);
+}
+
+#[tokio::test]
 async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly() {
     let Some((_db, proxy, app)) = behind_proxy(|_| {}).await else {
         return;
