@@ -2,9 +2,12 @@
 //! the URL. Stores persist rows; the catalog rules live in `scope::edit` and run inside the
 //! store's transaction so they always see the locked, current catalog.
 
-#[macro_use]
-mod sql;
+mod catalog;
+mod dialect;
+mod ops;
 mod postgres;
+#[macro_use]
+mod queries;
 mod rows;
 mod sqlite;
 mod writes;

@@ -1,0 +1,381 @@
+//! The store's operations, written once for both dialects over a [`Dialect`] connection. Each
+//! dialect's `Store` implementation opens the connection or transaction, calls these, and
+//! commits; what happens inside a transaction is decided here.
+
+use crate::{
+    scope::edit::{AuditRecord, Edit},
+    tenant::{Tenant, TenantId},
+};
+
+use super::{
+    Actor, AuditEvent, Change, Committed, Planner, Revocation, StoreError, TenantUpdate,
+    catalog::{load, write_changes},
+    dialect::Dialect,
+    now_ms, queries,
+    rows::{AuditRow, RevocationRow, TenantRow, key_source_columns, strings_to_json},
+};
+
+pub(super) async fn ping(conn: &mut impl Dialect) -> Result<(), StoreError> {
+    conn.execute(queries::PING, &[]).await?;
+    Ok(())
+}
+
+/// Writes the probe row; the caller commits it.
+pub(super) async fn probe_write(conn: &mut impl Dialect) -> Result<(), StoreError> {
+    conn.execute(queries::PROBE_WRITE, &[now_ms().into()])
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn tenant(conn: &mut impl Dialect, id: &TenantId) -> Result<Tenant, StoreError> {
+    let row: Option<TenantRow> = conn
+        .fetch_optional(queries::TENANT_BY_ID, &[id.as_str().into()])
+        .await?;
+    row.ok_or_else(|| StoreError::TenantNotFound(id.to_string()))?
+        .try_into()
+}
+
+pub(super) async fn tenant_by_issuer(
+    conn: &mut impl Dialect,
+    issuer: &str,
+) -> Result<Option<Tenant>, StoreError> {
+    if issuer.is_empty() {
+        return Ok(None);
+    }
+    let row: Option<TenantRow> = conn
+        .fetch_optional(queries::TENANT_BY_ISSUER, &[issuer.into()])
+        .await?;
+    row.map(TryInto::try_into).transpose()
+}
+
+pub(super) async fn list_tenants(
+    conn: &mut impl Dialect,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<Tenant>, StoreError> {
+    let rows: Vec<TenantRow> = conn
+        .fetch_all(
+            queries::TENANTS_AFTER,
+            &[after.into(), i64::from(limit).into()],
+        )
+        .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+pub(super) async fn directory(
+    conn: &mut impl Dialect,
+) -> Result<Vec<(TenantId, String)>, StoreError> {
+    let rows: Vec<(String, String)> = conn.fetch_all(queries::DIRECTORY, &[]).await?;
+    rows.into_iter()
+        .map(|(id, issuer)| {
+            TenantId::parse(&id)
+                .map(|id| (id, issuer))
+                .map_err(|e| StoreError::Internal(format!("stored tenant id {id:?}: {e}")))
+        })
+        .collect()
+}
+
+pub(super) async fn audit_events(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    before_id: i64,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let before_id = if before_id <= 0 { i64::MAX } else { before_id };
+    let rows: Vec<AuditRow> = conn
+        .fetch_all(
+            queries::AUDIT_EVENTS,
+            &[
+                id.as_str().into(),
+                before_id.into(),
+                i64::from(limit).into(),
+            ],
+        )
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub(super) async fn live_revocations(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    now_unix: i64,
+) -> Result<Vec<Revocation>, StoreError> {
+    let rows: Vec<RevocationRow> = conn
+        .fetch_all(
+            queries::LIVE_REVOCATIONS,
+            &[id.as_str().into(), now_unix.into()],
+        )
+        .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+pub(super) async fn prune_revocations(
+    conn: &mut impl Dialect,
+    now_unix: i64,
+) -> Result<u64, StoreError> {
+    Ok(conn
+        .execute(queries::PRUNE_REVOCATIONS, &[now_unix.into()])
+        .await?)
+}
+
+/// See [`Store::create_tenant`](super::Store::create_tenant).
+pub(super) async fn create_tenant(
+    conn: &mut impl Dialect,
+    tenant: &Tenant,
+    seed: &Edit,
+    actor: &Actor,
+) -> Result<Committed, StoreError> {
+    let mut tenant = tenant.clone();
+    tenant.revision = 1;
+    write_tenant(conn, &tenant, Write::Insert).await?;
+    let record = AuditRecord {
+        action: "tenant.create",
+        target: tenant.id.to_string(),
+        before: String::new(),
+        after: tenant.audit_json(),
+    };
+    audit(conn, tenant.id.as_str(), 1, actor, &record).await?;
+    apply(conn, tenant.id.as_str(), 1, seed, actor).await?;
+    bump(conn, &tenant.id, 1).await?;
+    // New settings too: replicas must drop what they cached about its issuer.
+    conn.announce(&Change::Settings(tenant.id.clone())).await?;
+    load(conn, &tenant.id, false).await
+}
+
+/// See [`Store::update_tenant`](super::Store::update_tenant).
+pub(super) async fn update_tenant(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    actor: &Actor,
+    update: TenantUpdate<'_>,
+) -> Result<Tenant, StoreError> {
+    let current = load(conn, id, true).await?.tenant;
+    let next = update(&current)?;
+    let revision = current.revision + 1;
+    let next = write_settings(conn, &current, next, revision, actor).await?;
+    bump(conn, id, revision).await?;
+    Ok(next)
+}
+
+/// See [`Store::delete_tenant`](super::Store::delete_tenant).
+pub(super) async fn delete_tenant(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    actor: &Actor,
+) -> Result<Tenant, StoreError> {
+    let current = load(conn, id, true).await?.tenant;
+    for sql in queries::DELETE_TENANT {
+        conn.execute(sql, &[id.as_str().into()]).await?;
+    }
+    let record = AuditRecord {
+        action: "tenant.delete",
+        target: id.to_string(),
+        before: current.audit_json(),
+        after: String::new(),
+    };
+    audit(conn, id.as_str(), current.revision + 1, actor, &record).await?;
+    conn.announce(&Change::Settings(id.clone())).await?;
+    Ok(current)
+}
+
+/// What [`edit`] did.
+#[derive(Debug)]
+pub(super) struct Edited {
+    pub committed: Committed,
+    pub edit: Edit,
+    /// Whether anything was written; when not, the caller rolls back and the revision stays.
+    pub wrote: bool,
+}
+
+/// See [`Store::edit`](super::Store::edit).
+pub(super) async fn edit(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    actor: &Actor,
+    settings: Option<TenantUpdate<'_>>,
+    plan: Planner<'_>,
+) -> Result<Edited, StoreError> {
+    let current = load(conn, id, true).await?;
+    let edit = plan(&current.tenant, &current.catalog)?;
+    let next_tenant = match settings {
+        Some(update) => Some(update(&current.tenant)?).filter(|t| *t != current.tenant),
+        None => None,
+    };
+    if edit.changes.is_empty() && next_tenant.is_none() {
+        return Ok(Edited {
+            committed: current,
+            edit,
+            wrote: false,
+        });
+    }
+    let revision = current.tenant.revision + 1;
+    if let Some(next) = next_tenant {
+        write_settings(conn, &current.tenant, next, revision, actor).await?;
+    }
+    apply(conn, id.as_str(), revision, &edit, actor).await?;
+    bump(conn, id, revision).await?;
+    let committed = load(conn, id, false).await?;
+    Ok(Edited {
+        committed,
+        edit,
+        wrote: true,
+    })
+}
+
+/// See [`Store::revoke`](super::Store::revoke).
+pub(super) async fn revoke(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    revocation: &Revocation,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    let current = load(conn, id, true).await?.tenant;
+    conn.execute(
+        queries::PUT_REVOCATION,
+        &[
+            id.as_str().into(),
+            revocation.kind.as_str().into(),
+            (&revocation.value).into(),
+            revocation.not_before.into(),
+            revocation.expires_at.into(),
+            now_ms().into(),
+        ],
+    )
+    .await?;
+    let revision = current.revision + 1;
+    let record = AuditRecord {
+        action: "token.revoke",
+        target: format!("{}:{}", revocation.kind.as_str(), revocation.value),
+        before: String::new(),
+        after: serde_json::json!({ "not_before": revocation.not_before }).to_string(),
+    };
+    audit(conn, id.as_str(), revision, actor, &record).await?;
+    bump(conn, id, revision).await
+}
+
+/// Writes the edit's changes and its audit records.
+async fn apply(
+    conn: &mut impl Dialect,
+    tenant: &str,
+    revision: i64,
+    edit: &Edit,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    write_changes(conn, tenant, &edit.changes).await?;
+    for record in &edit.audit {
+        audit(conn, tenant, revision, actor, record).await?;
+    }
+    Ok(())
+}
+
+async fn audit(
+    conn: &mut impl Dialect,
+    tenant: &str,
+    revision: i64,
+    actor: &Actor,
+    record: &AuditRecord,
+) -> Result<(), StoreError> {
+    conn.execute(
+        queries::INSERT_AUDIT,
+        &[
+            tenant.into(),
+            now_ms().into(),
+            (&actor.0).into(),
+            record.action.into(),
+            (&record.target).into(),
+            (&record.before).into(),
+            (&record.after).into(),
+            revision.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets the tenant's revision and tells other replicas, inside the transaction.
+async fn bump(conn: &mut impl Dialect, tenant: &TenantId, revision: i64) -> Result<(), StoreError> {
+    conn.execute(
+        queries::SET_REVISION,
+        &[tenant.as_str().into(), revision.into()],
+    )
+    .await?;
+    conn.announce(&Change::Catalog(tenant.clone())).await?;
+    Ok(())
+}
+
+/// Stores `next` as the tenant's settings at `revision`, audited and announced.
+async fn write_settings(
+    conn: &mut impl Dialect,
+    current: &Tenant,
+    mut next: Tenant,
+    revision: i64,
+    actor: &Actor,
+) -> Result<Tenant, StoreError> {
+    next.id = current.id.clone();
+    next.revision = revision;
+    next.created_at_ms = current.created_at_ms;
+    next.updated_at_ms = now_ms();
+    write_tenant(conn, &next, Write::Update).await?;
+    let record = AuditRecord {
+        action: "tenant.update",
+        target: current.id.to_string(),
+        before: current.audit_json(),
+        after: next.audit_json(),
+    };
+    audit(conn, current.id.as_str(), revision, actor, &record).await?;
+    conn.announce(&Change::Settings(current.id.clone())).await?;
+    Ok(next)
+}
+
+/// Whether [`write_tenant`] creates the row or replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Insert,
+    Update,
+}
+
+async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Result<(), StoreError> {
+    let sql = match write {
+        Write::Insert => queries::INSERT_TENANT,
+        Write::Update => queries::UPDATE_TENANT,
+    };
+    let (key_kind, key_value) = key_source_columns(&t.key_source);
+    let args = [
+        t.id.as_str().into(),
+        (&t.display_name).into(),
+        (&t.issuer).into(),
+        strings_to_json(&t.audiences).into(),
+        key_kind.into(),
+        key_value.into(),
+        strings_to_json(&t.algorithms).into(),
+        i64::from(t.leeway_seconds).into(),
+        t.require_at_jwt_typ.into(),
+        i64::from(t.jwks_refresh_seconds).into(),
+        t.admin_style.as_str().into(),
+        t.drop_unknown_scopes.into(),
+        (&t.preset).into(),
+        t.revision.into(),
+        t.created_at_ms.into(),
+        t.updated_at_ms.into(),
+    ];
+    match conn.execute(sql, &args).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            Err(StoreError::TenantConflict(conflict(t, write)))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Why writing `t` broke a uniqueness rule: its id or its issuer is taken.
+fn conflict(t: &Tenant, write: Write) -> String {
+    match (write, t.issuer.is_empty()) {
+        (Write::Insert, true) => format!("a tenant with id {:?} already exists", t.id.as_str()),
+        (Write::Insert, false) => format!(
+            "a tenant with id {:?} or issuer {:?} already exists",
+            t.id.as_str(),
+            t.issuer
+        ),
+        (Write::Update, _) => format!("another tenant already has issuer {:?}", t.issuer),
+    }
+}
