@@ -1,6 +1,7 @@
-//! The seam between the store's code, written once (`ops.rs`), and the two databases: a
-//! [`Dialect`] is a connection that runs the statements of `queries.rs` with their
-//! [`Arg`]uments. `sqlite.rs` and `postgres.rs` implement it for their connection types.
+//! The seam between the store's code, written once (`reads.rs`, `writes.rs`, `catalog.rs`),
+//! and the two databases: a [`Dialect`] is a connection that runs the statements of
+//! `queries.rs` with their [`Arg`]uments. `sqlite.rs` and `postgres.rs` implement it for their
+//! connection types; its bounds are ours, so none of sqlx's generics leak into the store's code.
 
 use std::{borrow::Cow, future::Future};
 

@@ -13,8 +13,9 @@ use super::{
     TenantUpdate,
     catalog::load,
     dialect::{Arg, Dialect, Record, arguments},
-    ops, queries,
-    writes::WriteHealth,
+    queries, reads,
+    write_health::WriteHealth,
+    writes,
 };
 use crate::{
     scope::edit::Edit,
@@ -38,7 +39,7 @@ impl PostgresStore {
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .before_acquire(|conn, _| {
-                Box::pin(async move { Ok(super::writes::reusable(conn.is_in_transaction())) })
+                Box::pin(async move { Ok(super::write_health::reusable(conn.is_in_transaction())) })
             })
             .connect(url)
             .await
@@ -85,9 +86,7 @@ impl PostgresStore {
         listener.listen(CHANGE_CHANNEL).await?;
         Ok(listener)
     }
-}
 
-impl PostgresStore {
     /// Starts a write transaction; a storage failure here is remembered for readiness.
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         let begun = self.pool.begin_with("BEGIN").await.map_err(Into::into);
@@ -162,28 +161,28 @@ impl Dialect for PgConnection {
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        ops::ping(&mut *self.pool.acquire().await?).await
+        reads::ping(&mut *self.pool.acquire().await?).await
     }
 
     async fn check_writes(&self) -> Result<(), StoreError> {
         if self.writes.failing() {
             let mut tx = self.begin_write().await?;
-            ops::probe_write(&mut *tx).await?;
+            writes::probe_write(&mut *tx).await?;
             self.commit(tx).await?;
         }
         Ok(())
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {
-        ops::tenant(&mut *self.pool.acquire().await?, id).await
+        reads::tenant(&mut *self.pool.acquire().await?, id).await
     }
 
     async fn tenant_by_issuer(&self, issuer: &str) -> Result<Option<Tenant>, StoreError> {
-        ops::tenant_by_issuer(&mut *self.pool.acquire().await?, issuer).await
+        reads::tenant_by_issuer(&mut *self.pool.acquire().await?, issuer).await
     }
 
     async fn list_tenants(&self, after: &str, limit: u32) -> Result<Vec<Tenant>, StoreError> {
-        ops::list_tenants(&mut *self.pool.acquire().await?, after, limit).await
+        reads::list_tenants(&mut *self.pool.acquire().await?, after, limit).await
     }
 
     async fn catalog(&self, id: &TenantId) -> Result<Committed, StoreError> {
@@ -200,13 +199,13 @@ impl Store for PostgresStore {
     ) -> Result<(Committed, Vec<Revocation>), StoreError> {
         let mut tx = self.begin_snapshot().await?;
         let committed = load(&mut *tx, id, false).await?;
-        let revocations = ops::live_revocations(&mut *tx, id, now_unix).await?;
+        let revocations = reads::live_revocations(&mut *tx, id, now_unix).await?;
         tx.commit().await?;
         Ok((committed, revocations))
     }
 
     async fn directory(&self) -> Result<Vec<(TenantId, String)>, StoreError> {
-        ops::directory(&mut *self.pool.acquire().await?).await
+        reads::directory(&mut *self.pool.acquire().await?).await
     }
 
     async fn create_tenant(
@@ -216,7 +215,7 @@ impl Store for PostgresStore {
         actor: &Actor,
     ) -> Result<Committed, StoreError> {
         let mut tx = self.begin_write().await?;
-        let committed = ops::create_tenant(&mut *tx, tenant, seed, actor).await?;
+        let committed = writes::create_tenant(&mut *tx, tenant, seed, actor).await?;
         self.commit(tx).await?;
         Ok(committed)
     }
@@ -228,14 +227,14 @@ impl Store for PostgresStore {
         update: TenantUpdate<'_>,
     ) -> Result<Tenant, StoreError> {
         let mut tx = self.begin_write().await?;
-        let next = ops::update_tenant(&mut *tx, id, actor, update).await?;
+        let next = writes::update_tenant(&mut *tx, id, actor, update).await?;
         self.commit(tx).await?;
         Ok(next)
     }
 
     async fn delete_tenant(&self, id: &TenantId, actor: &Actor) -> Result<Tenant, StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = ops::delete_tenant(&mut *tx, id, actor).await?;
+        let deleted = writes::delete_tenant(&mut *tx, id, actor).await?;
         self.commit(tx).await?;
         Ok(deleted)
     }
@@ -248,7 +247,7 @@ impl Store for PostgresStore {
         plan: Planner<'_>,
     ) -> Result<(Committed, Edit), StoreError> {
         let mut tx = self.begin_write().await?;
-        let edited = ops::edit(&mut *tx, id, actor, settings, plan).await?;
+        let edited = writes::edit(&mut *tx, id, actor, settings, plan).await?;
         if edited.wrote {
             self.commit(tx).await?;
         } else {
@@ -263,7 +262,7 @@ impl Store for PostgresStore {
         before_id: i64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        ops::audit_events(&mut *self.pool.acquire().await?, id, before_id, limit).await
+        reads::audit_events(&mut *self.pool.acquire().await?, id, before_id, limit).await
     }
 
     async fn revoke(
@@ -273,7 +272,7 @@ impl Store for PostgresStore {
         actor: &Actor,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        ops::revoke(&mut *tx, id, revocation, actor).await?;
+        writes::revoke(&mut *tx, id, revocation, actor).await?;
         self.commit(tx).await
     }
 
@@ -282,7 +281,7 @@ impl Store for PostgresStore {
         id: &TenantId,
         now_unix: i64,
     ) -> Result<Vec<Revocation>, StoreError> {
-        ops::live_revocations(&mut *self.pool.acquire().await?, id, now_unix).await
+        reads::live_revocations(&mut *self.pool.acquire().await?, id, now_unix).await
     }
 
     async fn watch_changes(&self, on_change: ChangeHandler) -> Result<(), StoreError> {
@@ -290,6 +289,6 @@ impl Store for PostgresStore {
     }
 
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError> {
-        ops::prune_revocations(&mut *self.pool.acquire().await?, now_unix).await
+        writes::prune_revocations(&mut *self.pool.acquire().await?, now_unix).await
     }
 }

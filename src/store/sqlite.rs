@@ -15,8 +15,9 @@ use super::{
     TenantUpdate,
     catalog::load,
     dialect::{Arg, Dialect, Record, arguments},
-    ops, queries,
-    writes::WriteHealth,
+    queries, reads,
+    write_health::WriteHealth,
+    writes,
 };
 use crate::{
     scope::edit::Edit,
@@ -48,9 +49,9 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .before_acquire(move |conn, meta| {
                 let trusted = trust.trusts_connection(meta.age);
-                Box::pin(
-                    async move { Ok(trusted && super::writes::reusable(conn.is_in_transaction())) },
-                )
+                Box::pin(async move {
+                    Ok(trusted && super::write_health::reusable(conn.is_in_transaction()))
+                })
             })
             .connect_with(options)
             .await
@@ -163,28 +164,28 @@ impl Dialect for SqliteConnection {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        ops::ping(&mut *self.pool.acquire().await?).await
+        reads::ping(&mut *self.pool.acquire().await?).await
     }
 
     async fn check_writes(&self) -> Result<(), StoreError> {
         if self.writes.failing() {
             let mut tx = self.begin_write().await?;
-            ops::probe_write(&mut *tx).await?;
+            writes::probe_write(&mut *tx).await?;
             self.commit(tx).await?;
         }
         Ok(())
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {
-        ops::tenant(&mut *self.pool.acquire().await?, id).await
+        reads::tenant(&mut *self.pool.acquire().await?, id).await
     }
 
     async fn tenant_by_issuer(&self, issuer: &str) -> Result<Option<Tenant>, StoreError> {
-        ops::tenant_by_issuer(&mut *self.pool.acquire().await?, issuer).await
+        reads::tenant_by_issuer(&mut *self.pool.acquire().await?, issuer).await
     }
 
     async fn list_tenants(&self, after: &str, limit: u32) -> Result<Vec<Tenant>, StoreError> {
-        ops::list_tenants(&mut *self.pool.acquire().await?, after, limit).await
+        reads::list_tenants(&mut *self.pool.acquire().await?, after, limit).await
     }
 
     async fn catalog(&self, id: &TenantId) -> Result<Committed, StoreError> {
@@ -201,13 +202,13 @@ impl Store for SqliteStore {
     ) -> Result<(Committed, Vec<Revocation>), StoreError> {
         let mut tx = self.begin_snapshot().await?;
         let committed = load(&mut *tx, id, false).await?;
-        let revocations = ops::live_revocations(&mut *tx, id, now_unix).await?;
+        let revocations = reads::live_revocations(&mut *tx, id, now_unix).await?;
         tx.commit().await?;
         Ok((committed, revocations))
     }
 
     async fn directory(&self) -> Result<Vec<(TenantId, String)>, StoreError> {
-        ops::directory(&mut *self.pool.acquire().await?).await
+        reads::directory(&mut *self.pool.acquire().await?).await
     }
 
     async fn create_tenant(
@@ -217,7 +218,7 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Committed, StoreError> {
         let mut tx = self.begin_write().await?;
-        let committed = ops::create_tenant(&mut *tx, tenant, seed, actor).await?;
+        let committed = writes::create_tenant(&mut *tx, tenant, seed, actor).await?;
         self.commit(tx).await?;
         Ok(committed)
     }
@@ -229,14 +230,14 @@ impl Store for SqliteStore {
         update: TenantUpdate<'_>,
     ) -> Result<Tenant, StoreError> {
         let mut tx = self.begin_write().await?;
-        let next = ops::update_tenant(&mut *tx, id, actor, update).await?;
+        let next = writes::update_tenant(&mut *tx, id, actor, update).await?;
         self.commit(tx).await?;
         Ok(next)
     }
 
     async fn delete_tenant(&self, id: &TenantId, actor: &Actor) -> Result<Tenant, StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = ops::delete_tenant(&mut *tx, id, actor).await?;
+        let deleted = writes::delete_tenant(&mut *tx, id, actor).await?;
         self.commit(tx).await?;
         Ok(deleted)
     }
@@ -249,7 +250,7 @@ impl Store for SqliteStore {
         plan: Planner<'_>,
     ) -> Result<(Committed, Edit), StoreError> {
         let mut tx = self.begin_write().await?;
-        let edited = ops::edit(&mut *tx, id, actor, settings, plan).await?;
+        let edited = writes::edit(&mut *tx, id, actor, settings, plan).await?;
         if edited.wrote {
             self.commit(tx).await?;
         } else {
@@ -264,7 +265,7 @@ impl Store for SqliteStore {
         before_id: i64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        ops::audit_events(&mut *self.pool.acquire().await?, id, before_id, limit).await
+        reads::audit_events(&mut *self.pool.acquire().await?, id, before_id, limit).await
     }
 
     async fn revoke(
@@ -274,7 +275,7 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        ops::revoke(&mut *tx, id, revocation, actor).await?;
+        writes::revoke(&mut *tx, id, revocation, actor).await?;
         self.commit(tx).await
     }
 
@@ -283,7 +284,7 @@ impl Store for SqliteStore {
         id: &TenantId,
         now_unix: i64,
     ) -> Result<Vec<Revocation>, StoreError> {
-        ops::live_revocations(&mut *self.pool.acquire().await?, id, now_unix).await
+        reads::live_revocations(&mut *self.pool.acquire().await?, id, now_unix).await
     }
 
     /// One process owns a SQLite file: there are no other replicas to hear from.
@@ -292,6 +293,6 @@ impl Store for SqliteStore {
     }
 
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError> {
-        ops::prune_revocations(&mut *self.pool.acquire().await?, now_unix).await
+        writes::prune_revocations(&mut *self.pool.acquire().await?, now_unix).await
     }
 }
