@@ -1,12 +1,23 @@
 //! The persistence port: one `Store` trait, a SQLite and a Postgres implementation picked from
 //! the URL. Stores persist rows; the catalog rules live in `scope::edit` and run inside the
 //! store's transaction so they always see the locked, current catalog.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `store/sqlite.rs`, `store/postgres.rs` | opening the database, the `Store` impl: which transaction each operation runs in (`BEGIN IMMEDIATE` / `BEGIN`, read snapshots), the commit and its failure handling; the row lock and the change announcement (`NOTIFY`) |
+//! | `store/queries.rs` | every SQL statement, once: both dialects run the same text |
+//! | `store/reads.rs`, `store/writes.rs`, `store/catalog.rs` | what each operation does, written once over `store/dialect.rs`'s `Dialect` (a connection that runs a statement with its arguments) |
+//! | `store/rows.rs` | row shapes and their conversion to the domain |
+//! | `store/write_health.rs` | whether writes reach storage, and which pooled connections may serve again after they did not |
 
-#[macro_use]
-mod sql;
+mod catalog;
+mod dialect;
 mod postgres;
+mod queries;
+mod reads;
 mod rows;
 mod sqlite;
+mod write_health;
 mod writes;
 
 use std::{fmt, sync::Arc};

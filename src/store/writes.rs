@@ -1,134 +1,298 @@
-//! Whether the store's writes reach storage: what readiness reports between two writes, and
-//! which pooled connections may be handed out again after a storage failure.
+//! The store's writes, written once for both dialects over a [`Dialect`] connection. The
+//! dialect's `Store` implementation opens the write transaction and commits it; an error here
+//! leaves it to roll back. A write to an existing tenant first reads it through
+//! [`Dialect::TENANT_FOR_WRITE`], so writes to one tenant serialize; every change of a tenant
+//! bumps its revision by exactly one and writes its audit records in the same transaction.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
+use crate::{
+    scope::edit::{AuditRecord, Edit},
+    tenant::{Tenant, TenantId},
 };
 
-use super::StoreError;
+use super::{
+    Actor, Change, Committed, Planner, Revocation, StoreError, TenantUpdate,
+    catalog::{load, write_changes},
+    dialect::Dialect,
+    now_ms, queries,
+    rows::{key_source_columns, strings_to_json},
+};
 
-/// Remembers that a write failed for storage reasons (disk full, read-only, I/O error) until a
-/// write or a write probe commits again, and when. Clones share the state.
-#[derive(Debug, Clone)]
-pub struct WriteHealth(Arc<Inner>);
+/// Writes the probe row; the caller commits it.
+pub(super) async fn probe_write(conn: &mut impl Dialect) -> Result<(), StoreError> {
+    conn.execute(queries::PROBE_WRITE, &[now_ms().into()])
+        .await?;
+    Ok(())
+}
 
+/// Deletes the revocations that expired before `now_unix`: no tenant's state changes, so it
+/// runs on its own, outside a write transaction.
+pub(super) async fn prune_revocations(
+    conn: &mut impl Dialect,
+    now_unix: i64,
+) -> Result<u64, StoreError> {
+    Ok(conn
+        .execute(queries::PRUNE_REVOCATIONS, &[now_unix.into()])
+        .await?)
+}
+
+/// See [`Store::create_tenant`](super::Store::create_tenant).
+pub(super) async fn create_tenant(
+    conn: &mut impl Dialect,
+    tenant: &Tenant,
+    seed: &Edit,
+    actor: &Actor,
+) -> Result<Committed, StoreError> {
+    let mut tenant = tenant.clone();
+    tenant.revision = 1;
+    write_tenant(conn, &tenant, Write::Insert).await?;
+    let record = AuditRecord {
+        action: "tenant.create",
+        target: tenant.id.to_string(),
+        before: String::new(),
+        after: tenant.audit_json(),
+    };
+    audit(conn, tenant.id.as_str(), 1, actor, &record).await?;
+    apply(conn, tenant.id.as_str(), 1, seed, actor).await?;
+    bump(conn, &tenant.id, 1).await?;
+    // New settings too: replicas must drop what they cached about its issuer.
+    conn.announce(&Change::Settings(tenant.id.clone())).await?;
+    load(conn, &tenant.id, false).await
+}
+
+/// See [`Store::update_tenant`](super::Store::update_tenant).
+pub(super) async fn update_tenant(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    actor: &Actor,
+    update: TenantUpdate<'_>,
+) -> Result<Tenant, StoreError> {
+    let current = load(conn, id, true).await?.tenant;
+    let next = update(&current)?;
+    let revision = current.revision + 1;
+    let next = write_settings(conn, &current, next, revision, actor).await?;
+    bump(conn, id, revision).await?;
+    Ok(next)
+}
+
+/// See [`Store::delete_tenant`](super::Store::delete_tenant).
+pub(super) async fn delete_tenant(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    actor: &Actor,
+) -> Result<Tenant, StoreError> {
+    let current = load(conn, id, true).await?.tenant;
+    for sql in queries::DELETE_TENANT {
+        conn.execute(sql, &[id.as_str().into()]).await?;
+    }
+    let record = AuditRecord {
+        action: "tenant.delete",
+        target: id.to_string(),
+        before: current.audit_json(),
+        after: String::new(),
+    };
+    audit(conn, id.as_str(), current.revision + 1, actor, &record).await?;
+    conn.announce(&Change::Settings(id.clone())).await?;
+    Ok(current)
+}
+
+/// What [`edit`] did.
 #[derive(Debug)]
-struct Inner {
-    /// Time origin of the instants below (nanoseconds after it; 0 = never).
-    origin: Instant,
-    failing: AtomicBool,
-    failing_since: AtomicU64,
-    last_failure: AtomicU64,
+pub(super) struct Edited {
+    pub committed: Committed,
+    pub edit: Edit,
+    /// Whether anything was written; when not, the caller rolls back and the revision stays.
+    pub wrote: bool,
 }
 
-impl Default for WriteHealth {
-    fn default() -> Self {
-        Self(Arc::new(Inner {
-            origin: Instant::now(),
-            failing: AtomicBool::new(false),
-            failing_since: AtomicU64::new(0),
-            last_failure: AtomicU64::new(0),
-        }))
+/// See [`Store::edit`](super::Store::edit).
+pub(super) async fn edit(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    actor: &Actor,
+    settings: Option<TenantUpdate<'_>>,
+    plan: Planner<'_>,
+) -> Result<Edited, StoreError> {
+    let current = load(conn, id, true).await?;
+    let edit = plan(&current.tenant, &current.catalog)?;
+    let next_tenant = match settings {
+        Some(update) => Some(update(&current.tenant)?).filter(|t| *t != current.tenant),
+        None => None,
+    };
+    if edit.changes.is_empty() && next_tenant.is_none() {
+        return Ok(Edited {
+            committed: current,
+            edit,
+            wrote: false,
+        });
     }
+    let revision = current.tenant.revision + 1;
+    if let Some(next) = next_tenant {
+        write_settings(conn, &current.tenant, next, revision, actor).await?;
+    }
+    apply(conn, id.as_str(), revision, &edit, actor).await?;
+    bump(conn, id, revision).await?;
+    let committed = load(conn, id, false).await?;
+    Ok(Edited {
+        committed,
+        edit,
+        wrote: true,
+    })
 }
 
-impl WriteHealth {
-    /// Notes the outcome of a write: a commit clears the failure, a storage error sets it,
-    /// anything else (a refused edit, a lost connection) says nothing about the storage.
-    pub fn record<T>(&self, outcome: &Result<T, StoreError>) {
-        match outcome {
-            Ok(_) => self.0.failing.store(false, Ordering::Release),
-            Err(err) if err.is_storage() => {
-                let now = self.nanos_ago(Duration::ZERO);
-                self.0.last_failure.store(now, Ordering::Release);
-                if !self.0.failing.swap(true, Ordering::AcqRel) {
-                    self.0.failing_since.store(now, Ordering::Release);
-                }
-            }
-            Err(_) => {}
+/// See [`Store::revoke`](super::Store::revoke).
+pub(super) async fn revoke(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    revocation: &Revocation,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    let current = load(conn, id, true).await?.tenant;
+    conn.execute(
+        queries::PUT_REVOCATION,
+        &[
+            id.as_str().into(),
+            revocation.kind.as_str().into(),
+            (&revocation.value).into(),
+            revocation.not_before.into(),
+            revocation.expires_at.into(),
+            now_ms().into(),
+        ],
+    )
+    .await?;
+    let revision = current.revision + 1;
+    let record = AuditRecord {
+        action: "token.revoke",
+        target: format!("{}:{}", revocation.kind.as_str(), revocation.value),
+        before: String::new(),
+        after: serde_json::json!({ "not_before": revocation.not_before }).to_string(),
+    };
+    audit(conn, id.as_str(), revision, actor, &record).await?;
+    bump(conn, id, revision).await
+}
+
+/// Writes the edit's changes and its audit records.
+async fn apply(
+    conn: &mut impl Dialect,
+    tenant: &str,
+    revision: i64,
+    edit: &Edit,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    write_changes(conn, tenant, &edit.changes).await?;
+    for record in &edit.audit {
+        audit(conn, tenant, revision, actor, record).await?;
+    }
+    Ok(())
+}
+
+async fn audit(
+    conn: &mut impl Dialect,
+    tenant: &str,
+    revision: i64,
+    actor: &Actor,
+    record: &AuditRecord,
+) -> Result<(), StoreError> {
+    conn.execute(
+        queries::INSERT_AUDIT,
+        &[
+            tenant.into(),
+            now_ms().into(),
+            (&actor.0).into(),
+            record.action.into(),
+            (&record.target).into(),
+            (&record.before).into(),
+            (&record.after).into(),
+            revision.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets the tenant's revision and tells other replicas, inside the transaction.
+async fn bump(conn: &mut impl Dialect, tenant: &TenantId, revision: i64) -> Result<(), StoreError> {
+    conn.execute(
+        queries::SET_REVISION,
+        &[tenant.as_str().into(), revision.into()],
+    )
+    .await?;
+    conn.announce(&Change::Catalog(tenant.clone())).await?;
+    Ok(())
+}
+
+/// Stores `next` as the tenant's settings at `revision`, audited and announced.
+async fn write_settings(
+    conn: &mut impl Dialect,
+    current: &Tenant,
+    mut next: Tenant,
+    revision: i64,
+    actor: &Actor,
+) -> Result<Tenant, StoreError> {
+    next.id = current.id.clone();
+    next.revision = revision;
+    next.created_at_ms = current.created_at_ms;
+    next.updated_at_ms = now_ms();
+    write_tenant(conn, &next, Write::Update).await?;
+    let record = AuditRecord {
+        action: "tenant.update",
+        target: current.id.to_string(),
+        before: current.audit_json(),
+        after: next.audit_json(),
+    };
+    audit(conn, current.id.as_str(), revision, actor, &record).await?;
+    conn.announce(&Change::Settings(current.id.clone())).await?;
+    Ok(next)
+}
+
+/// Whether [`write_tenant`] creates the row or replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Insert,
+    Update,
+}
+
+async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Result<(), StoreError> {
+    let sql = match write {
+        Write::Insert => queries::INSERT_TENANT,
+        Write::Update => queries::UPDATE_TENANT,
+    };
+    let (key_kind, key_value) = key_source_columns(&t.key_source);
+    let args = [
+        t.id.as_str().into(),
+        (&t.display_name).into(),
+        (&t.issuer).into(),
+        strings_to_json(&t.audiences).into(),
+        key_kind.into(),
+        key_value.into(),
+        strings_to_json(&t.algorithms).into(),
+        i64::from(t.leeway_seconds).into(),
+        t.require_at_jwt_typ.into(),
+        i64::from(t.jwks_refresh_seconds).into(),
+        t.admin_style.as_str().into(),
+        t.drop_unknown_scopes.into(),
+        (&t.preset).into(),
+        t.revision.into(),
+        t.created_at_ms.into(),
+        t.updated_at_ms.into(),
+    ];
+    match conn.execute(sql, &args).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            Err(StoreError::TenantConflict(conflict(t, write)))
         }
-    }
-
-    /// Whether the last write that reached the storage failed there.
-    pub fn failing(&self) -> bool {
-        self.0.failing.load(Ordering::Acquire)
-    }
-
-    /// Whether a connection opened `age` ago may serve again. Not when it was open at the last
-    /// storage failure (its transaction state or file handles may be broken), nor when it was
-    /// opened during the current failure: SQLite opens a `-wal` it may not write read-only,
-    /// for the connection's life, so it would keep failing after the storage is back.
-    pub fn trusts_connection(&self, age: Duration) -> bool {
-        let born = self.nanos_ago(age);
-        if born <= self.0.last_failure.load(Ordering::Acquire) {
-            return false;
-        }
-        !(self.failing() && born >= self.0.failing_since.load(Ordering::Acquire))
-    }
-
-    /// `age` before now, in nanoseconds after the origin (at least 1: 0 means never).
-    fn nanos_ago(&self, age: Duration) -> u64 {
-        let at = self.0.origin.elapsed().saturating_sub(age);
-        u64::try_from(at.as_nanos()).unwrap_or(u64::MAX).max(1)
+        Err(err) => Err(err.into()),
     }
 }
 
-/// The pool's `before_acquire` verdict: a connection still inside a transaction is closed,
-/// not handed out. sqlx rolls back a transaction dropped without a commit (a failed COMMIT,
-/// an error or a cancelled call) just before the connection returns to the pool; when that
-/// ROLLBACK fails (SQLite already rolled back by itself), sqlx still counts the transaction
-/// open and every later `BEGIN` on the connection would fail.
-pub fn reusable(in_transaction: bool) -> bool {
-    if in_transaction {
-        tracing::warn!("closing a pooled connection left inside a transaction");
-    }
-    !in_transaction
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn storage_failure() -> Result<(), StoreError> {
-        Err(StoreError::Storage("disk full".into()))
-    }
-
-    #[test]
-    fn connections_from_before_or_during_a_storage_failure_are_not_trusted() {
-        // Up for a minute; a connection opened 30 s ago.
-        let health = WriteHealth(Arc::new(Inner {
-            origin: Instant::now().checked_sub(Duration::from_secs(60)).unwrap(),
-            failing: AtomicBool::new(false),
-            failing_since: AtomicU64::new(0),
-            last_failure: AtomicU64::new(0),
-        }));
-        let before = Duration::from_secs(30);
-        assert!(health.trusts_connection(before));
-
-        health.record(&storage_failure());
-        assert!(health.failing());
-        assert!(!health.trusts_connection(before), "open at the failure");
-        assert!(
-            !health.trusts_connection(Duration::ZERO),
-            "opened while failing"
-        );
-
-        health.record(&Ok(()));
-        assert!(!health.failing());
-        assert!(health.trusts_connection(Duration::ZERO), "opened after");
-        assert!(!health.trusts_connection(before));
-    }
-
-    #[test]
-    fn only_storage_errors_count_as_failing() {
-        let health = WriteHealth::default();
-
-        health.record::<()>(&Err(StoreError::Unavailable("pool timed out".into())));
-
-        assert!(!health.failing());
+/// Why writing `t` broke a uniqueness rule: its id or its issuer is taken.
+fn conflict(t: &Tenant, write: Write) -> String {
+    match (write, t.issuer.is_empty()) {
+        (Write::Insert, true) => format!("a tenant with id {:?} already exists", t.id.as_str()),
+        (Write::Insert, false) => format!(
+            "a tenant with id {:?} or issuer {:?} already exists",
+            t.id.as_str(),
+            t.issuer
+        ),
+        (Write::Update, _) => format!("another tenant already has issuer {:?}", t.issuer),
     }
 }

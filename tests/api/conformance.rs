@@ -109,6 +109,33 @@ async fn a_refused_plan_writes_nothing(backend: Backend) {
     assert_eq!(store.audit_events(&id, 0, 500).await.unwrap().len(), events);
 }
 
+async fn an_edit_with_nothing_to_change_writes_nothing(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
+    let before = store.catalog(&id).await.unwrap();
+    let events = store.audit_events(&id, 0, 500).await.unwrap().len();
+    let same = |t: &Tenant| Ok::<_, EditError>(t.clone());
+    let nothing = |_: &Tenant, _: &_| Ok::<_, EditError>(edit::Edit::default());
+
+    let (committed, planned) = store
+        .edit(&id, &Actor("test".into()), Some(&same), &nothing)
+        .await
+        .unwrap();
+
+    assert!(planned.changes.is_empty());
+    assert_eq!(committed.tenant.revision, before.tenant.revision);
+    let after = store.catalog(&id).await.unwrap();
+    assert_eq!(after.tenant, before.tenant, "revision stays");
+    assert_eq!(store.audit_events(&id, 0, 500).await.unwrap().len(), events);
+    let add = |_: &Tenant, c: &_| edit::create_scope(c, new_scope("extra:after"), 2);
+    let (next, _) = store
+        .edit(&id, &Actor("test".into()), None, &add)
+        .await
+        .expect("the abandoned write released its lock");
+    assert_eq!(next.tenant.revision, before.tenant.revision + 1);
+}
+
 async fn concurrent_edits_of_one_tenant_serialize(backend: Backend) {
     let Some((_db, store, id)) = seeded(backend).await else {
         return;
@@ -249,6 +276,7 @@ async fn deleting_a_tenant_keeps_its_audit_trail(backend: Backend) {
 backend_tests!(
     a_tenant_round_trips_with_its_seeded_catalog,
     a_refused_plan_writes_nothing,
+    an_edit_with_nothing_to_change_writes_nothing,
     concurrent_edits_of_one_tenant_serialize,
     revocations_persist_replace_and_prune,
     settings_and_catalog_change_in_one_transaction,

@@ -1,0 +1,98 @@
+//! The store's plain reads, written once for both dialects over a [`Dialect`] connection: one
+//! statement each, on a pooled connection or inside a snapshot transaction.
+
+use crate::tenant::{Tenant, TenantId};
+
+use super::{
+    AuditEvent, Revocation, StoreError,
+    dialect::Dialect,
+    queries,
+    rows::{AuditRow, RevocationRow, TenantRow},
+};
+
+pub(super) async fn ping(conn: &mut impl Dialect) -> Result<(), StoreError> {
+    conn.execute(queries::PING, &[]).await?;
+    Ok(())
+}
+
+pub(super) async fn tenant(conn: &mut impl Dialect, id: &TenantId) -> Result<Tenant, StoreError> {
+    let row: Option<TenantRow> = conn
+        .fetch_optional(queries::TENANT_BY_ID, &[id.as_str().into()])
+        .await?;
+    row.ok_or_else(|| StoreError::TenantNotFound(id.to_string()))?
+        .try_into()
+}
+
+pub(super) async fn tenant_by_issuer(
+    conn: &mut impl Dialect,
+    issuer: &str,
+) -> Result<Option<Tenant>, StoreError> {
+    if issuer.is_empty() {
+        return Ok(None);
+    }
+    let row: Option<TenantRow> = conn
+        .fetch_optional(queries::TENANT_BY_ISSUER, &[issuer.into()])
+        .await?;
+    row.map(TryInto::try_into).transpose()
+}
+
+pub(super) async fn list_tenants(
+    conn: &mut impl Dialect,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<Tenant>, StoreError> {
+    let rows: Vec<TenantRow> = conn
+        .fetch_all(
+            queries::TENANTS_AFTER,
+            &[after.into(), i64::from(limit).into()],
+        )
+        .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+pub(super) async fn directory(
+    conn: &mut impl Dialect,
+) -> Result<Vec<(TenantId, String)>, StoreError> {
+    let rows: Vec<(String, String)> = conn.fetch_all(queries::DIRECTORY, &[]).await?;
+    rows.into_iter()
+        .map(|(id, issuer)| {
+            TenantId::parse(&id)
+                .map(|id| (id, issuer))
+                .map_err(|e| StoreError::Internal(format!("stored tenant id {id:?}: {e}")))
+        })
+        .collect()
+}
+
+pub(super) async fn audit_events(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    before_id: i64,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let before_id = if before_id <= 0 { i64::MAX } else { before_id };
+    let rows: Vec<AuditRow> = conn
+        .fetch_all(
+            queries::AUDIT_EVENTS,
+            &[
+                id.as_str().into(),
+                before_id.into(),
+                i64::from(limit).into(),
+            ],
+        )
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub(super) async fn live_revocations(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    now_unix: i64,
+) -> Result<Vec<Revocation>, StoreError> {
+    let rows: Vec<RevocationRow> = conn
+        .fetch_all(
+            queries::LIVE_REVOCATIONS,
+            &[id.as_str().into(), now_unix.into()],
+        )
+        .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
