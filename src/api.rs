@@ -8,3 +8,4 @@ pub mod convert;
 pub mod decision;
 pub mod introspection;
 pub mod status;
+pub(crate) mod subject;
