@@ -105,7 +105,10 @@ pub(crate) async fn token_subject(
 
 /// The caller saw no token at all: RFC 6750 §3.1, `Bearer` with no error code (and the
 /// tenant's realm when it exists).
-async fn no_token(introspector: &Introspector, tenant: Option<&TenantId>) -> Result<Seen, ApiError> {
+async fn no_token(
+    introspector: &Introspector,
+    tenant: Option<&TenantId>,
+) -> Result<Seen, ApiError> {
     let subject = match tenant {
         None => TokenSubject::Refused {
             reason: Reason::TokenInactive,

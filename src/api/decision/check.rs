@@ -126,7 +126,12 @@ impl Batch<'_> {
         let trace = self.trace("granted", "", false);
         let Some(state) = tenant_state(self.introspector, tenant).await? else {
             let challenge = Challenge::invalid_token(None);
-            return Ok(answer::denied(Reason::TenantNotFound, challenge, None, trace));
+            return Ok(answer::denied(
+                Reason::TenantNotFound,
+                challenge,
+                None,
+                trace,
+            ));
         };
         let compiled = &state.compiled;
         let first_party = !granted.client_id.is_empty()
@@ -211,7 +216,10 @@ fn too_large(field: &str) -> ApiError {
 
 /// Parses scope names, refusing more than any requirement may hold before parsing any.
 /// `field` names the list; it is only spelled out on error.
-pub(crate) fn names(raw: &[String], field: impl Fn() -> String) -> Result<Vec<ScopeName>, ApiError> {
+pub(crate) fn names(
+    raw: &[String],
+    field: impl Fn() -> String,
+) -> Result<Vec<ScopeName>, ApiError> {
     if raw.len() > MAX_REQUIREMENT_SCOPES {
         return Err(too_large(&field()));
     }
