@@ -6,6 +6,7 @@ pub mod admin_token;
 pub mod auth;
 pub mod convert;
 pub mod decision;
+pub mod ext_authz;
 pub mod gateway;
 pub mod introspection;
 pub mod status;

@@ -24,7 +24,7 @@ use tonic_health::{ServingStatus, pb::health_server::HealthServer, server::Healt
 use crate::{
     api::{
         admin::AdminService, admin_token::TokenAdmins, auth::AdminAuth, decision::DecisionService,
-        introspection::IntrospectionService,
+        ext_authz::ExtAuthzService, gateway::Gateway, introspection::IntrospectionService,
     },
     catalogs::Catalogs,
     config::Config,
@@ -45,6 +45,9 @@ pub const SERVICE_NAMES: [&str; 3] = [
 const INTROSPECTION_MAX_REQUEST: usize = 64 * 1024;
 const DECISION_MAX_REQUEST: usize = 2 * 1024 * 1024;
 const ADMIN_MAX_REQUEST: usize = 4 * 1024 * 1024;
+/// An Envoy `CheckRequest` carries the request's headers (Envoy's default cap: 60 KiB) and no
+/// body (`with_request_body` off).
+const EXT_AUTHZ_MAX_REQUEST: usize = 1024 * 1024;
 
 /// Why the application could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +129,7 @@ impl App {
         let admin = AdminService::new(&self.introspector, auth.clone());
         let introspection = IntrospectionService::new(self.introspector.clone(), auth);
         let decision = DecisionService::new(self.introspector.clone());
+        let ext_authz = ExtAuthzService::new(Gateway::new(self.introspector.clone()));
 
         let probe = tokio::spawn(probe_store(
             Arc::clone(&self.store),
@@ -153,6 +157,10 @@ impl App {
             .add_service(
                 pb::scope_decision_server::ScopeDecisionServer::new(decision)
                     .max_decoding_message_size(DECISION_MAX_REQUEST),
+            )
+            .add_service(
+                envoy_types::ext_authz::v3::pb::AuthorizationServer::new(ext_authz)
+                    .max_decoding_message_size(EXT_AUTHZ_MAX_REQUEST),
             )
             .add_service(
                 pb::scope_admin_server::ScopeAdminServer::new(admin)
