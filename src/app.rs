@@ -34,10 +34,11 @@ use crate::{
 };
 
 /// Full names of the services, as health checkers ask for them.
-pub const SERVICE_NAMES: [&str; 3] = [
+pub const SERVICE_NAMES: [&str; 4] = [
     "scopegate.v1.TokenIntrospection",
     "scopegate.v1.ScopeDecision",
     "scopegate.v1.ScopeAdmin",
+    crate::api::ext_authz::SERVICE_NAME,
 ];
 
 /// Largest request each service decodes (tonic answers OUT_OF_RANGE beyond): a token is at most
@@ -117,11 +118,13 @@ impl App {
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(pb::ENVOY_EXT_AUTHZ_FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(|e| AppError::Serve(e.to_string()))?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(pb::ENVOY_EXT_AUTHZ_FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .map_err(|e| AppError::Serve(e.to_string()))?;
         let admins = TokenAdmins::new(self.introspector.clone(), self.config.admin_tenant.clone());
