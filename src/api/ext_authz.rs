@@ -70,7 +70,7 @@ impl ExtAuthzService {
             setting("any_of"),
         ) {
             Ok(requirement) => requirement,
-            Err(err) => return invalid_route(&err),
+            Err(err) => return Ok(invalid_route(&err)),
         };
         let authorization = headers.authorization();
         let bearer = authorization.as_deref().and_then(bearer_token);
@@ -80,7 +80,7 @@ impl ExtAuthzService {
             .await
         {
             Ok(decision) => decision,
-            Err(err @ ApiError::Invalid { .. }) => return invalid_route(&err),
+            Err(err @ ApiError::Invalid { .. }) => return Ok(invalid_route(&err)),
             Err(err) => return Err(err),
         };
         Ok(match decision {
@@ -242,10 +242,9 @@ fn deny(denied: &Denied) -> CheckResponse {
 
 /// The route's settings cannot be used: a denial, never a gRPC error (which Envoy's
 /// `failure_mode_allow` could turn into an allow).
-#[allow(clippy::unnecessary_wraps)] // shaped like every other exit of `check_inner`
-fn invalid_route(err: &ApiError) -> Result<CheckResponse, ApiError> {
+fn invalid_route(err: &ApiError) -> CheckResponse {
     tracing::warn!(%err, "ext_authz route settings are invalid: denied");
-    Ok(deny(&Denied::invalid_route()))
+    deny(&Denied::invalid_route())
 }
 
 fn header(key: &str, value: &str) -> HeaderValueOption {
