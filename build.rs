@@ -1,5 +1,6 @@
 //! Compiles the gRPC contract with protox (pure Rust, no system `protoc`) and writes the
-//! descriptor set that server reflection serves.
+//! descriptor sets that server reflection serves: ours, and Envoy's ext_authz v3 (descriptor
+//! only: its types come from `envoy-types`, see `proto/vendor/envoy/README.md`).
 
 use std::{env, fs, path::PathBuf};
 
@@ -19,6 +20,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(
         out_dir.join("scopegate_descriptor.bin"),
         fds.encode_to_vec(),
+    )?;
+    let envoy = protox::compile(
+        ["envoy/service/auth/v3/external_auth.proto"],
+        ["proto/vendor/envoy"],
+    )?;
+    fs::write(
+        out_dir.join("envoy_ext_authz_descriptor.bin"),
+        envoy.encode_to_vec(),
     )?;
     tonic_prost_build::configure()
         .build_client(true)

@@ -24,7 +24,7 @@ use tonic_health::{ServingStatus, pb::health_server::HealthServer, server::Healt
 use crate::{
     api::{
         admin::AdminService, admin_token::TokenAdmins, auth::AdminAuth, decision::DecisionService,
-        introspection::IntrospectionService,
+        ext_authz::ExtAuthzService, gateway::Gateway, introspection::IntrospectionService,
     },
     catalogs::Catalogs,
     config::Config,
@@ -34,10 +34,11 @@ use crate::{
 };
 
 /// Full names of the services, as health checkers ask for them.
-pub const SERVICE_NAMES: [&str; 3] = [
+pub const SERVICE_NAMES: [&str; 4] = [
     "scopegate.v1.TokenIntrospection",
     "scopegate.v1.ScopeDecision",
     "scopegate.v1.ScopeAdmin",
+    crate::api::ext_authz::SERVICE_NAME,
 ];
 
 /// Largest request each service decodes (tonic answers OUT_OF_RANGE beyond): a token is at most
@@ -45,6 +46,9 @@ pub const SERVICE_NAMES: [&str; 3] = [
 const INTROSPECTION_MAX_REQUEST: usize = 64 * 1024;
 const DECISION_MAX_REQUEST: usize = 2 * 1024 * 1024;
 const ADMIN_MAX_REQUEST: usize = 4 * 1024 * 1024;
+/// An Envoy `CheckRequest` carries the request's headers (Envoy's default cap: 60 KiB) and no
+/// body (`with_request_body` off).
+const EXT_AUTHZ_MAX_REQUEST: usize = 1024 * 1024;
 
 /// Why the application could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -132,11 +136,13 @@ impl App {
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(pb::ENVOY_EXT_AUTHZ_FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(|e| AppError::Serve(e.to_string()))?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(pb::ENVOY_EXT_AUTHZ_FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .map_err(|e| AppError::Serve(e.to_string()))?;
         let admins = TokenAdmins::new(self.introspector.clone(), self.config.admin_tenant.clone());
@@ -144,6 +150,7 @@ impl App {
         let admin = AdminService::new(&self.introspector, auth.clone());
         let introspection = IntrospectionService::new(self.introspector.clone(), auth);
         let decision = DecisionService::new(self.introspector.clone());
+        let ext_authz = ExtAuthzService::new(Gateway::new(self.introspector.clone()));
 
         let probe = tokio::spawn(probe_store(
             Arc::clone(&self.store),
@@ -188,6 +195,10 @@ impl App {
             .add_service(
                 pb::scope_decision_server::ScopeDecisionServer::new(decision)
                     .max_decoding_message_size(DECISION_MAX_REQUEST),
+            )
+            .add_service(
+                envoy_types::ext_authz::v3::pb::AuthorizationServer::new(ext_authz)
+                    .max_decoding_message_size(EXT_AUTHZ_MAX_REQUEST),
             )
             .add_service(
                 pb::scope_admin_server::ScopeAdminServer::new(admin)

@@ -28,7 +28,8 @@ use crate::config::Limits;
 /// Which budget a call draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
-    /// Decisions and introspection: the hot path, `max_in_flight`.
+    /// Decisions (`CheckScopes`, Envoy ext_authz `Check`) and introspection: the hot path,
+    /// `max_in_flight`.
     Work,
     /// `grpc.health.v1.Health`.
     Health,
@@ -261,6 +262,11 @@ mod tests {
         assert_eq!(
             Class::of("/scopegate.v1.ScopeDecision/CheckScopes"),
             Class::Work
+        );
+        assert_eq!(
+            Class::of("/envoy.service.auth.v3.Authorization/Check"),
+            Class::Work,
+            "ext_authz is a decision call"
         );
         assert_eq!(Class::of("/grpc.health.v1.HealthX/Check"), Class::Work);
     }

@@ -75,6 +75,11 @@ impl<'a> Plans<'a> {
                     1
                 },
             },
+            "ext_authz_cached_token" => Workload::ExtAuthzToken {
+                tenant: f.tenant.clone(),
+                tokens: self.cached.clone(),
+                operation: f.allowed_operations[0].clone(),
+            },
             "check_scopes_granted" => Workload::CheckGranted {
                 tenant: f.tenant.clone(),
                 scopes: f.token_scope.split(' ').map(str::to_owned).collect(),

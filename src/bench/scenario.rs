@@ -2,8 +2,15 @@
 //! count as a success (an inactive token or a denial where an allow is expected is an error,
 //! so no scenario can be sped up by answering something cheaper).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::{
+    collections::HashMap,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
+use envoy_types::pb::envoy::service::auth::v3::{
+    AttributeContext, CheckRequest, attribute_context, authorization_client::AuthorizationClient,
+    check_response::HttpResponse,
+};
 use tonic::{Request, metadata::AsciiMetadataValue, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -13,11 +20,12 @@ use crate::pb::{
 };
 
 /// Every scenario, in report order; the first is the baseline.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "health_check",
     "check_scopes_cached_token",
     "check_scopes_granted",
     "check_scopes_batch10",
+    "ext_authz_cached_token",
     "introspect_cached",
     "introspect_cold_rs256",
     "introspect_cold_es256",
@@ -37,6 +45,7 @@ pub(crate) struct Conn {
     decision: ScopeDecisionClient<Channel>,
     introspection: TokenIntrospectionClient<Channel>,
     admin: ScopeAdminClient<Channel>,
+    ext_authz: AuthorizationClient<Channel>,
 }
 
 impl Conn {
@@ -47,6 +56,7 @@ impl Conn {
             decision: ScopeDecisionClient::new(channel.clone()),
             introspection: TokenIntrospectionClient::new(channel.clone()),
             admin: ScopeAdminClient::new(channel.clone()),
+            ext_authz: AuthorizationClient::new(channel.clone()),
         }
     }
 
@@ -95,6 +105,13 @@ pub(crate) enum Workload {
         tokens: Vec<String>,
         operations: Vec<String>,
         batch: usize,
+    },
+    /// One Envoy ext_authz `Check` per call, shaped as Envoy sends it, of a token from
+    /// `tokens` (all cached after the warm-up) on a route requiring `operation`.
+    ExtAuthzToken {
+        tenant: String,
+        tokens: Vec<String>,
+        operation: String,
     },
     CheckGranted {
         tenant: String,
@@ -179,6 +196,25 @@ impl Workload {
                     .collect();
                 checked(conn, tenant, checks, *batch).await
             }
+            Self::ExtAuthzToken {
+                tenant,
+                tokens,
+                operation,
+            } => {
+                let token = &tokens[seq % tokens.len()];
+                let request = envoy_check(tenant, operation, token);
+                match conn.ext_authz.check(request).await {
+                    Ok(r) => expect(
+                        r.get_ref().status.as_ref().is_some_and(|s| s.code == 0)
+                            && matches!(
+                                r.get_ref().http_response,
+                                Some(HttpResponse::OkResponse(_))
+                            ),
+                        "not allowed",
+                    ),
+                    Err(s) => status(&s),
+                }
+            }
             Self::CheckGranted {
                 tenant,
                 scopes,
@@ -243,6 +279,49 @@ impl Workload {
                 }
             }
         }
+    }
+}
+
+/// An Envoy `CheckRequest` for `GET /settings` carrying `token`, on a route of `tenant` that
+/// requires `operation`: the headers a typical proxied request has, lower-cased.
+fn envoy_check(tenant: &str, operation: &str, token: &str) -> CheckRequest {
+    let headers: HashMap<String, String> = [
+        (":authority", "api.bench.test"),
+        (":method", "GET"),
+        (":path", "/settings"),
+        (":scheme", "https"),
+        ("accept", "application/json"),
+        ("user-agent", "scopegate-bench"),
+        ("x-forwarded-proto", "https"),
+        ("x-request-id", "3e5b1f0c-8d5e-4c1b-9a53-5b8a2e0f6d11"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain([("authorization".to_owned(), format!("Bearer {token}"))])
+    .collect();
+    let http = attribute_context::HttpRequest {
+        method: "GET".to_owned(),
+        path: "/settings".to_owned(),
+        host: "api.bench.test".to_owned(),
+        scheme: "https".to_owned(),
+        protocol: "HTTP/2".to_owned(),
+        headers,
+        ..Default::default()
+    };
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(attribute_context::Request {
+                time: None,
+                http: Some(http),
+            }),
+            context_extensions: [
+                ("tenant".to_owned(), tenant.to_owned()),
+                ("operation".to_owned(), operation.to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        }),
     }
 }
 

@@ -16,6 +16,7 @@ mod cli;
 mod coherence;
 mod conformance;
 mod decision;
+mod ext_authz;
 mod health;
 mod introspection;
 mod jwks_destinations;

@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// A TCP proxy that can be cut (closing every connection and refusing new ones) and restored.
-struct Proxy {
+pub struct Proxy {
     addr: std::net::SocketAddr,
     up: Arc<AtomicBool>,
     cut: watch::Sender<u64>,
@@ -59,12 +59,12 @@ impl Proxy {
         Self { addr, up, cut }
     }
 
-    fn cut(&self) {
+    pub fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         self.cut.send_modify(|n| *n += 1);
     }
 
-    fn restore(&self) {
+    pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
 }
@@ -105,7 +105,7 @@ fn authority(url: &str) -> String {
 
 /// A server on a fresh Postgres database reached through a cuttable proxy, configured by
 /// `tune`; `None` when Postgres is not configured.
-async fn behind_proxy(
+pub async fn behind_proxy(
     tune: impl FnOnce(&mut scopegate::config::Config),
 ) -> Option<(TestDb, Proxy, TestApp)> {
     let base = postgres_url()?;

@@ -4,7 +4,7 @@
 use tonic::{Code, Status};
 
 use crate::{
-    api::status::ApiError,
+    api::{status::ApiError, subject::count},
     catalogs::TenantState,
     pb,
     scope::{Challenge, Explain, Grant, Reason, Requirement, ScopeName},
@@ -48,7 +48,7 @@ pub(super) fn decided(
         None => (compiled.decide(grant, requirement), None),
     };
     let challenge = compiled.challenge(grant, &decision, Some(compiled.tenant()));
-    metrics::counter!("scopegate_checks_total", "reason" => decision.reason.as_str()).increment(1);
+    count(decision.reason);
     pb::CheckResult {
         correlation_id: String::new(),
         error: None,
@@ -77,7 +77,7 @@ pub(super) fn denied(
     state: Option<&TenantState>,
     trace: Option<Trace>,
 ) -> pb::CheckResult {
-    metrics::counter!("scopegate_checks_total", "reason" => why.as_str()).increment(1);
+    count(why);
     pb::CheckResult {
         reason: reason(why).into(),
         http_status: u32::from(challenge.status),

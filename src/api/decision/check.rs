@@ -1,12 +1,13 @@
 //! One check of a `CheckScopes` batch: parse it, find its tenant and subject, then decide.
 //! Every failure here is the check's own: it never fails the rest of the batch.
 
-use std::sync::Arc;
-
 use super::answer::{self, Trace};
 use crate::{
-    api::{convert, status::ApiError},
-    catalogs::TenantState,
+    api::{
+        convert,
+        status::ApiError,
+        subject::{TokenSubject, tenant_state, token_subject},
+    },
     introspect::Introspector,
     pb::{
         self,
@@ -16,9 +17,7 @@ use crate::{
         Challenge, MAX_REQUIREMENT_SCOPES, MAX_SCOPE_NAME_LEN, Reason, Requirement,
         RequirementError, ScopeName, ScopeNameError, is_scope_char,
     },
-    store::StoreError,
     tenant::{TenantId, TenantIdError},
-    token::{MAX_TOKEN_BYTES, peek_issuer, token_fingerprint},
 };
 
 /// Most scope names a granted subject may list.
@@ -71,80 +70,36 @@ impl Batch<'_> {
             &own
         };
         match subject {
-            Subject::Token(token) if token.is_empty() => self.no_token(tenant.as_ref()).await,
             Subject::Token(token) => self.token(tenant.as_ref(), token, &requirement).await,
             Subject::Granted(granted) => self.granted(tenant.as_ref(), granted, &requirement).await,
         }
     }
 
-    /// The caller saw no token at all: RFC 6750 §3.1, `Bearer` with no error code.
-    async fn no_token(&self, tenant: Option<&TenantId>) -> Result<pb::CheckResult, ApiError> {
-        let trace = self.trace("token", "no_token", false);
-        let Some(tenant) = tenant else {
-            let challenge = Challenge::no_token(None);
-            return Ok(answer::denied(
-                Reason::TokenInactive,
-                challenge,
-                None,
-                trace,
-            ));
-        };
-        Ok(match self.state(tenant).await? {
-            Some(state) => {
-                let challenge = Challenge::no_token(Some(state.compiled.tenant()));
-                answer::denied(Reason::TokenInactive, challenge, Some(&state), trace)
-            }
-            None => tenant_not_found(trace),
-        })
-    }
-
+    /// A token subject (an empty token: the caller saw none), refused or decided.
     async fn token(
         &self,
         tenant: Option<&TenantId>,
         token: &str,
         requirement: &Requirement,
     ) -> Result<pb::CheckResult, ApiError> {
-        let seen = self
-            .introspector
-            .introspect(tenant, token, self.now)
-            .await?;
-        let trace = |outcome| self.trace("token", outcome, seen.cache_hit);
-        Ok(match (&seen.state, &seen.token) {
-            (Some(state), Ok(verified)) => {
-                let scopes = verified.scopes.iter().map(String::as_str);
-                let grant = state.compiled.effective_grant(scopes, seen.first_party());
-                answer::decided(state, &grant, requirement, trace("ok"))
+        let token = Some(token).filter(|t| !t.is_empty());
+        let seen = token_subject(self.introspector, tenant, token, self.now).await?;
+        let trace = self.trace("token", seen.outcome, seen.cache_hit);
+        Ok(match seen.subject {
+            TokenSubject::Active {
+                state,
+                token,
+                first_party,
+            } => {
+                let scopes = token.scopes.iter().map(String::as_str);
+                let grant = state.compiled.effective_grant(scopes, first_party);
+                answer::decided(&state, &grant, requirement, trace)
             }
-            (Some(state), Err(inactive)) => {
-                tracing::debug!(
-                    token = %token_fingerprint(token),
-                    tenant = %state.tenant.id,
-                    outcome = inactive.0,
-                    "inactive token"
-                );
-                let challenge = Challenge::invalid_token(Some(state.compiled.tenant()));
-                answer::denied(
-                    Reason::TokenInactive,
-                    challenge,
-                    Some(state),
-                    trace(inactive.0),
-                )
-            }
-            (None, outcome) => {
-                let outcome = outcome.as_ref().err().map_or("tenant_not_found", |i| i.0);
-                // The tenant named, or the one the token's readable `iss` points to, does not
-                // exist; a token too large or too broken to name an issuer is just inactive.
-                let routable = match tenant {
-                    Some(_) => token.len() <= MAX_TOKEN_BYTES,
-                    None => peek_issuer(token).is_some(),
-                };
-                if routable {
-                    tenant_not_found(trace(outcome))
-                } else {
-                    let challenge = Challenge::invalid_token(None);
-                    answer::denied(Reason::TokenInactive, challenge, None, trace(outcome))
-                }
-            }
+            TokenSubject::Refused {
+                reason,
+                challenge,
+                state,
+            } => answer::denied(reason, challenge, state.as_deref(), trace),
         })
     }
 
@@ -169,8 +124,14 @@ impl Batch<'_> {
                 .map_err(|e| ApiError::invalid(format!("granted.scopes[{i}]"), e.to_string()))?;
         }
         let trace = self.trace("granted", "", false);
-        let Some(state) = self.state(tenant).await? else {
-            return Ok(tenant_not_found(trace));
+        let Some(state) = tenant_state(self.introspector, tenant).await? else {
+            let challenge = Challenge::invalid_token(None);
+            return Ok(answer::denied(
+                Reason::TenantNotFound,
+                challenge,
+                None,
+                trace,
+            ));
         };
         let compiled = &state.compiled;
         let first_party = !granted.client_id.is_empty()
@@ -182,15 +143,6 @@ impl Batch<'_> {
         Ok(answer::decided(&state, &grant, requirement, trace))
     }
 
-    /// The tenant's state; `None` when it does not exist.
-    async fn state(&self, tenant: &TenantId) -> Result<Option<Arc<TenantState>>, ApiError> {
-        match self.introspector.catalogs().get(tenant).await {
-            Ok(state) => Ok(Some(state)),
-            Err(StoreError::TenantNotFound(_)) => Ok(None),
-            Err(err) => Err(err.into()),
-        }
-    }
-
     fn trace(&self, source: &'static str, outcome: &'static str, cache_hit: bool) -> Option<Trace> {
         self.explain.then_some(Trace {
             source,
@@ -198,12 +150,6 @@ impl Batch<'_> {
             cache_hit,
         })
     }
-}
-
-/// No tenant answered: the token cannot be used here, so `invalid_token` with no realm.
-fn tenant_not_found(trace: Option<Trace>) -> pb::CheckResult {
-    let challenge = Challenge::invalid_token(None);
-    answer::denied(Reason::TenantNotFound, challenge, None, trace)
 }
 
 /// Checks an RFC 6749 scope-token without allocating (granted scopes are only looked up).
@@ -270,7 +216,10 @@ fn too_large(field: &str) -> ApiError {
 
 /// Parses scope names, refusing more than any requirement may hold before parsing any.
 /// `field` names the list; it is only spelled out on error.
-fn names(raw: &[String], field: impl Fn() -> String) -> Result<Vec<ScopeName>, ApiError> {
+pub(crate) fn names(
+    raw: &[String],
+    field: impl Fn() -> String,
+) -> Result<Vec<ScopeName>, ApiError> {
     if raw.len() > MAX_REQUIREMENT_SCOPES {
         return Err(too_large(&field()));
     }

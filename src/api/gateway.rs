@@ -1,0 +1,324 @@
+//! The decision behind the front doors for gateways (Envoy ext_authz, forward auth): a route's
+//! tenant and requirement and the request's bearer token in, allow (with the facts to forward
+//! upstream) or deny (with status, RFC 6750 challenge and error) out. Gateway-neutral: each door
+//! only maps its wire format onto this, and this runs the same token pipeline, catalog decision
+//! and challenge as `CheckScopes`.
+
+use crate::{
+    api::{
+        decision::names,
+        status::ApiError,
+        subject::{TokenSubject, count, token_subject},
+    },
+    introspect::Introspector,
+    scope::{Reason, Requirement, RequirementError},
+    store::now_ms,
+    tenant::TenantId,
+};
+
+/// What a route requires beyond an active token, parsed from its settings.
+#[derive(Debug, Clone)]
+pub struct GatewayRequirement(Option<Requirement>);
+
+impl GatewayRequirement {
+    /// Only an active token of the tenant.
+    pub fn active_token() -> Self {
+        Self(None)
+    }
+
+    /// A route's settings: at most one of a catalog `operation` name, `all_of` or `any_of`
+    /// (space-separated scope names); none of them (or only empty ones) requires only an active
+    /// token. Errors name the setting (`operation`, `all_of`, `any_of`) and never quote it.
+    pub fn from_route(
+        operation: Option<&str>,
+        all_of: Option<&str>,
+        any_of: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        match (given(operation), given(all_of), given(any_of)) {
+            (None, None, None) => Ok(Self(None)),
+            (Some(name), None, None) => Requirement::operation(name)
+                .map(|r| Self(Some(r)))
+                .map_err(|_| {
+                    let message = "must be 1-200 bytes of printable ASCII, not starting or \
+                                   ending with a space";
+                    ApiError::invalid("operation", message)
+                }),
+            (None, Some(list), None) => {
+                let names = scope_list(list, "all_of")?;
+                Requirement::all_of(names)
+                    .map(|r| Self(Some(r)))
+                    .map_err(|e| requirement_error(&e, "all_of"))
+            }
+            (None, None, Some(list)) => {
+                let names = scope_list(list, "any_of")?;
+                Requirement::any_of(names)
+                    .map(|r| Self(Some(r)))
+                    .map_err(|e| requirement_error(&e, "any_of"))
+            }
+            _ => Err(ApiError::invalid(
+                "operation",
+                "name at most one of operation, all_of or any_of",
+            )),
+        }
+    }
+}
+
+/// A setting that says something (absent, empty and all-space settings say nothing).
+fn given(setting: Option<&str>) -> Option<&str> {
+    setting.filter(|s| !s.trim_matches(' ').is_empty())
+}
+
+/// Splits a space-separated scope list, counting before collecting anything.
+fn scope_list(raw: &str, field: &'static str) -> Result<Vec<crate::scope::ScopeName>, ApiError> {
+    let words: Vec<String> = raw
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .take(crate::scope::MAX_REQUIREMENT_SCOPES + 1)
+        .map(str::to_owned)
+        .collect();
+    names(&words, || field.to_owned())
+}
+
+fn requirement_error(err: &RequirementError, field: &'static str) -> ApiError {
+    ApiError::invalid(field, err.to_string())
+}
+
+/// A gateway's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayDecision {
+    /// Forward the request, with these facts.
+    Allow(Allowed),
+    /// Answer the client instead.
+    Deny(Denied),
+}
+
+/// The facts a gateway forwards upstream about an allowed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    /// The tenant that decided.
+    pub tenant: String,
+    /// The token's `sub`, if any.
+    pub subject: Option<String>,
+    /// The token's `client_id` (else `azp`), if any.
+    pub client_id: Option<String>,
+    /// The effective scopes: the token's scopes known to the catalog, with what they imply,
+    /// reserved scopes only for first-party clients.
+    pub scopes: Vec<String>,
+}
+
+/// A refusal ready for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// 401 (no token, inactive token, unknown tenant), 403 (the token is not enough), or 500
+    /// ([`Denied::invalid_route`]).
+    pub status: u16,
+    /// The `WWW-Authenticate` value (RFC 6750 §3); `None` only for [`Denied::invalid_route`].
+    pub www_authenticate: Option<String>,
+    /// An RFC 6750 §3.1 error code (`invalid_token`, `insufficient_scope`), or `server_error`.
+    pub error: &'static str,
+    /// A fixed sentence: never the token, the reason an inactive token is inactive, or input.
+    pub error_description: &'static str,
+}
+
+impl Denied {
+    /// The gateway's own settings for the route are invalid: refuse (fail closed, whatever the
+    /// gateway does on errors) with a 500 that blames the server, not the client.
+    pub fn invalid_route() -> Self {
+        Self {
+            status: 500,
+            www_authenticate: None,
+            error: "server_error",
+            error_description: "the gateway's authorization settings for this route are invalid",
+        }
+    }
+
+    /// The `{"error": …, "error_description": …}` body.
+    pub fn json_body(&self) -> String {
+        serde_json::json!({
+            "error": self.error,
+            "error_description": self.error_description,
+        })
+        .to_string()
+    }
+
+    fn of(reason: Reason, status: u16, www_authenticate: String, no_token: bool) -> Self {
+        let (error, error_description) = match reason {
+            _ if no_token => ("invalid_token", "a bearer access token is required"),
+            Reason::TokenInactive => ("invalid_token", "the access token is not active"),
+            Reason::TenantNotFound => (
+                "invalid_token",
+                "the access token belongs to no known tenant",
+            ),
+            Reason::UnknownOperation => (
+                "insufficient_scope",
+                "the operation this route requires is not in the tenant's catalog",
+            ),
+            Reason::UnknownScope => (
+                "insufficient_scope",
+                "a scope this route requires is not in the tenant's catalog",
+            ),
+            Reason::InsufficientScope | Reason::Allowed => (
+                "insufficient_scope",
+                "the access token lacks the scope this route requires",
+            ),
+        };
+        Self {
+            status,
+            www_authenticate: Some(www_authenticate),
+            error,
+            error_description,
+        }
+    }
+}
+
+/// The token of an `Authorization` header value `Bearer <token>` (scheme case-insensitive,
+/// RFC 7235 §2.1); `None` for any other scheme or an empty token.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start_matches(' ').split_once(' ')?;
+    let token = token.trim_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Decides gateway requests over the one token pipeline and catalog. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    introspector: Introspector,
+}
+
+impl Gateway {
+    /// Decides over `introspector`'s token pipeline and its tenant state cache.
+    pub fn new(introspector: Introspector) -> Self {
+        Self { introspector }
+    }
+
+    /// Decides a request to a route of `tenant` (`None`: the tenant the token's issuer names)
+    /// that needs `requirement`, carrying `bearer` (the token, without its scheme).
+    ///
+    /// Errors: `Invalid` (naming `tenant`) for a malformed tenant id; a store error only when
+    /// the store is needed, cannot answer and nothing usable is cached. Never an allow on error.
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = tenant.unwrap_or("")))]
+    pub async fn authorize(
+        &self,
+        tenant: Option<&str>,
+        requirement: &GatewayRequirement,
+        bearer: Option<&str>,
+    ) -> Result<GatewayDecision, ApiError> {
+        let tenant = match tenant.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(raw) => Some(
+                TenantId::parse(raw)
+                    .map_err(|_| ApiError::invalid("tenant", "is not a valid tenant id"))?,
+            ),
+        };
+        let now = now_ms() / 1000;
+        let seen = token_subject(&self.introspector, tenant.as_ref(), bearer, now).await?;
+        let decision = match seen.subject {
+            TokenSubject::Refused {
+                reason, challenge, ..
+            } => {
+                count(reason);
+                Denied::of(
+                    reason,
+                    challenge.status,
+                    challenge.www_authenticate,
+                    bearer.is_none(),
+                )
+                .into()
+            }
+            TokenSubject::Active {
+                state,
+                token,
+                first_party,
+            } => {
+                let compiled = &state.compiled;
+                let scopes = token.scopes.iter().map(String::as_str);
+                let grant = compiled.effective_grant(scopes, first_party);
+                let denial = requirement.0.as_ref().and_then(|requirement| {
+                    let decision = compiled.decide(&grant, requirement);
+                    count(decision.reason);
+                    let challenge =
+                        compiled.challenge(&grant, &decision, Some(compiled.tenant()))?;
+                    Some(Denied::of(
+                        decision.reason,
+                        challenge.status,
+                        challenge.www_authenticate,
+                        false,
+                    ))
+                });
+                match denial {
+                    Some(denied) => GatewayDecision::Deny(denied),
+                    None => {
+                        if requirement.0.is_none() {
+                            count(Reason::Allowed);
+                        }
+                        GatewayDecision::Allow(Allowed {
+                            tenant: compiled.tenant().to_owned(),
+                            subject: token.sub.clone(),
+                            client_id: token.client_id.clone(),
+                            scopes: grant.scopes().map(|n| n.as_str().to_owned()).collect(),
+                        })
+                    }
+                }
+            }
+        };
+        tracing::debug!(
+            outcome = seen.outcome,
+            cache_hit = seen.cache_hit,
+            allowed = matches!(decision, GatewayDecision::Allow(_)),
+            "gateway decision"
+        );
+        Ok(decision)
+    }
+}
+
+impl From<Denied> for GatewayDecision {
+    fn from(denied: Denied) -> Self {
+        Self::Deny(denied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_other_schemes_carry_no_token() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic dXNlcjpwYXNz"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+    }
+
+    #[test]
+    fn a_route_names_at_most_one_requirement_and_never_gets_its_setting_quoted_back() {
+        let huge = "x".repeat(100_000);
+        let many = "a ".repeat(10_000);
+
+        let two = GatewayRequirement::from_route(Some("get_settings"), Some("a"), None);
+        let long_operation = GatewayRequirement::from_route(Some(&huge), None, None);
+        let too_many = GatewayRequirement::from_route(None, Some(&many), None);
+        let none = GatewayRequirement::from_route(Some(""), Some("  "), None);
+
+        assert!(matches!(two, Err(ApiError::Invalid { .. })));
+        for err in [long_operation, too_many] {
+            let Err(ApiError::Invalid { message, .. }) = err else {
+                panic!("not refused")
+            };
+            assert!(message.len() < 200, "{message}");
+        }
+        assert!(matches!(none, Ok(GatewayRequirement(None))));
+    }
+
+    #[test]
+    fn a_denial_body_is_json_with_an_rfc_6750_error() {
+        let denied = Denied::of(Reason::InsufficientScope, 403, "Bearer".into(), false);
+
+        let body: serde_json::Value = serde_json::from_str(&denied.json_body()).unwrap_or_default();
+
+        assert_eq!(body["error"], "insufficient_scope");
+        assert!(body["error_description"].is_string());
+    }
+}

@@ -1,0 +1,158 @@
+//! The subject of a decision when it is a bearer token: run it through the token pipeline and
+//! say whether it is an active token of a known tenant, or the 401 it earns. Shared by every
+//! door (`CheckScopes`, Envoy ext_authz, forward auth) so that they refuse tokens alike.
+
+use std::sync::Arc;
+
+use crate::{
+    api::status::ApiError,
+    catalogs::TenantState,
+    introspect::Introspector,
+    scope::{Challenge, Reason},
+    store::StoreError,
+    tenant::TenantId,
+    token::{MAX_TOKEN_BYTES, VerifiedToken, peek_issuer, token_fingerprint},
+};
+
+/// What the token pipeline made of a presented (or missing) token.
+#[derive(Debug)]
+pub(crate) enum TokenSubject {
+    /// An active token of an existing tenant.
+    Active {
+        state: Arc<TenantState>,
+        token: Arc<VerifiedToken>,
+        /// Its client is a registered first-party client of the tenant.
+        first_party: bool,
+    },
+    /// Refused before any requirement is looked at: no token, an inactive one, or no such
+    /// tenant. `state` is the tenant that answered, if one did.
+    Refused {
+        reason: Reason,
+        challenge: Challenge,
+        state: Option<Arc<TenantState>>,
+    },
+}
+
+/// A [`TokenSubject`] with what the explain trace reports about it.
+#[derive(Debug)]
+pub(crate) struct Seen {
+    pub subject: TokenSubject,
+    /// The introspection label (`ok`, `expired`, `no_token`, …): logs and explain only.
+    pub outcome: &'static str,
+    pub cache_hit: bool,
+}
+
+/// Runs `token` (`None`: the caller saw none) through `introspector` for `tenant`, or for the
+/// tenant its issuer names. Errors only when the store is needed and cannot answer.
+pub(crate) async fn token_subject(
+    introspector: &Introspector,
+    tenant: Option<&TenantId>,
+    token: Option<&str>,
+    now: i64,
+) -> Result<Seen, ApiError> {
+    let Some(token) = token else {
+        return no_token(introspector, tenant).await;
+    };
+    let seen = introspector.introspect(tenant, token, now).await?;
+    let first_party = seen.first_party();
+    let cache_hit = seen.cache_hit;
+    let (subject, outcome) = match (seen.state, seen.token) {
+        (Some(state), Ok(verified)) => (
+            TokenSubject::Active {
+                state,
+                token: verified,
+                first_party,
+            },
+            "ok",
+        ),
+        (Some(state), Err(inactive)) => {
+            tracing::debug!(
+                token = %token_fingerprint(token),
+                tenant = %state.tenant.id,
+                outcome = inactive.0,
+                "inactive token"
+            );
+            let challenge = Challenge::invalid_token(Some(state.compiled.tenant()));
+            let subject = TokenSubject::Refused {
+                reason: Reason::TokenInactive,
+                challenge,
+                state: Some(state),
+            };
+            (subject, inactive.0)
+        }
+        (None, outcome) => {
+            let outcome = outcome.err().map_or("tenant_not_found", |i| i.0);
+            // The tenant named, or the one the token's readable `iss` points to, does not
+            // exist; a token too large or too broken to name an issuer is just inactive.
+            let routable = match tenant {
+                Some(_) => token.len() <= MAX_TOKEN_BYTES,
+                None => peek_issuer(token).is_some(),
+            };
+            let reason = if routable {
+                Reason::TenantNotFound
+            } else {
+                Reason::TokenInactive
+            };
+            (unknown_tenant(reason), outcome)
+        }
+    };
+    Ok(Seen {
+        subject,
+        outcome,
+        cache_hit,
+    })
+}
+
+/// The caller saw no token at all: RFC 6750 §3.1, `Bearer` with no error code (and the
+/// tenant's realm when it exists).
+async fn no_token(
+    introspector: &Introspector,
+    tenant: Option<&TenantId>,
+) -> Result<Seen, ApiError> {
+    let subject = match tenant {
+        None => TokenSubject::Refused {
+            reason: Reason::TokenInactive,
+            challenge: Challenge::no_token(None),
+            state: None,
+        },
+        Some(tenant) => match tenant_state(introspector, tenant).await? {
+            Some(state) => TokenSubject::Refused {
+                reason: Reason::TokenInactive,
+                challenge: Challenge::no_token(Some(state.compiled.tenant())),
+                state: Some(state),
+            },
+            None => unknown_tenant(Reason::TenantNotFound),
+        },
+    };
+    Ok(Seen {
+        subject,
+        outcome: "no_token",
+        cache_hit: false,
+    })
+}
+
+/// No tenant answered: the token cannot be used here, so `invalid_token` with no realm.
+fn unknown_tenant(reason: Reason) -> TokenSubject {
+    TokenSubject::Refused {
+        reason,
+        challenge: Challenge::invalid_token(None),
+        state: None,
+    }
+}
+
+/// The tenant's state; `None` when it does not exist.
+pub(crate) async fn tenant_state(
+    introspector: &Introspector,
+    tenant: &TenantId,
+) -> Result<Option<Arc<TenantState>>, ApiError> {
+    match introspector.catalogs().get(tenant).await {
+        Ok(state) => Ok(Some(state)),
+        Err(StoreError::TenantNotFound(_)) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Counts one decision by its reason, whichever door it came through.
+pub(crate) fn count(reason: Reason) {
+    metrics::counter!("scopegate_checks_total", "reason" => reason.as_str()).increment(1);
+}
