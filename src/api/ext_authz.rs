@@ -30,17 +30,8 @@ use super::{
 /// The service's full name, as health checkers and reflection know it.
 pub const SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
 
-/// Headers scopegate sets on an allowed request; a client's own copies never reach upstream.
-pub const TENANT_HEADER: &str = "x-scopegate-tenant";
-/// The token's `sub`.
-pub const SUBJECT_HEADER: &str = "x-scopegate-subject";
-/// The token's `client_id`.
-pub const CLIENT_ID_HEADER: &str = "x-scopegate-client-id";
-/// The effective scopes, space-separated.
-pub const SCOPES_HEADER: &str = "x-scopegate-scopes";
-
-/// Every header name with this prefix belongs to scopegate on the upstream request.
-const OUR_PREFIX: &str = "x-scopegate-";
+use super::gateway::OUR_PREFIX;
+pub use super::gateway::{CLIENT_ID_HEADER, SCOPES_HEADER, SUBJECT_HEADER, TENANT_HEADER};
 
 /// The ext_authz service.
 #[derive(Debug, Clone)]
@@ -161,12 +152,7 @@ impl<'a> Headers<'a> {
 fn allow(allowed: &Allowed, headers: &Headers<'_>, strip_authorization: bool) -> CheckResponse {
     // Envoy drops a header set to an empty value (`keep_empty_value` is not supported here):
     // an absent or empty fact is left unset, so the client's copy is removed instead.
-    let facts = [
-        (TENANT_HEADER, header_safe(Some(&allowed.tenant))),
-        (SUBJECT_HEADER, header_safe(allowed.subject.as_deref())),
-        (CLIENT_ID_HEADER, header_safe(allowed.client_id.as_deref())),
-        (SCOPES_HEADER, header_safe(Some(&allowed.scopes.join(" ")))),
-    ];
+    let facts = allowed.headers();
     let set: Vec<HeaderValueOption> = facts
         .iter()
         .filter_map(|(name, value)| Some((*name, value.as_ref()?)))
@@ -257,14 +243,6 @@ fn header(key: &str, value: &str) -> HeaderValueOption {
         append_action: HeaderAppendAction::OverwriteIfExistsOrAdd.into(),
         ..Default::default()
     }
-}
-
-/// A fact fit for a header value: non-empty, visible ASCII and spaces only (a claim holding
-/// anything else is left out rather than mangled; its header is then removed, not forwarded).
-fn header_safe(value: Option<&str>) -> Option<String> {
-    value
-        .filter(|v| !v.is_empty() && v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
-        .map(str::to_owned)
 }
 
 fn string_value(value: String) -> Value {

@@ -92,6 +92,18 @@ pub enum GatewayDecision {
     Deny(Denied),
 }
 
+/// Headers scopegate sets on an allowed request; a client's own copies never reach upstream.
+pub const TENANT_HEADER: &str = "x-scopegate-tenant";
+/// The token's `sub`.
+pub const SUBJECT_HEADER: &str = "x-scopegate-subject";
+/// The token's `client_id`.
+pub const CLIENT_ID_HEADER: &str = "x-scopegate-client-id";
+/// The effective scopes, space-separated.
+pub const SCOPES_HEADER: &str = "x-scopegate-scopes";
+
+/// Every header name with this prefix belongs to scopegate on the upstream request.
+pub const OUR_PREFIX: &str = "x-scopegate-";
+
 /// The facts a gateway forwards upstream about an allowed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowed {
@@ -104,6 +116,26 @@ pub struct Allowed {
     /// The effective scopes: the token's scopes known to the catalog, with what they imply,
     /// reserved scopes only for first-party clients.
     pub scopes: Vec<String>,
+}
+
+impl Allowed {
+    /// The facts as `x-scopegate-*` header values, in a fixed order. A fact that is absent,
+    /// empty or holds anything but visible ASCII and spaces is `None` (left out rather than
+    /// mangled: the client's copy of that header must then be removed, not forwarded).
+    pub fn headers(&self) -> [(&'static str, Option<String>); 4] {
+        [
+            (TENANT_HEADER, header_safe(Some(&self.tenant))),
+            (SUBJECT_HEADER, header_safe(self.subject.as_deref())),
+            (CLIENT_ID_HEADER, header_safe(self.client_id.as_deref())),
+            (SCOPES_HEADER, header_safe(Some(&self.scopes.join(" ")))),
+        ]
+    }
+}
+
+fn header_safe(value: Option<&str>) -> Option<String> {
+    value
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
+        .map(str::to_owned)
 }
 
 /// A refusal ready for the client.

@@ -67,7 +67,11 @@ async fn readyz(State(state): State<HttpState>) -> Response {
         .await;
     let serving = asked.is_ok_and(|r| r.get_ref().status == ServingStatus::Serving as i32);
     if serving {
-        (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))).into_response()
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready" })),
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
