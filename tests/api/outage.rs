@@ -122,6 +122,10 @@ async fn behind_proxy(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn past_its_ttl_the_last_good_state_stands_in_for_at_most_stale_if_error() {
     // A TTL of zero: every call would reload, so every call during the outage needs the
     // stand-in.
@@ -179,6 +183,10 @@ async fn check_all_status(app: &TestApp, tenant: &str) -> Code {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly() {
     let Some((_db, proxy, app)) = behind_proxy(|_| {}).await else {
         return;
