@@ -1,6 +1,6 @@
 //! Test harness: fresh databases per test, the app on port 0, authenticated clients.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use scopegate::{
     app::App,
@@ -9,9 +9,20 @@ use scopegate::{
         CreateTenant, ManageTenantRequest, manage_tenant_request::Action as TenantAction,
         scope_admin_client::ScopeAdminClient,
     },
+    telemetry,
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Request, transport::Channel};
+
+/// Server logs for the whole test binary, installed once by the first server started: with
+/// `TEST_LOG` set, the server's own log setup (`telemetry::init`, text to stderr, `RUST_LOG`
+/// filters, default `info`); otherwise none, so a run stays quiet.
+static TEST_LOG: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        // No OTLP endpoint: nothing to flush, so the handle may go.
+        drop(telemetry::init(false, None).expect("test logging"));
+    }
+});
 
 /// The bootstrap key every test server accepts.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -166,6 +177,7 @@ pub fn test_config(url: &str) -> Config {
 impl TestApp {
     /// Builds and starts the app with `config`; returns once it accepts connections.
     pub async fn start(config: Config) -> Self {
+        LazyLock::force(&TEST_LOG);
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
