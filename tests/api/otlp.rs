@@ -5,7 +5,7 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
-    sync::{Arc, Mutex, mpsc},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -76,7 +76,9 @@ fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
 }
 
 /// Starts `scopegate serve` exporting to `collector`; returns the child and its gRPC address.
-fn spawn_server(dir: &std::path::Path, collector: &str) -> (std::process::Child, String) {
+/// Its stderr is read on a thread of its own; the test awaits the address without blocking a
+/// Tokio worker.
+async fn spawn_server(dir: &std::path::Path, collector: &str) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
         .args(["--log-json", "serve", "--listen", "127.0.0.1:0"])
         .arg("--database-url")
@@ -89,13 +91,14 @@ fn spawn_server(dir: &std::path::Path, collector: &str) -> (std::process::Child,
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
-            if event["fields"]["message"] == "listening" {
+            if let Some(tx) = tx.take_if(|_| event["fields"]["message"] == "listening") {
                 let _ = tx.send(
                     event["fields"]["addr"]
                         .as_str()
@@ -105,8 +108,9 @@ fn spawn_server(dir: &std::path::Path, collector: &str) -> (std::process::Child,
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
+    let addr = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the server logs where it listens in time")
         .expect("the server logs where it listens");
     (child, addr)
 }
@@ -123,7 +127,7 @@ async fn every_call_is_exported_as_a_server_span_in_the_callers_trace() {
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_server(dir.path(), &format!("http://{collector_addr}"));
+    let (mut child, addr) = spawn_server(dir.path(), &format!("http://{collector_addr}")).await;
 
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
