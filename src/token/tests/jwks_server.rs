@@ -28,7 +28,12 @@ struct Current(Arc<Mutex<Reply>>);
 
 impl Respond for Current {
     fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
-        match self.0.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+        match self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
             Reply::Json(body) => ResponseTemplate::new(200).set_body_raw(body, "application/json"),
             Reply::Status(status) => ResponseTemplate::new(status),
             Reply::Redirect(to) => ResponseTemplate::new(302).insert_header("location", to),
