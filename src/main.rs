@@ -58,25 +58,36 @@ fn load(cli: &Cli) -> Result<Option<Config>, String> {
     Config::load(&flags, env, &file).map(Some)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves at the first SIGTERM or SIGINT. The handlers are installed when this is called,
+/// not when the future is first polled: a signal that arrives while calls are being answered
+/// must start the drain, never kill the process outright.
+fn shutdown_signal() -> impl Future<Output = ()> + Send {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = signal(SignalKind::terminate()).and_then(|term| {
+            let interrupt = signal(SignalKind::interrupt())?;
+            Ok((term, interrupt))
+        });
+        async move {
+            match handlers {
+                Ok((mut term, mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = interrupt.recv() => {},
+                    }
                 }
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = ctrl_c.await;
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM or SIGINT; only Ctrl-C stops the server");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[tokio::main]
@@ -124,6 +135,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    let shutdown = shutdown_signal();
     if config.admin_key.is_none() {
         tracing::warn!(
             "no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY / admin_key): the admin API refuses every call"
@@ -135,9 +147,7 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %app.local_addr(), "listening");
-    app.run_until(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    app.run_until(shutdown).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }
