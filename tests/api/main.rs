@@ -7,6 +7,7 @@
 
 mod helpers;
 mod jwks_server;
+mod process;
 mod tokens;
 
 mod admin_auth;
@@ -20,6 +21,7 @@ mod introspection;
 mod jwks_destinations;
 mod limits;
 mod limits_input;
+mod logs;
 mod manage_scope;
 mod otlp;
 mod outage;
