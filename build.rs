@@ -1,6 +1,8 @@
 //! Compiles the gRPC contract with protox (pure Rust, no system `protoc`) and writes the
 //! descriptor sets that server reflection serves: ours, and Envoy's ext_authz v3 (descriptor
-//! only: its types come from `envoy-types`, see `proto/vendor/envoy/README.md`).
+//! only: its types come from `envoy-types`, see `proto/vendor/envoy/README.md`). Also sets
+//! `cfg(scopegate_pg)` when the Postgres half of the test suite is to run, so that without it
+//! those tests report as ignored (a runtime check could only let them pass without running).
 
 use std::{env, fs, path::PathBuf};
 
@@ -15,6 +17,7 @@ const PROTOS: [&str; 4] = [
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
+    postgres_tests_cfg();
     let fds = protox::compile(PROTOS, ["proto"])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(
@@ -34,4 +37,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .compile_fds(fds)?;
     Ok(())
+}
+
+/// `cfg(scopegate_pg)` when `SCOPEGATE_TEST_POSTGRES_URL` is set, or when CI requires Postgres
+/// (`SCOPEGATE_REQUIRE_POSTGRES=1`): then a missing URL fails the tests instead of skipping them.
+fn postgres_tests_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(scopegate_pg)");
+    println!("cargo:rerun-if-env-changed=SCOPEGATE_TEST_POSTGRES_URL");
+    println!("cargo:rerun-if-env-changed=SCOPEGATE_REQUIRE_POSTGRES");
+    let url_set = env::var("SCOPEGATE_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty());
+    let required = env::var("SCOPEGATE_REQUIRE_POSTGRES").as_deref() == Ok("1");
+    if url_set || required {
+        println!("cargo:rustc-cfg=scopegate_pg");
+    }
 }

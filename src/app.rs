@@ -80,7 +80,7 @@ pub struct App {
 impl App {
     /// Opens the store (creating and migrating it) and binds the listen address.
     pub async fn build(config: Config) -> Result<Self, AppError> {
-        let store = store::connect(&config.database_url).await?;
+        let store = store::connect(config.database_url.expose()).await?;
         store.ping().await?;
         let listener = TcpListener::bind(config.listen)
             .await

@@ -1,7 +1,8 @@
 //! Logs, metrics and traces, set up in one place: `tracing` to stderr as text or JSON, filtered
 //! by `RUST_LOG` (default `info`); Prometheus metrics on their own HTTP port when configured;
 //! OpenTelemetry spans over OTLP/gRPC when configured (`otlp`); a tower layer that times every
-//! gRPC call by method and, when traces are exported, runs it in a span.
+//! gRPC call by method and runs it in a span (`rpc{method, tenant}`), so every log line of a
+//! call carries its context, and the same span is exported when traces are.
 
 mod otlp;
 
@@ -48,11 +49,6 @@ impl Telemetry {
 /// Call once, from `main`, inside the Tokio runtime.
 pub fn init(json: bool, otlp_endpoint: Option<&str>) -> Result<Telemetry, String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // The per-call spans are for the trace exporter; in the logs they would prefix every line.
-    let filter = match format!("{}=off", otlp::TARGET).parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
-    };
     let logs = fmt::layer().with_writer(std::io::stderr);
     let logs = if json {
         logs.json().with_filter(filter).boxed()
@@ -109,8 +105,30 @@ fn method_label(path: &str) -> &'static str {
         .map_or("other", |m| &m[1..])
 }
 
+/// Names the tenant the current call is about on its span (`rpc{method, tenant}`), so the
+/// call's log lines (and its exported span) carry it. Handlers call it once they have parsed
+/// the request's tenant; outside a call it does nothing.
+pub fn record_tenant(tenant: &impl std::fmt::Display) {
+    tracing::Span::current().record("tenant", tracing::field::display(tenant));
+}
+
+/// The span of one call: `method` and, once the handler knows it, `tenant`; with trace export
+/// on, also the OpenTelemetry attributes and the caller's trace context.
+fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> tracing::Span {
+    if otlp::enabled() {
+        otlp::rpc_span(method, headers)
+    } else {
+        tracing::info_span!(
+            target: otlp::TARGET,
+            "rpc",
+            method,
+            tenant = tracing::field::Empty
+        )
+    }
+}
+
 /// Times every call: `scopegate_grpc_request_duration_seconds{method}` (to response headers,
-/// which for unary calls is the whole handling); when traces are exported, runs it in a span.
+/// which for unary calls is the whole handling), and runs it in its span.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcMetricsLayer;
 
@@ -144,30 +162,20 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = method_label(request.uri().path());
         let started = Instant::now();
-        let span = otlp::enabled().then(|| otlp::rpc_span(method, request.headers()));
-        let response = match &span {
-            Some(span) => span.in_scope(|| self.inner.call(request)),
-            None => self.inner.call(request),
-        };
-        let timed = async move {
-            let result = response.await;
-            metrics::histogram!("scopegate_grpc_request_duration_seconds", "method" => method)
-                .record(started.elapsed().as_secs_f64());
-            result
-        };
-        match span {
-            None => Box::pin(timed),
-            Some(span) => Box::pin(
-                async move {
-                    let result = timed.await;
-                    if let Ok(response) = &result {
-                        otlp::record_status(&tracing::Span::current(), response.headers());
-                    }
-                    result
+        let span = rpc_span(method, request.headers());
+        let response = span.in_scope(|| self.inner.call(request));
+        Box::pin(
+            async move {
+                let result = response.await;
+                metrics::histogram!("scopegate_grpc_request_duration_seconds", "method" => method)
+                    .record(started.elapsed().as_secs_f64());
+                if let (true, Ok(response)) = (otlp::enabled(), &result) {
+                    otlp::record_status(&tracing::Span::current(), response.headers());
                 }
-                .instrument(span),
-            ),
-        }
+                result
+            }
+            .instrument(span),
+        )
     }
 }
 

@@ -50,6 +50,7 @@ impl AdminService {
         is_read: impl Fn(&A) -> bool,
     ) -> Result<(TenantId, A, Actor), ApiError> {
         let tenant = convert::tenant_id(tenant, "tenant")?;
+        crate::telemetry::record_tenant(&tenant);
         let action = action
             .cloned()
             .ok_or_else(|| ApiError::invalid("action", "is required"))?;

@@ -70,7 +70,9 @@ impl DecisionService {
             raw_tenant: &tenant,
             tenant: match tenant.as_str() {
                 "" => Ok(None),
-                raw => TenantId::parse(raw).map(Some),
+                raw => TenantId::parse(raw)
+                    .inspect(crate::telemetry::record_tenant)
+                    .map(Some),
             },
             now: now_ms() / 1000,
             explain,
@@ -88,6 +90,7 @@ impl DecisionService {
         request: pb::ResolveScopesRequest,
     ) -> Result<pb::ResolveScopesResponse, ApiError> {
         let tenant = convert::tenant_id(&request.tenant, "tenant")?;
+        crate::telemetry::record_tenant(&tenant);
         let requested = request.scope.split(' ').filter(|t| !t.is_empty());
         if request.scope.len() > MAX_SCOPE_PARAM_BYTES || requested.count() > MAX_REQUESTED_SCOPES {
             let message = format!(
@@ -120,6 +123,7 @@ impl DecisionService {
         request: pb::ListSupportedScopesRequest,
     ) -> Result<pb::ListSupportedScopesResponse, ApiError> {
         let tenant = convert::tenant_id(&request.tenant, "tenant")?;
+        crate::telemetry::record_tenant(&tenant);
         let state = self.introspector.catalogs().get(&tenant).await?;
         Ok(pb::ListSupportedScopesResponse {
             scopes_supported: state

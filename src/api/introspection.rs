@@ -45,6 +45,9 @@ impl IntrospectionService {
             "" => None,
             raw => Some(convert::tenant_id(raw, "tenant")?),
         };
+        if let Some(tenant) = &tenant {
+            crate::telemetry::record_tenant(tenant);
+        }
         let now = now_ms() / 1000;
         let seen = self
             .introspector
@@ -116,6 +119,9 @@ impl IntrospectionService {
             "" => None,
             raw => Some(convert::tenant_id(raw, "tenant")?),
         };
+        if let Some(tenant) = &named_tenant {
+            crate::telemetry::record_tenant(tenant);
+        }
         let (tenant, revocation) = match target {
             Target::Token(token) => {
                 if token.is_empty() || token.len() > MAX_TOKEN_BYTES {

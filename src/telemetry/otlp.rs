@@ -1,6 +1,6 @@
-//! OpenTelemetry trace export over OTLP/gRPC, when `--otlp-endpoint` is set: one server span
-//! per gRPC call (`rpc.*` attributes, the gRPC status on failure), a child of the caller's span
-//! when the call carries a W3C `traceparent`. Without an endpoint no span is ever created.
+//! OpenTelemetry trace export over OTLP/gRPC, when `--otlp-endpoint` is set: each call's span
+//! becomes a server span (`rpc.*` attributes, the gRPC status on failure), a child of the
+//! caller's span when the call carries a W3C `traceparent`.
 
 use std::sync::OnceLock;
 
@@ -10,7 +10,7 @@ use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::Sd
 use tonic::codegen::http;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-/// The target of the per-call spans (kept out of the log output).
+/// The target of the per-call spans.
 pub(super) const TARGET: &str = "scopegate::rpc";
 
 /// Set once export is configured.
@@ -45,12 +45,15 @@ pub(super) fn provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
     Ok(provider)
 }
 
-/// The span of one call to `method` (`package.Service/Method`, or `other`).
+/// The span of one call to `method` (`package.Service/Method`, or `other`), with the fields
+/// of the plain span (`method`, `tenant`) and the OpenTelemetry ones.
 pub(super) fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> tracing::Span {
     let (service, name) = method.split_once('/').unwrap_or((method, ""));
     let span = tracing::info_span!(
         target: TARGET,
         "rpc",
+        method,
+        tenant = tracing::field::Empty,
         otel.name = method,
         otel.kind = "server",
         rpc.system = "grpc",

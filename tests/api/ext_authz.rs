@@ -517,6 +517,10 @@ async fn raw_headers_are_read_as_envoy_sends_them_with_encode_raw_headers(backen
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn with_the_store_down_and_the_tenant_not_cached_check_is_unavailable_never_an_allow() {
     let Some((_db, proxy, app)) = behind_proxy(|c| {
         c.catalog_ttl = Duration::ZERO;

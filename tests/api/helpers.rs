@@ -1,6 +1,6 @@
 //! Test harness: fresh databases per test, the app on port 0, authenticated clients.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use scopegate::{
     app::App,
@@ -9,9 +9,20 @@ use scopegate::{
         CreateTenant, ManageTenantRequest, manage_tenant_request::Action as TenantAction,
         scope_admin_client::ScopeAdminClient,
     },
+    telemetry,
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Request, transport::Channel};
+
+/// Server logs for the whole test binary, installed once by the first server started: with
+/// `TEST_LOG` set, the server's own log setup (`telemetry::init`, text to stderr, `RUST_LOG`
+/// filters, default `info`); otherwise none, so a run stays quiet.
+static TEST_LOG: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        // No OTLP endpoint: nothing to flush, so the handle may go.
+        drop(telemetry::init(false, None).expect("test logging"));
+    }
+});
 
 /// The bootstrap key every test server accepts.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -32,8 +43,11 @@ pub struct TestDb {
     pg_name: Option<String>,
 }
 
-/// The Postgres server the suite uses, or `None` (with a loud note) when it is not
-/// configured. With `SCOPEGATE_REQUIRE_POSTGRES=1` (CI) a missing URL fails the test.
+/// The Postgres server the suite uses. Postgres tests are ignored unless the build saw
+/// `SCOPEGATE_TEST_POSTGRES_URL` (`cfg(scopegate_pg)`, see `build.rs`); a test that was built to
+/// run and finds no URL fails rather than pass without running, as it does with
+/// `SCOPEGATE_REQUIRE_POSTGRES=1` (CI). `None` only for an ignored test run on purpose
+/// (`--include-ignored`) without Postgres, with a loud note.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("SCOPEGATE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -42,8 +56,11 @@ pub fn postgres_url() -> Option<String> {
                 std::env::var("SCOPEGATE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
                 "SCOPEGATE_REQUIRE_POSTGRES=1 but SCOPEGATE_TEST_POSTGRES_URL is not set"
             );
-            // Straight to stderr, past libtest's output capture, once per run: a skipped
-            // suite must be visible in a passing run too.
+            // This build did not ignore the Postgres tests: one must not pass without running.
+            if cfg!(scopegate_pg) {
+                panic!("built with SCOPEGATE_TEST_POSTGRES_URL set, run without it: set it again");
+            }
+            // Straight to stderr, past libtest's output capture, once per run.
             static NOTICE: std::sync::Once = std::sync::Once::new();
             NOTICE.call_once(|| {
                 use std::io::Write as _;
@@ -162,6 +179,7 @@ pub fn test_config(url: &str) -> Config {
 impl TestApp {
     /// Builds and starts the app with `config`; returns once it accepts connections.
     pub async fn start(config: Config) -> Self {
+        LazyLock::force(&TEST_LOG);
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr();
         let http_addr = app.http_addr();
@@ -244,7 +262,8 @@ pub async fn create_tenant(app: &TestApp, id: &str, preset: &str) {
         .expect("tenant created");
 }
 
-/// Stamps an async test body `fn(Backend)` out as one `#[tokio::test]` per backend.
+/// Stamps an async test body `fn(Backend)` out as one `#[tokio::test]` per backend; the
+/// Postgres copy is ignored unless the build saw `SCOPEGATE_TEST_POSTGRES_URL` (`build.rs`).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -259,6 +278,10 @@ macro_rules! backend_tests {
         mod postgres {
             $(
                 #[tokio::test]
+                #[cfg_attr(
+                    not(scopegate_pg),
+                    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+                )]
                 async fn $name() {
                     super::$name($crate::helpers::Backend::Postgres).await;
                 }

@@ -10,11 +10,11 @@ use scopegate::pb::{
 };
 use serde_json::json;
 use tonic::{Code, Request};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
 
 use crate::{
     backend_tests,
     helpers::{Backend, TestApp, TestDb, authed, with_bearer},
-    jwks_server::JwksServer,
     manage_scope::{list_names, scope_call},
     tokens::{Idp, create_tenant_for, create_tenant_with, now},
 };
@@ -500,25 +500,40 @@ async fn a_tenant_with_a_jwks_url_verifies_rotates_and_revokes(backend: Backend)
     };
     let app = TestApp::on(&db).await;
     let old = Idp::new(ISSUER, "2026-old");
-    let server = JwksServer::start(old.jwks()).await;
+    let server = MockServer::start().await;
+    let serve = |idp: &Idp| {
+        Mock::given(path("/jwks.json"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(idp.jwks(), "application/json"))
+    };
+    serve(&old)
+        .expect(1)
+        .named("the first key set")
+        .mount(&server)
+        .await;
     let mut settings = old.settings();
     settings.jwks = None;
-    settings.jwks_uri = Some(server.url.clone());
+    settings.jwks_uri = Some(format!("{}/jwks.json", server.uri()));
     settings.jwks_refresh_seconds = Some(1);
     create_tenant_with(&app, "school", "loopwise", settings).await;
 
     let token = old.mint(&json!({ "scope": "courses:read" }));
     assert!(introspect(&app, "", &token).await.active);
-    assert_eq!(server.fetches(), 1);
+    server.verify().await;
 
-    // The provider rotates to a new key id; a token signed under it triggers one refresh.
+    // The provider rotates to a new key id; a token signed under it triggers a refresh.
     let new = Idp::new(ISSUER, "2026-new");
-    server.serve(new.jwks());
+    server.reset().await;
+    serve(&new)
+        .expect(1..)
+        .named("the rotated key set")
+        .mount(&server)
+        .await;
     let rotated = new.mint(&json!({ "scope": "courses:read" }));
     assert!(
         introspect(&app, "", &rotated).await.active,
         "verified after the refresh"
     );
+    server.verify().await;
 
     revoke(&app, "", Target::Token(rotated.clone()))
         .await

@@ -1,10 +1,9 @@
-//! A JWKS endpoint on 127.0.0.1 for tests: serves whatever set it holds, counts its fetches,
-//! and can hold every answer until the test releases it (to keep a verification in flight).
+//! A JWKS endpoint on 127.0.0.1 that holds every answer until the test releases it (to keep a
+//! verification in flight), and counts its fetches. Hand-written because wiremock cannot do
+//! this: its `Respond::respond` is synchronous and `set_delay` is a fixed time, not a gate the
+//! test opens. JWKS endpoints that answer at once are wiremock `MockServer`s.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -21,39 +20,27 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 pub struct JwksServer {
     pub url: String,
-    body: Arc<Mutex<String>>,
     fetched: watch::Receiver<usize>,
     release: watch::Sender<bool>,
 }
 
 impl JwksServer {
-    /// A server that answers at once.
-    pub async fn start(body: String) -> Self {
-        Self::spawn(body, true).await
-    }
-
-    /// A server that holds every answer until [`JwksServer::release`].
+    /// A server that holds every answer (`body`) until [`JwksServer::release`].
     pub async fn held(body: String) -> Self {
-        Self::spawn(body, false).await
-    }
-
-    async fn spawn(body: String, open: bool) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        let body = Arc::new(Mutex::new(body));
+        let body: Arc<str> = body.into();
         let (count, fetched) = watch::channel(0usize);
-        let (release, released) = watch::channel(open);
-        let served = Arc::clone(&body);
+        let (release, released) = watch::channel(false);
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let (served, count, mut released) =
-                    (Arc::clone(&served), count.clone(), released.clone());
+                let (text, count, mut released) =
+                    (Arc::clone(&body), count.clone(), released.clone());
                 tokio::spawn(async move {
                     let mut buf = [0u8; 4096];
                     let _ = socket.read(&mut buf).await;
                     count.send_modify(|n| *n += 1);
                     let _ = released.wait_for(|open| *open).await;
-                    let text = served.lock().unwrap().clone();
                     let response = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
                         text.len()
@@ -64,20 +51,9 @@ impl JwksServer {
         });
         Self {
             url,
-            body,
             fetched,
             release,
         }
-    }
-
-    /// How many fetches arrived.
-    pub fn fetches(&self) -> usize {
-        *self.fetched.borrow()
-    }
-
-    /// Serves `body` from now on.
-    pub fn serve(&self, body: String) {
-        *self.body.lock().unwrap() = body;
     }
 
     /// Lets every held answer (and every later one) go.

@@ -8,6 +8,7 @@
 mod helpers;
 mod http_door;
 mod jwks_server;
+mod process;
 mod tokens;
 
 mod admin_auth;
@@ -22,6 +23,7 @@ mod introspection;
 mod jwks_destinations;
 mod limits;
 mod limits_input;
+mod logs;
 mod manage_scope;
 mod otlp;
 mod outage;

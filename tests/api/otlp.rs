@@ -2,12 +2,7 @@
 //! to an OTLP/gRPC collector (a fake one here), in the caller's W3C trace when it sent a
 //! `traceparent`, with the gRPC status of a failed call, and flushes them on SIGTERM.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    sync::{Arc, Mutex, mpsc},
-    time::Duration,
-};
+use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{
@@ -22,6 +17,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status, transport::Endpoint};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::process::Served;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
@@ -75,42 +72,6 @@ fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
     }
 }
 
-/// Starts `scopegate serve` exporting to `collector`; returns the child and its gRPC address.
-fn spawn_server(dir: &std::path::Path, collector: &str) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
-        .args(["--log-json", "serve", "--listen", "127.0.0.1:0"])
-        .arg("--database-url")
-        .arg(format!("sqlite://{}/scopegate.db", dir.display()))
-        .args(["--otlp-endpoint", collector])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if event["fields"]["message"] == "listening" {
-                let _ = tx.send(
-                    event["fields"]["addr"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs where it listens");
-    (child, addr)
-}
-
 #[tokio::test]
 async fn every_call_is_exported_as_a_server_span_in_the_callers_trace() {
     let collector = Collector::default();
@@ -123,7 +84,9 @@ async fn every_call_is_exported_as_a_server_span_in_the_callers_trace() {
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_server(dir.path(), &format!("http://{collector_addr}"));
+    let collector_url = format!("http://{collector_addr}");
+    let served = Served::start(dir.path(), &["--otlp-endpoint", &collector_url]).await;
+    let addr = served.addr.clone();
 
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
@@ -157,15 +120,7 @@ async fn every_call_is_exported_as_a_server_span_in_the_callers_trace() {
     assert_eq!(denied.code(), tonic::Code::Unauthenticated);
 
     // The batch goes out every few seconds; SIGTERM must flush it before the process exits.
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = served.terminate().await;
     assert!(status.success(), "scopegate exited with {status}");
 
     let spans = collector.spans.lock().unwrap().clone();

@@ -122,6 +122,10 @@ pub async fn behind_proxy(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn past_its_ttl_the_last_good_state_stands_in_for_at_most_stale_if_error() {
     // A TTL of zero: every call would reload, so every call during the outage needs the
     // stand-in.
@@ -179,6 +183,10 @@ async fn check_all_status(app: &TestApp, tenant: &str) -> Code {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn readyz_answers_503_while_the_store_is_down_and_200_once_it_is_back() {
     let Some((_db, proxy, app)) = behind_proxy(|c| {
         c.http_listen = Some("127.0.0.1:0".parse().unwrap());
@@ -203,6 +211,10 @@ async fn readyz_answers_503_while_the_store_is_down_and_200_once_it_is_back() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly() {
     let Some((_db, proxy, app)) = behind_proxy(|_| {}).await else {
         return;

@@ -46,6 +46,10 @@ where
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn a_write_on_one_replica_reaches_the_other_through_the_change_feed() {
     let Some((_db, a, b)) = two_replicas().await else {
         return;
@@ -81,6 +85,10 @@ async fn named(app: &TestApp) -> Reason {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
 async fn a_tenant_created_on_one_replica_is_found_on_the_other_where_it_was_unknown() {
     let Some((_db, a, b)) = two_replicas().await else {
         return;

@@ -202,6 +202,7 @@ impl AdminService {
         request: Request<pb::ExportCatalogRequest>,
     ) -> Result<pb::ExportCatalogResponse, ApiError> {
         let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
+        crate::telemetry::record_tenant(&tenant);
         self.authorize(&request, &tenant, Access::Read).await?;
         let committed = self.catalogs.get(&tenant).await?;
         Ok(pb::ExportCatalogResponse {
@@ -215,6 +216,7 @@ impl AdminService {
         request: Request<pb::ImportCatalogRequest>,
     ) -> Result<pb::ImportCatalogResponse, ApiError> {
         let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
+        crate::telemetry::record_tenant(&tenant);
         let actor = self.authorize(&request, &tenant, Access::Write).await?;
         let file = CatalogFile::parse(&request.get_ref().content)?;
         let now = now_ms();
@@ -262,6 +264,7 @@ impl AdminService {
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<pb::ListAuditEventsResponse, ApiError> {
         let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
+        crate::telemetry::record_tenant(&tenant);
         self.authorize(&request, &tenant, Access::Read).await?;
         let page = request.get_ref().page.as_ref();
         let before_id = match page.map(|p| p.page_token.as_str()).unwrap_or_default() {

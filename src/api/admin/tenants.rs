@@ -47,11 +47,13 @@ impl AdminService {
             }
             Action::Get(get) => {
                 let id = convert::tenant_id(&get.id, "get.id")?;
+                crate::telemetry::record_tenant(&id);
                 self.authorize(&request, &id, Access::Read).await?;
                 TenantResult::Tenant(convert::tenant(&store.tenant(&id).await?))
             }
             Action::Create(create) => {
                 let id = convert::tenant_id(&create.id, "create.id")?;
+                crate::telemetry::record_tenant(&id);
                 let actor = self
                     .auth
                     .authorize(request.metadata(), None, Access::Write)
@@ -89,6 +91,7 @@ impl AdminService {
             }
             Action::Update(update) => {
                 let id = convert::tenant_id(&update.id, "update.id")?;
+                crate::telemetry::record_tenant(&id);
                 let actor = self.authorize(&request, &id, Access::Write).await?;
                 let settings = update.settings.unwrap_or_default();
                 let display_name = update.display_name;
@@ -120,6 +123,7 @@ impl AdminService {
             }
             Action::Delete(delete) => {
                 let id = convert::tenant_id(&delete.id, "delete.id")?;
+                crate::telemetry::record_tenant(&id);
                 let actor = self.authorize(&request, &id, Access::Write).await?;
                 let tenant = self.catalogs.delete_tenant(&id, &actor).await?;
                 tracing::info!(tenant = %id, %actor, "tenant deleted");

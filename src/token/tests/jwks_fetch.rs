@@ -43,7 +43,7 @@ async fn a_fetched_set_is_reused_until_it_is_due() {
             .await
             .is_ok()
     );
-    assert_eq!((server.hits(), provider.fetch_count()), (1, 1));
+    assert_eq!((server.hits().await, provider.fetch_count()), (1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +64,7 @@ async fn concurrent_first_requests_share_one_fetch() {
     while let Some(verified) = tasks.join_next().await {
         assert!(verified.expect("task"));
     }
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.hits().await, 1);
 }
 
 #[tokio::test]
@@ -88,7 +88,7 @@ async fn a_rotated_key_verifies_after_one_refresh() {
             .await
             .is_ok()
     );
-    assert_eq!(server.hits(), 2);
+    assert_eq!(server.hits().await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +116,7 @@ async fn a_flood_of_made_up_kids_costs_one_fetch_per_interval() {
             assert_eq!(result.expect("task").err(), Some(Rejection::UnknownKid));
         }
         // The first flood cost exactly one refresh; the second, within the interval, none.
-        assert_eq!(server.hits(), 2, "after round {round}");
+        assert_eq!(server.hits().await, 2, "after round {round}");
     }
     // The price of the throttle: a key published within the interval waits for the next refresh.
     let c = ec("c");
@@ -128,7 +128,7 @@ async fn a_flood_of_made_up_kids_costs_one_fetch_per_interval() {
             .err(),
         Some(Rejection::UnknownKid)
     );
-    assert_eq!(server.hits(), 2);
+    assert_eq!(server.hits().await, 2);
 }
 
 #[tokio::test]
@@ -150,7 +150,7 @@ async fn a_failed_refresh_keeps_the_previous_set() {
             .verify_for_tenant(&mint(&a, &header, &claims()), &tenant, NOW)
             .await;
         assert_eq!(refreshed.err(), Some(Rejection::UnknownKid));
-        assert_eq!(server.hits(), 2);
+        assert_eq!(server.hits().await, 2);
         let after = provider.keys(&tenant).await.expect("keys kept");
         assert!(Arc::ptr_eq(&before, &after));
         assert!(
@@ -174,11 +174,11 @@ async fn a_due_set_is_refreshed_and_a_failed_refresh_backs_off() {
         &first,
         &provider.keys(&tenant).await.expect("keys")
     ));
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.hits().await, 1);
     provider.advance_clock(600);
     let second = provider.keys(&tenant).await.expect("keys");
     assert!(second.has_kid("b") && !second.has_kid("a"));
-    assert_eq!(server.hits(), 2);
+    assert_eq!(server.hits().await, 2);
 
     server.set(Reply::Status(500));
     provider.advance_clock(3600);
@@ -186,19 +186,19 @@ async fn a_due_set_is_refreshed_and_a_failed_refresh_backs_off() {
         &second,
         &provider.keys(&tenant).await.expect("previous set kept")
     ));
-    assert_eq!(server.hits(), 3);
+    assert_eq!(server.hits().await, 3);
     // Within the failure backoff (10 s) the stale set is served without another attempt...
     provider.advance_clock(5);
     assert!(Arc::ptr_eq(
         &second,
         &provider.keys(&tenant).await.expect("previous set kept")
     ));
-    assert_eq!(server.hits(), 3);
+    assert_eq!(server.hits().await, 3);
     // ...and after it, one more attempt.
     server.set(Reply::Json(jwks_json(&[&a, &b])));
     provider.advance_clock(5);
     assert!(provider.keys(&tenant).await.expect("keys").has_kid("a"));
-    assert_eq!(server.hits(), 4);
+    assert_eq!(server.hits().await, 4);
 }
 
 #[tokio::test]
@@ -219,7 +219,7 @@ async fn a_failing_first_fetch_is_reported_and_not_retried_at_once() {
             .err(),
         Some(Rejection::KeysUnavailable)
     );
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.hits().await, 1);
 }
 
 #[tokio::test]
@@ -363,7 +363,7 @@ async fn internal_destinations_are_refused_before_connecting() {
             "{uri}: {error:?}"
         );
     }
-    assert_eq!(server.hits(), 0);
+    assert_eq!(server.hits().await, 0);
 }
 
 #[tokio::test]
@@ -371,7 +371,7 @@ async fn plain_http_needs_the_allowance() {
     let server = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
     let error = default_provider().keys(&server.tenant()).await.err();
     assert!(matches!(error, Some(KeyError::InvalidUri(_))), "{error:?}");
-    assert_eq!(server.hits(), 0);
+    assert_eq!(server.hits().await, 0);
 }
 
 #[tokio::test]
@@ -381,7 +381,7 @@ async fn redirects_to_another_host_are_not_followed() {
     let first = Server::start(Reply::Redirect(to)).await;
     let error = provider().keys(&first.tenant()).await.err();
     assert!(error.is_some(), "the redirect must not be followed");
-    assert_eq!((first.hits(), elsewhere.hits()), (1, 0));
+    assert_eq!((first.hits().await, elsewhere.hits().await), (1, 0));
 }
 
 #[tokio::test]
@@ -390,5 +390,5 @@ async fn an_over_long_uri_is_refused_unfetched() {
     let long = format!("{}?{}", server.url, "a".repeat(3000));
     let error = provider().keys(&tenant(KeySource::Uri(long))).await.err();
     assert!(matches!(error, Some(KeyError::InvalidUri(_))), "{error:?}");
-    assert_eq!(server.hits(), 0);
+    assert_eq!(server.hits().await, 0);
 }
