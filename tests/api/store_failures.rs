@@ -291,10 +291,21 @@ async fn an_unwritable_shared_memory_file_is_refused_at_start_naming_it() {
         return;
     }
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
-    // A first run creates the database; then a left-over -shm nobody may write.
-    let app = TestApp::on(&db).await;
-    create_tenant(&app, "school", "oidc").await;
-    app.stop().await.unwrap();
+    // A database in WAL mode, through one connection whose close is awaited (a server's pool
+    // closes in the background, and its last close deletes the -shm this test writes next) …
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&db.url)
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE t (x INTEGER)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    // … then a left-over -shm nobody may write.
     let shm = db_path(&db).with_extension("db-shm");
     std::fs::write(&shm, vec![0u8; 32 * 1024]).unwrap();
     let _frozen = Immutable::set(&shm);
