@@ -163,8 +163,10 @@ impl App {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
         let http = self.http_listener.map(|listener| {
-            let router =
-                crate::api::http::router(crate::api::http::HttpState::new(reporter.clone()));
+            let router = crate::api::http::router(crate::api::http::HttpState::new(
+                reporter.clone(),
+                crate::api::gateway::Gateway::new(self.introspector.clone()),
+            ));
             let mut stopped = http_stopped;
             tokio::spawn(async move {
                 let served = axum::serve(listener, router)

@@ -1,20 +1,35 @@
-//! The HTTP door (`--http-listen`, off by default): probes for orchestrators and load balancers
-//! that do not speak gRPC. `GET /healthz` answers 200 while the process runs; `GET /readyz`
-//! answers 200 while the gRPC health of service `""` is SERVING and 503 otherwise (store down,
-//! shutting down). Bodies over 64 KiB are refused (413), unknown paths are 404, wrong methods 405.
-//! The gateway doors (forward auth, RFC 7662 over HTTP) are to join this router, as thin adapters
-//! over the same decision path as the gRPC services.
+//! The HTTP door (`--http-listen`, off by default), for callers that do not speak gRPC:
+//! - `GET|POST /v1/authorize[/…]`: **forward auth** for nginx `auth_request`, Caddy
+//!   `forward_auth` and Traefik `forwardAuth`, a thin adapter over the gateway core
+//!   (`api::gateway`, the same decision path as `CheckScopes` and ext_authz). The route's tenant
+//!   and requirement come from the query string the proxy's configuration puts in the auth URL
+//!   (`tenant`, `operation`, `all_of`, `any_of`), or, when it names none of them, from the
+//!   `X-Scopegate-Tenant/-Operation/-All-Of/-Any-Of` headers the proxy sets: a query string
+//!   cannot come from the client, headers can when a proxy forgets to set one. The token comes
+//!   from `Authorization: Bearer`. Allowed: 200 with the `x-scopegate-*` facts as response
+//!   headers for the proxy to copy upstream; denied: 401/403 with `WWW-Authenticate` and an
+//!   RFC 6750 JSON body; invalid route settings: 500 (never an allow); store needed and down:
+//!   503.
+//! - `GET /healthz` answers 200 while the process runs; `GET /readyz` 200 while the gRPC health
+//!   of service `""` is SERVING and 503 otherwise (store down, shutting down).
+//!
+//! Bodies over 64 KiB are refused (413), unknown paths are 404, wrong methods 405.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, State},
-    http::StatusCode,
+    extract::{DefaultBodyLimit, Query, State},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use tonic::Request;
+
+use super::{
+    gateway::{Denied, Gateway, GatewayDecision, GatewayRequirement, bearer_token},
+    status::ApiError,
+};
 use tonic_health::{
     pb::{HealthCheckRequest, health_check_response::ServingStatus, health_server::Health},
     server::{HealthReporter, HealthService},
@@ -27,6 +42,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct HttpState {
     health: Arc<HealthService>,
+    gateway: Gateway,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -36,10 +52,12 @@ impl std::fmt::Debug for HttpState {
 }
 
 impl HttpState {
-    /// Readiness follows the statuses `reporter` publishes for gRPC health.
-    pub fn new(reporter: HealthReporter) -> Self {
+    /// Readiness follows the statuses `reporter` publishes for gRPC health; decisions are
+    /// `gateway`'s.
+    pub fn new(reporter: HealthReporter, gateway: Gateway) -> Self {
         Self {
             health: Arc::new(HealthService::from_health_reporter(reporter)),
+            gateway,
         }
     }
 }
@@ -49,6 +67,11 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/v1/authorize", get(forward_auth).post(forward_auth))
+        .route(
+            "/v1/authorize/{*rest}",
+            get(forward_auth).post(forward_auth),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -85,6 +108,110 @@ async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         Json(serde_json::json!({ "error": "not_found" })),
+    )
+        .into_response()
+}
+
+/// The route settings forward auth reads, by query parameter name.
+const SETTINGS: [&str; 4] = ["tenant", "operation", "all_of", "any_of"];
+
+/// The route's settings: from the query string when it names any, else from the headers.
+fn route_settings(query: &HashMap<String, String>, headers: &HeaderMap) -> [Option<String>; 4] {
+    let from_query = SETTINGS.iter().any(|name| query.contains_key(*name));
+    SETTINGS.map(|name| {
+        if from_query {
+            query.get(name).cloned()
+        } else {
+            let header = format!("x-scopegate-{}", name.replace('_', "-"));
+            headers
+                .get(header.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        }
+    })
+}
+
+async fn forward_auth(
+    State(state): State<HttpState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let [tenant, operation, all_of, any_of] = route_settings(&query, &headers);
+    let requirement = match GatewayRequirement::from_route(
+        operation.as_deref(),
+        all_of.as_deref(),
+        any_of.as_deref(),
+    ) {
+        Ok(requirement) => requirement,
+        Err(err) => return invalid_route(&err),
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token);
+    match state
+        .gateway
+        .authorize(tenant.as_deref(), &requirement, bearer)
+        .await
+    {
+        Ok(GatewayDecision::Allow(allowed)) => {
+            let mut response = StatusCode::OK.into_response();
+            for (name, value) in allowed.headers() {
+                if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(name), value);
+                }
+            }
+            response
+        }
+        Ok(GatewayDecision::Deny(denied)) => deny(&denied),
+        Err(err @ ApiError::Invalid { .. }) => invalid_route(&err),
+        Err(err) => unavailable_or_internal(err),
+    }
+}
+
+fn deny(denied: &Denied) -> Response {
+    let status = StatusCode::from_u16(denied.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        denied.json_body(),
+    )
+        .into_response();
+    if let Some(value) = denied
+        .www_authenticate
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// The route's settings cannot be used: refused (a 500 blames the server), never allowed.
+fn invalid_route(err: &ApiError) -> Response {
+    tracing::warn!(%err, "forward-auth route settings are invalid: denied");
+    deny(&Denied::invalid_route())
+}
+
+/// A store that cannot answer (nothing usable cached) is 503, so the proxy can tell an outage
+/// from a refusal; anything else is 500. Neither says more than that.
+fn unavailable_or_internal(err: ApiError) -> Response {
+    let status = tonic::Status::from(err);
+    let (code, error) = if status.code() == tonic::Code::Unavailable {
+        (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+    };
+    (
+        code,
+        Json(serde_json::json!({
+            "error": error,
+            "error_description": "the authorization service cannot decide now; retry later",
+        })),
     )
         .into_response()
 }
