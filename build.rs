@@ -1,6 +1,7 @@
 //! Compiles the gRPC contract with protox (pure Rust, no system `protoc`) and writes the
-//! descriptor sets that server reflection serves: ours, and Envoy's ext_authz v3 (descriptor
-//! only: its types come from `envoy-types`, see `proto/vendor/envoy/README.md`). Also sets
+//! descriptor sets that server reflection serves (and the CLI's proto3 JSON reads): ours, and
+//! Envoy's ext_authz v3 (descriptor only: its types come from `envoy-types`, see
+//! `proto/vendor/envoy/README.md`). Also sets
 //! `cfg(scopegate_pg)` when the Postgres half of the test suite is to run, so that without it
 //! those tests report as ignored (a runtime check could only let them pass without running).
 
@@ -32,10 +33,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("envoy_ext_authz_descriptor.bin"),
         envoy.encode_to_vec(),
     )?;
+    // `prost::Name` on every message: the CLI finds a message's descriptor by its full name.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(fds)?;
+        .compile_fds_with_config(fds, config)?;
     Ok(())
 }
 

@@ -33,11 +33,11 @@ use crate::{
     store::{self, Store, StoreError},
 };
 
-/// Full names of the services, as health checkers ask for them.
+/// Full names of the services, as health checkers ask for them (the generated servers' own).
 pub const SERVICE_NAMES: [&str; 4] = [
-    "scopegate.v1.TokenIntrospection",
-    "scopegate.v1.ScopeDecision",
-    "scopegate.v1.ScopeAdmin",
+    pb::token_introspection_server::SERVICE_NAME,
+    pb::scope_decision_server::SERVICE_NAME,
+    pb::scope_admin_server::SERVICE_NAME,
     crate::api::ext_authz::SERVICE_NAME,
 ];
 
@@ -302,7 +302,10 @@ async fn probe_store(store: Arc<dyn Store>, reporter: HealthReporter, every: Dur
                 tracing::error!(%detail, "store cannot write: ScopeAdmin not serving");
                 set_all(&reporter, ServingStatus::Serving).await;
                 reporter
-                    .set_service_status("scopegate.v1.ScopeAdmin", ServingStatus::NotServing)
+                    .set_service_status(
+                        pb::scope_admin_server::SERVICE_NAME,
+                        ServingStatus::NotServing,
+                    )
                     .await;
             }
             StoreHealth::Down(detail) => {

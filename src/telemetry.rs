@@ -10,12 +10,15 @@ use std::{
     future::Future,
     net::SocketAddr,
     pin::Pin,
+    sync::LazyLock,
     task::{Context, Poll},
     time::Instant,
 };
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use prost::Message as _;
+use prost_types::FileDescriptorSet;
 use tonic::codegen::http;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
@@ -79,24 +82,36 @@ pub fn serve_metrics(addr: SocketAddr) -> Result<(), String> {
         .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))
 }
 
-/// Every method the server serves, so metric labels never take a caller-chosen value.
-const METHODS: [&str; 15] = [
-    "/scopegate.v1.TokenIntrospection/Introspect",
-    "/scopegate.v1.TokenIntrospection/RevokeToken",
-    "/scopegate.v1.ScopeDecision/CheckScopes",
-    "/scopegate.v1.ScopeDecision/ResolveScopes",
-    "/scopegate.v1.ScopeDecision/ListSupportedScopes",
-    "/scopegate.v1.ScopeAdmin/ManageScope",
-    "/scopegate.v1.ScopeAdmin/ManageTenant",
-    "/scopegate.v1.ScopeAdmin/ManageClient",
-    "/scopegate.v1.ScopeAdmin/ManageOperation",
-    "/scopegate.v1.ScopeAdmin/ExportCatalog",
-    "/scopegate.v1.ScopeAdmin/ImportCatalog",
-    "/scopegate.v1.ScopeAdmin/ListAuditEvents",
-    "/grpc.health.v1.Health/Check",
-    "/grpc.health.v1.Health/Watch",
-    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+/// The descriptor sets of the services whose methods get a label of their own.
+const LABELLED: [&[u8]; 3] = [
+    crate::pb::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
 ];
+
+/// Every method of [`LABELLED`] as `/package.Service/Method`, read from the descriptor sets the
+/// code was generated from: metric labels never take a caller-chosen value, and a method added
+/// to the proto gets its label without a list to update.
+static METHODS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut methods = Vec::new();
+    for encoded in LABELLED {
+        let set = FileDescriptorSet::decode(encoded)
+            .expect("the descriptor sets are encoded at build time by prost itself");
+        for file in set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.push(format!(
+                        "/{}.{}/{}",
+                        file.package(),
+                        service.name(),
+                        method.name()
+                    ));
+                }
+            }
+        }
+    }
+    methods
+});
 
 fn method_label(path: &str) -> &'static str {
     METHODS
@@ -194,5 +209,41 @@ mod tests {
             "other"
         );
         assert_eq!(method_label("/"), "other");
+    }
+
+    #[test]
+    fn every_method_of_the_contract_health_and_reflection_has_a_label() {
+        let expected = [
+            "/scopegate.v1.TokenIntrospection/Introspect",
+            "/scopegate.v1.TokenIntrospection/RevokeToken",
+            "/scopegate.v1.ScopeDecision/CheckScopes",
+            "/scopegate.v1.ScopeDecision/ResolveScopes",
+            "/scopegate.v1.ScopeDecision/ListSupportedScopes",
+            "/scopegate.v1.ScopeAdmin/ManageScope",
+            "/scopegate.v1.ScopeAdmin/ManageTenant",
+            "/scopegate.v1.ScopeAdmin/ManageClient",
+            "/scopegate.v1.ScopeAdmin/ManageOperation",
+            "/scopegate.v1.ScopeAdmin/ExportCatalog",
+            "/scopegate.v1.ScopeAdmin/ImportCatalog",
+            "/scopegate.v1.ScopeAdmin/ListAuditEvents",
+            "/grpc.health.v1.Health/Check",
+            "/grpc.health.v1.Health/Watch",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ];
+
+        for path in expected {
+            assert_eq!(method_label(path), &path[1..]);
+        }
+        let services = [
+            crate::pb::token_introspection_server::SERVICE_NAME,
+            crate::pb::scope_decision_server::SERVICE_NAME,
+            crate::pb::scope_admin_server::SERVICE_NAME,
+            tonic_health::pb::health_server::SERVICE_NAME,
+            tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME,
+        ];
+        for method in METHODS.iter() {
+            let (service, _) = method[1..].split_once('/').unwrap();
+            assert!(services.contains(&service), "{method} is not ours");
+        }
     }
 }

@@ -28,7 +28,8 @@ use super::{
 };
 
 /// The service's full name, as health checkers and reflection know it.
-pub const SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
+pub const SERVICE_NAME: &str =
+    envoy_types::pb::envoy::service::auth::v3::authorization_server::SERVICE_NAME;
 
 use super::gateway::OUR_PREFIX;
 pub use super::gateway::{CLIENT_ID_HEADER, SCOPES_HEADER, SUBJECT_HEADER, TENANT_HEADER};

@@ -20,10 +20,12 @@ use tonic::{
     codegen::{Bytes, http, http::HeaderMap},
     metadata::{MetadataMap, MetadataValue},
 };
+use tonic_health::pb::health_server;
+use tonic_reflection::pb::{v1 as reflection_v1, v1alpha as reflection_v1alpha};
 use tower::{Layer, Service};
 
 use super::accept::{ConnInfo, ConnState, StreamGuard};
-use crate::config::Limits;
+use crate::{config::Limits, pb::scope_admin_server};
 
 /// Which budget a call draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,15 +40,18 @@ enum Class {
 }
 
 impl Class {
+    /// The class of a call to `/{service}/{method}`, by the generated servers' service names.
     fn of(path: &str) -> Self {
-        if path.starts_with("/grpc.health.v1.Health/") {
-            Self::Health
-        } else if path.starts_with("/scopegate.v1.ScopeAdmin/")
-            || path.starts_with("/grpc.reflection.")
-        {
-            Self::Control
-        } else {
-            Self::Work
+        let service = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .map_or("", |(service, _)| service);
+        match service {
+            health_server::SERVICE_NAME => Self::Health,
+            scope_admin_server::SERVICE_NAME
+            | reflection_v1::server_reflection_server::SERVICE_NAME
+            | reflection_v1alpha::server_reflection_server::SERVICE_NAME => Self::Control,
+            _ => Self::Work,
         }
     }
 
@@ -257,6 +262,10 @@ mod tests {
         );
         assert_eq!(
             Class::of("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
+            Class::Control
+        );
+        assert_eq!(
+            Class::of("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
             Class::Control
         );
         assert_eq!(

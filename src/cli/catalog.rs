@@ -6,7 +6,6 @@ use super::{
     Connection,
     connect::{Admin, next_token, page},
     error::CliError,
-    json,
     output::{Printer, Table},
 };
 use crate::pb;
@@ -56,7 +55,7 @@ pub async fn run(
         CatalogCommand::Export { tenant } => {
             let response = Admin::connect(connection).await?.export(&tenant).await?;
             if out.is_json() {
-                return out.json(&json::export_response(&response));
+                return out.json(&response);
             }
             out.text(&response.content)
         }
@@ -73,7 +72,7 @@ pub async fn run(
             };
             let response = Admin::connect(connection).await?.import(request).await?;
             if out.is_json() {
-                return out.json(&json::import_response(&response));
+                return out.json(&response);
             }
             for change in &response.changes {
                 out.line(change)?;
@@ -132,7 +131,7 @@ pub async fn audit(
         next_page_token: token,
     };
     if out.is_json() {
-        return out.json(&json::audit_response(&response));
+        return out.json(&response);
     }
     let mut table = Table::new(&["ID", "AT", "REVISION", "ACTOR", "ACTION", "TARGET"]);
     for e in &response.events {

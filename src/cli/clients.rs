@@ -4,7 +4,6 @@ use super::{
     Connection,
     connect::{Admin, all_pages, page},
     error::CliError,
-    json,
     output::{Printer, Table, fields, list, yes_no},
 };
 use crate::pb::{
@@ -161,7 +160,7 @@ async fn list_all(admin: &Admin, tenant: &str) -> Result<pb::ManageClientRespons
 
 fn print(out: &mut Printer<'_>, response: &pb::ManageClientResponse) -> Result<(), CliError> {
     if out.is_json() {
-        return out.json(&json::client_response(response));
+        return out.json(response);
     }
     match &response.result {
         Some(ClientResult::Clients(page)) => {

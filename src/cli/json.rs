@@ -1,198 +1,102 @@
-//! The admin messages in the proto3 JSON mapping, by hand (the prost types do not derive
-//! serde): lowerCamelCase names, int64 as strings, RFC 3339 timestamps, every field present.
+//! Any `scopegate.v1` message in the proto3 JSON mapping, transcoded through the descriptor set
+//! its Rust type was generated from (prost-reflect), so the output cannot drift from the proto:
+//! lowerCamelCase names, int64 as strings, enums by name, RFC 3339 timestamps. Fields at their
+//! default value are printed too (an option the mapping allows), so a script sees every field;
+//! an unset message field or oneof is left out.
 
-use prost_types::Timestamp;
-use serde_json::{Value, json};
+use std::{io::Write, sync::LazyLock};
 
-use crate::pb::{
-    self, manage_client_response::Result as ClientResult,
-    manage_operation_response::Result as OpResult, manage_scope_response::Result as ScopeResult,
-    manage_tenant_response::Result as TenantResult,
-};
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
-fn int64(n: i64) -> Value {
-    Value::String(n.to_string())
+use crate::pb;
+
+static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
+    DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).expect(
+        "build.rs encodes the descriptor set that protox compiled and `pb` is generated from",
+    )
+});
+
+/// Writes `message` to `out` as pretty-printed proto3 JSON.
+pub fn write<M: prost::Name>(out: &mut dyn Write, message: &M) -> std::io::Result<()> {
+    let name = M::full_name();
+    let descriptor = POOL
+        .get_message_by_name(&name)
+        .ok_or_else(|| std::io::Error::other(format!("no descriptor for {name}")))?;
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
+        .map_err(std::io::Error::other)?;
+    let options = SerializeOptions::new().skip_default_fields(false);
+    dynamic
+        .serialize_with_options(&mut serde_json::Serializer::pretty(out), &options)
+        .map_err(std::io::Error::from)
 }
 
-fn timestamp(t: Option<&Timestamp>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(t.to_string()))
-}
+#[cfg(test)]
+mod tests {
+    use prost_types::Timestamp;
+    use serde_json::{Value, json};
 
-/// A `Scope`.
-pub fn scope(s: &pb::Scope) -> Value {
-    json!({
-        "id": int64(s.id),
-        "tenant": s.tenant,
-        "name": s.name,
-        "description": s.description,
-        "isDefault": s.is_default,
-        "isSystem": s.is_system,
-        "isReserved": s.is_reserved,
-        "implies": s.implies,
-        "createdAt": timestamp(s.created_at.as_ref()),
-        "updatedAt": timestamp(s.updated_at.as_ref()),
-        "etag": s.etag,
-    })
-}
+    use super::*;
+    use crate::pb::manage_scope_response::Result as ScopeResult;
 
-/// A `ManageScopeResponse`.
-pub fn scope_response(r: &pb::ManageScopeResponse) -> Value {
-    let mut value = json!({ "catalogRevision": int64(r.catalog_revision) });
-    let (key, result) = match &r.result {
-        Some(ScopeResult::Scopes(page)) => (
-            "scopes",
-            json!({
-                "scopes": page.scopes.iter().map(scope).collect::<Vec<_>>(),
-                "nextPageToken": page.next_page_token,
-            }),
-        ),
-        Some(ScopeResult::Scope(s)) => ("scope", scope(s)),
-        Some(ScopeResult::Deleted(d)) => (
-            "deleted",
-            json!({
-                "scope": d.scope.as_ref().map_or(Value::Null, scope),
-                "dryRun": d.dry_run,
-                "clients": d.clients,
-                "operations": d.operations,
-                "impliedBy": d.implied_by,
-            }),
-        ),
-        None => return value,
-    };
-    value[key] = result;
-    value
-}
-
-/// A `Tenant` (inline key material is never part of it).
-pub fn tenant(t: &pb::Tenant) -> Value {
-    json!({
-        "id": t.id,
-        "displayName": t.display_name,
-        "issuer": t.issuer,
-        "audiences": t.audiences,
-        "jwksUri": t.jwks_uri,
-        "hasInlineJwks": t.has_inline_jwks,
-        "algorithms": t.algorithms,
-        "leewaySeconds": t.leeway_seconds,
-        "requireAtJwtTyp": t.require_at_jwt_typ,
-        "jwksRefreshSeconds": t.jwks_refresh_seconds,
-        "dropUnknownScopes": t.drop_unknown_scopes,
-        "preset": t.preset,
-        "reservedScopes": t.reserved_scopes,
-        "catalogRevision": int64(t.catalog_revision),
-        "createdAt": timestamp(t.created_at.as_ref()),
-        "updatedAt": timestamp(t.updated_at.as_ref()),
-    })
-}
-
-/// A `ManageTenantResponse`.
-pub fn tenant_response(r: &pb::ManageTenantResponse) -> Value {
-    match &r.result {
-        Some(TenantResult::Tenants(page)) => json!({
-            "tenants": {
-                "tenants": page.tenants.iter().map(tenant).collect::<Vec<_>>(),
-                "nextPageToken": page.next_page_token,
-            }
-        }),
-        Some(TenantResult::Tenant(t)) => json!({ "tenant": tenant(t) }),
-        Some(TenantResult::Deleted(t)) => json!({ "deleted": tenant(t) }),
-        None => json!({}),
+    fn json_of<M: prost::Name>(message: &M) -> Value {
+        let mut out = Vec::new();
+        write(&mut out, message).unwrap();
+        serde_json::from_slice(&out).unwrap()
     }
-}
 
-/// A `Client`.
-pub fn client(c: &pb::Client) -> Value {
-    json!({
-        "clientId": c.client_id,
-        "name": c.name,
-        "firstParty": c.first_party,
-        "allowedScopes": c.allowed_scopes,
-    })
-}
+    #[test]
+    fn scope_response_follows_the_proto3_json_mapping() {
+        let response = pb::ManageScopeResponse {
+            result: Some(ScopeResult::Scope(pb::Scope {
+                id: 9_007_199_254_740_993,
+                tenant: "acme".into(),
+                name: "reports:read".into(),
+                is_system: true,
+                implies: vec!["courses:read".into()],
+                created_at: Some(Timestamp {
+                    seconds: 1_767_225_600,
+                    nanos: 500_000_000,
+                }),
+                ..pb::Scope::default()
+            })),
+            catalog_revision: 7,
+        };
 
-/// A `ManageClientResponse`.
-pub fn client_response(r: &pb::ManageClientResponse) -> Value {
-    let mut value = json!({ "catalogRevision": int64(r.catalog_revision) });
-    let (key, result) = match &r.result {
-        Some(ClientResult::Clients(page)) => (
-            "clients",
+        let value = json_of(&response);
+
+        assert_eq!(
+            value,
             json!({
-                "clients": page.clients.iter().map(client).collect::<Vec<_>>(),
-                "nextPageToken": page.next_page_token,
-            }),
-        ),
-        Some(ClientResult::Client(c)) => ("client", client(c)),
-        Some(ClientResult::Deleted(c)) => ("deleted", client(c)),
-        None => return value,
-    };
-    value[key] = result;
-    value
-}
-
-/// An `Operation`.
-pub fn operation(o: &pb::Operation) -> Value {
-    let alternatives: Vec<_> = o
-        .alternatives
-        .iter()
-        .map(|a| json!({ "scopes": a.scopes }))
-        .collect();
-    json!({
-        "name": o.name,
-        "description": o.description,
-        "alternatives": alternatives,
-    })
-}
-
-/// A `ManageOperationResponse`.
-pub fn operation_response(r: &pb::ManageOperationResponse) -> Value {
-    let mut value = json!({ "catalogRevision": int64(r.catalog_revision) });
-    let (key, result) = match &r.result {
-        Some(OpResult::Operations(page)) => (
-            "operations",
-            json!({
-                "operations": page.operations.iter().map(operation).collect::<Vec<_>>(),
-                "nextPageToken": page.next_page_token,
-            }),
-        ),
-        Some(OpResult::Operation(o)) => ("operation", operation(o)),
-        Some(OpResult::Deleted(o)) => ("deleted", operation(o)),
-        None => return value,
-    };
-    value[key] = result;
-    value
-}
-
-/// An `ExportCatalogResponse`.
-pub fn export_response(r: &pb::ExportCatalogResponse) -> Value {
-    json!({ "content": r.content, "catalogRevision": int64(r.catalog_revision) })
-}
-
-/// An `ImportCatalogResponse`.
-pub fn import_response(r: &pb::ImportCatalogResponse) -> Value {
-    json!({
-        "changes": r.changes,
-        "catalogRevision": int64(r.catalog_revision),
-        "dryRun": r.dry_run,
-    })
-}
-
-/// A `ListAuditEventsResponse`.
-pub fn audit_response(r: &pb::ListAuditEventsResponse) -> Value {
-    let events: Vec<_> = r
-        .events
-        .iter()
-        .map(|e| {
-            json!({
-                "id": int64(e.id),
-                "at": timestamp(e.at.as_ref()),
-                "actor": e.actor,
-                "action": e.action,
-                "target": e.target,
-                "before": e.before,
-                "after": e.after,
-                "revision": int64(e.revision),
+                "scope": {
+                    "id": "9007199254740993",
+                    "tenant": "acme",
+                    "name": "reports:read",
+                    "description": "",
+                    "isDefault": false,
+                    "isSystem": true,
+                    "isReserved": false,
+                    "implies": ["courses:read"],
+                    "createdAt": "2026-01-01T00:00:00.500Z",
+                    "etag": "",
+                },
+                "catalogRevision": "7",
             })
-        })
-        .collect();
-    json!({ "events": events, "nextPageToken": r.next_page_token })
+        );
+    }
+
+    #[test]
+    fn every_response_the_cli_prints_transcodes() {
+        let printed = [
+            json_of(&pb::ManageTenantResponse::default()),
+            json_of(&pb::ManageClientResponse::default()),
+            json_of(&pb::ManageOperationResponse::default()),
+            json_of(&pb::ExportCatalogResponse::default()),
+            json_of(&pb::ImportCatalogResponse::default()),
+            json_of(&pb::ListAuditEventsResponse::default()),
+        ];
+
+        assert_eq!(printed[0], json!({}), "an unset oneof is left out");
+        assert_eq!(printed[1], json!({ "catalogRevision": "0" }));
+        assert_eq!(printed[5], json!({ "events": [], "nextPageToken": "" }));
+    }
 }

@@ -4,7 +4,6 @@ use super::{
     Connection,
     connect::{Admin, all_pages, page},
     error::CliError,
-    json,
     output::{Printer, Table, fields},
 };
 use crate::pb::{
@@ -213,7 +212,7 @@ fn requirement(o: &pb::Operation) -> String {
 
 fn print(out: &mut Printer<'_>, response: &pb::ManageOperationResponse) -> Result<(), CliError> {
     if out.is_json() {
-        return out.json(&json::operation_response(response));
+        return out.json(response);
     }
     match &response.result {
         Some(OpResult::Operations(page)) => {

@@ -2,9 +2,7 @@
 
 use std::io::Write;
 
-use serde_json::Value;
-
-use super::error::CliError;
+use super::{error::CliError, json};
 
 /// The output format of the admin subcommands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,9 +30,9 @@ impl<'a> Printer<'a> {
         self.format == Output::Json
     }
 
-    /// Writes `value` pretty-printed, then a newline.
-    pub fn json(&mut self, value: &Value) -> Result<(), CliError> {
-        serde_json::to_writer_pretty(&mut *self.out, value).map_err(std::io::Error::from)?;
+    /// Writes `message` as pretty-printed proto3 JSON, then a newline.
+    pub fn json<M: prost::Name>(&mut self, message: &M) -> Result<(), CliError> {
+        json::write(&mut *self.out, message)?;
         writeln!(self.out)?;
         Ok(())
     }

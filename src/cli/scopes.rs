@@ -4,7 +4,6 @@ use super::{
     Connection,
     connect::{Admin, all_pages, page},
     error::CliError,
-    json,
     output::{Printer, Table, fields, list, yes_no},
 };
 use crate::pb::{
@@ -206,7 +205,7 @@ async fn list_all(
 
 fn print(out: &mut Printer<'_>, response: &pb::ManageScopeResponse) -> Result<(), CliError> {
     if out.is_json() {
-        return out.json(&json::scope_response(response));
+        return out.json(response);
     }
     match &response.result {
         Some(ScopeResult::Scopes(page)) => {

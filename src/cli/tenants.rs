@@ -6,7 +6,6 @@ use super::{
     Connection,
     connect::{Admin, next_token, page},
     error::CliError,
-    json,
     output::{Printer, Table, fields, list, yes_no},
 };
 use crate::pb::{
@@ -162,7 +161,7 @@ pub async fn run(
     };
     let response = Admin::connect(connection).await?.tenant(action).await?;
     if out.is_json() {
-        return out.json(&json::tenant_response(&response));
+        return out.json(&response);
     }
     match &response.result {
         Some(TenantResult::Tenant(tenant)) => show(out, tenant),
@@ -199,7 +198,7 @@ async fn list_all(admin: &Admin, out: &mut Printer<'_>) -> Result<(), CliError> 
                 next_page_token: String::new(),
             })),
         };
-        return out.json(&json::tenant_response(&response));
+        return out.json(&response);
     }
     table(out, &tenants)
 }
