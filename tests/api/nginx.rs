@@ -210,6 +210,9 @@ async fn a_real_nginx_answers_401_403_and_200_and_strips_spoofed_headers() {
     let seen = allowed.text().await.unwrap();
     assert!(seen.contains("subject=teacher-7 "), "upstream saw: {seen}");
     assert!(seen.contains("school:read"), "upstream saw: {seen}");
-    assert!(seen.contains("tenant=\n"), "a spoofed header got through: {seen}");
+    assert!(
+        seen.contains("tenant=\n"),
+        "a spoofed header got through: {seen}"
+    );
     assert_eq!(rerouted.status(), StatusCode::FORBIDDEN);
 }
