@@ -148,7 +148,7 @@ impl App {
         let admins = TokenAdmins::new(self.introspector.clone(), self.config.admin_tenant.clone());
         let auth = AdminAuth::new(self.config.admin_key.clone(), Some(Arc::new(admins)));
         let admin = AdminService::new(&self.introspector, auth.clone());
-        let introspection = IntrospectionService::new(self.introspector.clone(), auth);
+        let introspection = IntrospectionService::new(self.introspector.clone(), auth.clone());
         let decision = DecisionService::new(self.introspector.clone());
         let ext_authz = ExtAuthzService::new(Gateway::new(self.introspector.clone()));
 
@@ -165,7 +165,8 @@ impl App {
         let http = self.http_listener.map(|listener| {
             let router = crate::api::http::router(crate::api::http::HttpState::new(
                 reporter.clone(),
-                crate::api::gateway::Gateway::new(self.introspector.clone()),
+                self.introspector.clone(),
+                auth,
             ));
             let mut stopped = http_stopped;
             tokio::spawn(async move {

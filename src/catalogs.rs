@@ -33,7 +33,8 @@ pub use revocations::{RevocationIndex, token_digest};
 use crate::{
     scope::{CatalogIssue, CatalogSnapshot, CompiledCatalog, edit::Edit},
     store::{
-        Actor, Change, Committed, Planner, Revocation, Store, StoreError, TenantUpdate, now_ms,
+        Actor, Change, Committed, IntrospectionCredential, Planner, Revocation, Store, StoreError,
+        TenantUpdate, now_ms,
     },
     tenant::{Tenant, TenantId},
     token::VerifyPolicy,
@@ -368,6 +369,36 @@ impl Catalogs {
         actor: &Actor,
     ) -> Result<(), StoreError> {
         let result = self.store.revoke(id, revocation, actor).await;
+        self.written(id, Wrote::Catalog, &result);
+        result
+    }
+
+    /// Registers an introspection credential. Credentials are read from the store on every
+    /// HTTP introspection, never cached, so a deleted one stops working when the call returns.
+    pub async fn create_introspection_credential(
+        &self,
+        credential: &IntrospectionCredential,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .store
+            .create_introspection_credential(credential, actor)
+            .await;
+        self.written(&credential.tenant, Wrote::Catalog, &result);
+        result
+    }
+
+    /// Deletes an introspection credential of tenant `id`.
+    pub async fn delete_introspection_credential(
+        &self,
+        id: &TenantId,
+        client_id: &str,
+        actor: &Actor,
+    ) -> Result<IntrospectionCredential, StoreError> {
+        let result = self
+            .store
+            .delete_introspection_credential(id, client_id, actor)
+            .await;
         self.written(id, Wrote::Catalog, &result);
         result
     }

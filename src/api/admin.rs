@@ -2,6 +2,7 @@
 //! `scope::edit` inside a store transaction.
 
 mod catalog;
+mod credentials;
 mod tenants;
 
 use tonic::{Request, Response, Status};
@@ -252,5 +253,14 @@ impl pb::scope_admin_server::ScopeAdmin for AdminService {
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
         Ok(Response::new(self.list_audit_events_inner(request).await?))
+    }
+
+    async fn manage_introspection_credential(
+        &self,
+        request: Request<pb::ManageIntrospectionCredentialRequest>,
+    ) -> Result<Response<pb::ManageIntrospectionCredentialResponse>, Status> {
+        Ok(Response::new(
+            self.manage_introspection_credential_inner(request).await?,
+        ))
     }
 }

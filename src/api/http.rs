@@ -13,7 +13,13 @@
 //! - `GET /healthz` answers 200 while the process runs; `GET /readyz` 200 while the gRPC health
 //!   of service `""` is SERVING and 503 otherwise (store down, shutting down).
 //!
+//! - `POST /oauth2/introspect` and `POST /t/{tenant}/oauth2/introspect`: **RFC 7662** for
+//!   resource servers that speak only HTTP (`http/introspect.rs`), over the same answer as the
+//!   gRPC `Introspect`.
+//!
 //! Bodies over 64 KiB are refused (413), unknown paths are 404, wrong methods 405.
+
+mod introspect;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -22,14 +28,16 @@ use axum::{
     extract::{DefaultBodyLimit, Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use tonic::Request;
 
 use super::{
+    auth::AdminAuth,
     gateway::{Denied, Gateway, GatewayDecision, GatewayRequirement, bearer_token},
     status::ApiError,
 };
+use crate::introspect::Introspector;
 use tonic_health::{
     pb::{HealthCheckRequest, health_check_response::ServingStatus, health_server::Health},
     server::{HealthReporter, HealthService},
@@ -43,6 +51,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct HttpState {
     health: Arc<HealthService>,
     gateway: Gateway,
+    introspector: Introspector,
+    auth: AdminAuth,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -52,12 +62,15 @@ impl std::fmt::Debug for HttpState {
 }
 
 impl HttpState {
-    /// Readiness follows the statuses `reporter` publishes for gRPC health; decisions are
-    /// `gateway`'s.
-    pub fn new(reporter: HealthReporter, gateway: Gateway) -> Self {
+    /// Readiness follows the statuses `reporter` publishes for gRPC health; decisions and
+    /// introspection run on `introspector`'s token pipeline; bearer admin credentials are
+    /// checked by `auth`, as on the gRPC port.
+    pub fn new(reporter: HealthReporter, introspector: Introspector, auth: AdminAuth) -> Self {
         Self {
             health: Arc::new(HealthService::from_health_reporter(reporter)),
-            gateway,
+            gateway: Gateway::new(introspector.clone()),
+            introspector,
+            auth,
         }
     }
 }
@@ -71,6 +84,11 @@ pub fn router(state: HttpState) -> Router {
         .route(
             "/v1/authorize/{*rest}",
             get(forward_auth).post(forward_auth),
+        )
+        .route("/oauth2/introspect", post(introspect::introspect))
+        .route(
+            "/t/{tenant}/oauth2/introspect",
+            post(introspect::introspect_tenant),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

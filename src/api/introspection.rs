@@ -1,5 +1,7 @@
 //! `scopegate.v1.TokenIntrospection`: RFC 7662 answers from the token pipeline, and RFC 7009
-//! revocation.
+//! revocation. The answer itself is built in `answer.rs`, shared with the HTTP door.
+
+pub(crate) mod answer;
 
 use prost_types::{ListValue, Struct, Value, value::Kind};
 use tonic::{Request, Response, Status};
@@ -48,43 +50,28 @@ impl IntrospectionService {
         if let Some(tenant) = &tenant {
             crate::telemetry::record_tenant(tenant);
         }
-        let now = now_ms() / 1000;
-        let seen = self
-            .introspector
-            .introspect(tenant.as_ref(), &request.token, now)
-            .await?;
+        let answer = answer::answer(&self.introspector, tenant.as_ref(), &request.token).await?;
         let explain = |outcome: &str| {
             request.explain.then(|| pb::IntrospectExplain {
                 outcome: outcome.to_owned(),
-                cache_hit: seen.cache_hit,
+                cache_hit: answer.cache_hit,
                 token_fingerprint: token_fingerprint(&request.token),
             })
         };
-        let (state, token) = match (&seen.state, &seen.token) {
-            (Some(state), Ok(token)) => (state, token),
-            (_, Err(inactive)) => {
-                metrics::counter!("scopegate_introspections_total", "outcome" => inactive.0)
-                    .increment(1);
-                tracing::debug!(token = %token_fingerprint(&request.token), outcome = inactive.0, "inactive token");
+        let active = match &answer.active {
+            Ok(active) => active,
+            Err(outcome) => {
                 return Ok(pb::IntrospectResponse {
                     active: false,
-                    explain: explain(inactive.0),
-                    ..Default::default()
-                });
-            }
-            (None, Ok(_)) => {
-                return Ok(pb::IntrospectResponse {
-                    explain: explain("tenant_not_found"),
+                    explain: explain(outcome),
                     ..Default::default()
                 });
             }
         };
-        let grant = state
-            .compiled
-            .effective_grant(token.scopes.iter().map(String::as_str), seen.first_party());
+        let token = &active.token;
         Ok(pb::IntrospectResponse {
             active: true,
-            scope: grant.direct_scope_string(),
+            scope: active.scope.clone(),
             client_id: token.client_id.clone().unwrap_or_default(),
             username: token.username.clone().unwrap_or_default(),
             token_type: token.token_type.to_owned(),
@@ -95,9 +82,9 @@ impl IntrospectionService {
             aud: token.aud.clone(),
             iss: token.iss.clone(),
             jti: token.jti.clone().unwrap_or_default(),
-            tenant: state.tenant.id.to_string(),
+            tenant: active.tenant.to_string(),
             claims: Some(to_struct(&token.other_claims)),
-            catalog_revision: state.tenant.revision,
+            catalog_revision: active.catalog_revision,
             explain: explain("ok"),
         })
     }

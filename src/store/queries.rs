@@ -38,8 +38,9 @@ pub(super) const SET_REVISION: &str = "UPDATE tenants SET revision = $2 WHERE id
 
 /// A tenant's rows, children first: SQLite enforces `ON DELETE CASCADE` only with foreign
 /// keys on, and being explicit keeps both dialects identical.
-pub(super) const DELETE_TENANT: [&str; 5] = [
+pub(super) const DELETE_TENANT: [&str; 6] = [
     "DELETE FROM scopes WHERE tenant_id = $1",
+    "DELETE FROM introspection_credentials WHERE tenant_id = $1",
     "DELETE FROM clients WHERE tenant_id = $1",
     "DELETE FROM operations WHERE tenant_id = $1",
     "DELETE FROM revocations WHERE tenant_id = $1",
@@ -86,6 +87,17 @@ pub(super) const PUT_REVOCATION: &str = "INSERT INTO revocations (tenant_id, kin
     ON CONFLICT (tenant_id, kind, value) DO UPDATE SET not_before = excluded.not_before, \
     expires_at = excluded.expires_at, created_at_ms = excluded.created_at_ms";
 pub(super) const PRUNE_REVOCATIONS: &str = "DELETE FROM revocations WHERE expires_at < $1";
+
+pub(super) const INTROSPECTION_CREDENTIAL: &str = "SELECT client_id, tenant_id, name, \
+    secret_sha256, created_at_ms FROM introspection_credentials WHERE client_id = $1";
+pub(super) const INTROSPECTION_CREDENTIALS_AFTER: &str = "SELECT client_id, tenant_id, name, \
+    secret_sha256, created_at_ms FROM introspection_credentials \
+    WHERE tenant_id = $1 AND client_id > $2 ORDER BY client_id LIMIT $3";
+pub(super) const INSERT_INTROSPECTION_CREDENTIAL: &str = "INSERT INTO \
+    introspection_credentials (client_id, tenant_id, name, secret_sha256, created_at_ms) \
+    VALUES ($1, $2, $3, $4, $5)";
+pub(super) const DELETE_INTROSPECTION_CREDENTIAL: &str =
+    "DELETE FROM introspection_credentials WHERE tenant_id = $1 AND client_id = $2";
 
 pub(super) const PING: &str = "SELECT 1";
 /// The one-row write `check_writes` commits to learn whether the storage takes writes again.

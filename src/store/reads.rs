@@ -4,10 +4,10 @@
 use crate::tenant::{Tenant, TenantId};
 
 use super::{
-    AuditEvent, Revocation, StoreError,
+    AuditEvent, IntrospectionCredential, Revocation, StoreError,
     dialect::Dialect,
     queries,
-    rows::{AuditRow, RevocationRow, TenantRow},
+    rows::{AuditRow, IntrospectionCredentialRow, RevocationRow, TenantRow},
 };
 
 pub(super) async fn ping(conn: &mut impl Dialect) -> Result<(), StoreError> {
@@ -92,6 +92,31 @@ pub(super) async fn live_revocations(
         .fetch_all(
             queries::LIVE_REVOCATIONS,
             &[id.as_str().into(), now_unix.into()],
+        )
+        .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+pub(super) async fn introspection_credential(
+    conn: &mut impl Dialect,
+    client_id: &str,
+) -> Result<Option<IntrospectionCredential>, StoreError> {
+    let row: Option<IntrospectionCredentialRow> = conn
+        .fetch_optional(queries::INTROSPECTION_CREDENTIAL, &[client_id.into()])
+        .await?;
+    row.map(TryInto::try_into).transpose()
+}
+
+pub(super) async fn introspection_credentials(
+    conn: &mut impl Dialect,
+    id: &TenantId,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<IntrospectionCredential>, StoreError> {
+    let rows: Vec<IntrospectionCredentialRow> = conn
+        .fetch_all(
+            queries::INTROSPECTION_CREDENTIALS_AFTER,
+            &[id.as_str().into(), after.into(), i64::from(limit).into()],
         )
         .await?;
     rows.into_iter().map(TryInto::try_into).collect()

@@ -6,7 +6,7 @@ use crate::{
     tenant::{KeySource, Tenant, TenantId},
 };
 
-use super::{AuditEvent, Revocation, RevocationKind, StoreError};
+use super::{AuditEvent, IntrospectionCredential, Revocation, RevocationKind, StoreError};
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct TenantRow {
@@ -76,6 +76,33 @@ pub(super) struct RevocationRow {
     pub value: String,
     pub not_before: i64,
     pub expires_at: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct IntrospectionCredentialRow {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub secret_sha256: String,
+    pub created_at_ms: i64,
+}
+
+impl TryFrom<IntrospectionCredentialRow> for IntrospectionCredential {
+    type Error = StoreError;
+
+    fn try_from(row: IntrospectionCredentialRow) -> Result<Self, StoreError> {
+        let mut secret_sha256 = [0; 32];
+        hex::decode_to_slice(&row.secret_sha256, &mut secret_sha256)
+            .map_err(|e| corrupt("introspection credential", e))?;
+        Ok(Self {
+            tenant: TenantId::parse(&row.tenant_id)
+                .map_err(|e| corrupt("introspection credential", e))?,
+            client_id: row.client_id,
+            name: row.name,
+            secret_sha256,
+            created_at_ms: row.created_at_ms,
+        })
+    }
 }
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {

@@ -11,8 +11,8 @@ use sqlx::{
 };
 
 use super::{
-    Actor, AuditEvent, Change, ChangeHandler, Committed, Planner, Revocation, Store, StoreError,
-    TenantUpdate,
+    Actor, AuditEvent, Change, ChangeHandler, Committed, IntrospectionCredential, Planner,
+    Revocation, Store, StoreError, TenantUpdate,
     catalog::load,
     dialect::{Arg, Dialect, Record, arguments},
     queries, reads,
@@ -294,5 +294,44 @@ impl Store for SqliteStore {
 
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError> {
         writes::prune_revocations(&mut *self.pool.acquire().await?, now_unix).await
+    }
+
+    async fn introspection_credential(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<IntrospectionCredential>, StoreError> {
+        reads::introspection_credential(&mut *self.pool.acquire().await?, client_id).await
+    }
+
+    async fn introspection_credentials(
+        &self,
+        id: &TenantId,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<IntrospectionCredential>, StoreError> {
+        reads::introspection_credentials(&mut *self.pool.acquire().await?, id, after, limit).await
+    }
+
+    async fn create_introspection_credential(
+        &self,
+        credential: &IntrospectionCredential,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        writes::create_introspection_credential(&mut *tx, credential, actor).await?;
+        self.commit(tx).await
+    }
+
+    async fn delete_introspection_credential(
+        &self,
+        id: &TenantId,
+        client_id: &str,
+        actor: &Actor,
+    ) -> Result<IntrospectionCredential, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted =
+            writes::delete_introspection_credential(&mut *tx, id, client_id, actor).await?;
+        self.commit(tx).await?;
+        Ok(deleted)
     }
 }

@@ -5,16 +5,17 @@
 //! bumps its revision by exactly one and writes its audit records in the same transaction.
 
 use crate::{
-    scope::edit::{AuditRecord, Edit},
+    scope::edit::{AuditRecord, Edit, EditError},
     tenant::{Tenant, TenantId},
 };
 
 use super::{
-    Actor, Change, Committed, Planner, Revocation, StoreError, TenantUpdate,
+    Actor, Change, Committed, IntrospectionCredential, Planner, Revocation, StoreError,
+    TenantUpdate,
     catalog::{load, write_changes},
     dialect::Dialect,
-    now_ms, queries,
-    rows::{key_source_columns, strings_to_json},
+    now_ms, queries, reads,
+    rows::{TenantRow, key_source_columns, strings_to_json},
 };
 
 /// Writes the probe row; the caller commits it.
@@ -168,6 +169,95 @@ pub(super) async fn revoke(
     };
     audit(conn, id.as_str(), revision, actor, &record).await?;
     bump(conn, id, revision).await
+}
+
+/// See [`Store::create_introspection_credential`](super::Store::create_introspection_credential).
+pub(super) async fn create_introspection_credential<C: Dialect>(
+    conn: &mut C,
+    credential: &IntrospectionCredential,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    let current = lock_tenant(conn, &credential.tenant).await?;
+    let inserted = conn
+        .execute(
+            queries::INSERT_INTROSPECTION_CREDENTIAL,
+            &[
+                (&credential.client_id).into(),
+                credential.tenant.as_str().into(),
+                (&credential.name).into(),
+                hex::encode(credential.secret_sha256).into(),
+                credential.created_at_ms.into(),
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            return Err(EditError::AlreadyExists {
+                kind: "introspection credential",
+                name: credential.client_id.clone(),
+            }
+            .into());
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let revision = current.revision + 1;
+    let record = AuditRecord {
+        action: "introspection_credential.create",
+        target: credential.client_id.clone(),
+        before: String::new(),
+        after: credential_audit_json(credential),
+    };
+    audit(conn, credential.tenant.as_str(), revision, actor, &record).await?;
+    bump(conn, &credential.tenant, revision).await
+}
+
+/// See [`Store::delete_introspection_credential`](super::Store::delete_introspection_credential).
+pub(super) async fn delete_introspection_credential<C: Dialect>(
+    conn: &mut C,
+    id: &TenantId,
+    client_id: &str,
+    actor: &Actor,
+) -> Result<IntrospectionCredential, StoreError> {
+    let current = lock_tenant(conn, id).await?;
+    let not_found = || EditError::NotFound {
+        kind: "introspection credential",
+        name: client_id.to_owned(),
+    };
+    let credential = reads::introspection_credential(conn, client_id)
+        .await?
+        .filter(|c| c.tenant == *id)
+        .ok_or_else(not_found)?;
+    conn.execute(
+        queries::DELETE_INTROSPECTION_CREDENTIAL,
+        &[id.as_str().into(), client_id.into()],
+    )
+    .await?;
+    let revision = current.revision + 1;
+    let record = AuditRecord {
+        action: "introspection_credential.delete",
+        target: credential.client_id.clone(),
+        before: credential_audit_json(&credential),
+        after: String::new(),
+    };
+    audit(conn, id.as_str(), revision, actor, &record).await?;
+    bump(conn, id, revision).await?;
+    Ok(credential)
+}
+
+/// What the audit trail keeps of a credential: never its digest.
+fn credential_audit_json(credential: &IntrospectionCredential) -> String {
+    serde_json::json!({ "client_id": credential.client_id, "name": credential.name }).to_string()
+}
+
+/// Reads the tenant row the way every write starts (see [`Dialect::TENANT_FOR_WRITE`]),
+/// without its catalog.
+async fn lock_tenant<C: Dialect>(conn: &mut C, id: &TenantId) -> Result<Tenant, StoreError> {
+    let row: Option<TenantRow> = conn
+        .fetch_optional(C::TENANT_FOR_WRITE, &[id.as_str().into()])
+        .await?;
+    row.ok_or_else(|| StoreError::TenantNotFound(id.to_string()))?
+        .try_into()
 }
 
 /// Writes the edit's changes and its audit records.

@@ -19,8 +19,8 @@ use scopegate::{
     preset::{self, CatalogFile},
     scope::{AdminStyle, CatalogSnapshot, edit::Edit},
     store::{
-        self, Actor, AuditEvent, Change, ChangeHandler, Committed, Planner, Revocation,
-        RevocationKind, Store, StoreError, TenantUpdate,
+        self, Actor, AuditEvent, Change, ChangeHandler, Committed, IntrospectionCredential,
+        Planner, Revocation, RevocationKind, Store, StoreError, TenantUpdate,
     },
     tenant::{Tenant, TenantId},
     token::{JwksConfig, TokenCacheConfig},
@@ -307,6 +307,39 @@ impl Store for GatedStore {
     }
     async fn check_writes(&self) -> Result<(), StoreError> {
         self.inner.check_writes().await
+    }
+    async fn introspection_credential(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<IntrospectionCredential>, StoreError> {
+        self.inner.introspection_credential(client_id).await
+    }
+    async fn introspection_credentials(
+        &self,
+        id: &TenantId,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<IntrospectionCredential>, StoreError> {
+        self.inner.introspection_credentials(id, after, limit).await
+    }
+    async fn create_introspection_credential(
+        &self,
+        credential: &IntrospectionCredential,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .create_introspection_credential(credential, actor)
+            .await
+    }
+    async fn delete_introspection_credential(
+        &self,
+        id: &TenantId,
+        client_id: &str,
+        actor: &Actor,
+    ) -> Result<IntrospectionCredential, StoreError> {
+        self.inner
+            .delete_introspection_credential(id, client_id, actor)
+            .await
     }
 }
 

@@ -9,7 +9,7 @@ use scopegate::{
         AdminStyle, ScopeName,
         edit::{self, EditError, NewScope},
     },
-    store::{self, Actor, Revocation, RevocationKind, Store, StoreError},
+    store::{self, Actor, IntrospectionCredential, Revocation, RevocationKind, Store, StoreError},
     tenant::{KeySource, Tenant, TenantId},
 };
 
@@ -273,7 +273,125 @@ async fn deleting_a_tenant_keeps_its_audit_trail(backend: Backend) {
     );
 }
 
+fn credential(client_id: &str, tenant: &TenantId) -> IntrospectionCredential {
+    IntrospectionCredential {
+        client_id: client_id.to_owned(),
+        tenant: tenant.clone(),
+        name: format!("{client_id} resource server"),
+        secret_sha256: [7; 32],
+        created_at_ms: 5,
+    }
+}
+
+async fn introspection_credentials_round_trip_are_unique_and_bump_the_revision(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
+    let actor = Actor("test".into());
+    let other = tenant("museum", "https://id.museum.test");
+    let seed = preset::seed(
+        &CatalogFile::preset("loopwise").unwrap(),
+        AdminStyle::Colon,
+        1,
+    )
+    .unwrap();
+    store.create_tenant(&other, &seed, &actor).await.unwrap();
+
+    for client_id in ["ic_b", "ic_a"] {
+        store
+            .create_introspection_credential(&credential(client_id, &id), &actor)
+            .await
+            .unwrap();
+    }
+    let taken = store
+        .create_introspection_credential(&credential("ic_a", &other.id), &actor)
+        .await;
+    let unknown_tenant = store
+        .create_introspection_credential(
+            &credential("ic_c", &TenantId::parse("nowhere").unwrap()),
+            &actor,
+        )
+        .await;
+
+    assert!(matches!(
+        taken,
+        Err(StoreError::Rejected(EditError::AlreadyExists { .. }))
+    ));
+    assert!(matches!(unknown_tenant, Err(StoreError::TenantNotFound(_))));
+    let found = store.introspection_credential("ic_a").await.unwrap();
+    assert_eq!(found, Some(credential("ic_a", &id)));
+    let listed = store.introspection_credentials(&id, "", 10).await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|c| c.client_id.as_str()).collect();
+    assert_eq!(ids, ["ic_a", "ic_b"]);
+    let after = store
+        .introspection_credentials(&id, "ic_a", 10)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(
+        store
+            .introspection_credentials(&other.id, "", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.tenant(&id).await.unwrap().revision, 3);
+    let audit = store.audit_events(&id, 0, 10).await.unwrap();
+    assert_eq!(audit[0].action, "introspection_credential.create");
+    assert!(!audit[0].after.contains("0707"), "{}", audit[0].after);
+}
+
+async fn an_introspection_credential_is_deleted_only_from_its_own_tenant(backend: Backend) {
+    let Some((_db, store, id)) = seeded(backend).await else {
+        return;
+    };
+    let actor = Actor("test".into());
+    let other = tenant("museum", "https://id.museum.test");
+    let seed = preset::seed(
+        &CatalogFile::preset("loopwise").unwrap(),
+        AdminStyle::Colon,
+        1,
+    )
+    .unwrap();
+    store.create_tenant(&other, &seed, &actor).await.unwrap();
+    store
+        .create_introspection_credential(&credential("ic_a", &id), &actor)
+        .await
+        .unwrap();
+    store
+        .create_introspection_credential(&credential("ic_m", &other.id), &actor)
+        .await
+        .unwrap();
+
+    let foreign = store
+        .delete_introspection_credential(&other.id, "ic_a", &actor)
+        .await;
+    let deleted = store
+        .delete_introspection_credential(&id, "ic_a", &actor)
+        .await
+        .unwrap();
+    let again = store
+        .delete_introspection_credential(&id, "ic_a", &actor)
+        .await;
+    store.delete_tenant(&other.id, &actor).await.unwrap();
+
+    assert!(matches!(
+        foreign,
+        Err(StoreError::Rejected(EditError::NotFound { .. }))
+    ));
+    assert_eq!(deleted, credential("ic_a", &id));
+    assert!(matches!(
+        again,
+        Err(StoreError::Rejected(EditError::NotFound { .. }))
+    ));
+    assert_eq!(store.introspection_credential("ic_a").await.unwrap(), None);
+    // A deleted tenant takes its credentials with it.
+    assert_eq!(store.introspection_credential("ic_m").await.unwrap(), None);
+}
+
 backend_tests!(
+    introspection_credentials_round_trip_are_unique_and_bump_the_revision,
+    an_introspection_credential_is_deleted_only_from_its_own_tenant,
     a_tenant_round_trips_with_its_seeded_catalog,
     a_refused_plan_writes_nothing,
     an_edit_with_nothing_to_change_writes_nothing,

@@ -1,19 +1,33 @@
-//! The HTTP door: forward auth for nginx/Caddy/Traefik over the one decision path, liveness
-//! and readiness probes, and its refusals (unknown paths, wrong methods).
+//! The HTTP door: forward auth for nginx/Caddy/Traefik over the one decision path, RFC 7662
+//! introspection for HTTP-only resource servers, liveness and readiness probes, and its
+//! refusals (unknown paths, wrong methods, oversized or malformed bodies).
 
 use reqwest::StatusCode;
-use serde_json::json;
+use scopegate::pb::{
+    CreateIntrospectionCredential, DeleteIntrospectionCredential, ListAuditEventsRequest,
+    ListIntrospectionCredentials, ManageIntrospectionCredentialRequest,
+    manage_introspection_credential_request::Action as CredentialAction,
+    manage_introspection_credential_response::Result as CredentialResult,
+};
+use serde_json::{Value, json};
 
 use crate::{
     backend_tests,
-    helpers::{Backend, TestApp, TestDb, test_config},
-    tokens::{Idp, create_tenant_for},
+    helpers::{ADMIN_KEY, Backend, TestApp, TestDb, authed, test_config},
+    tokens::{Idp, create_tenant_for, now},
 };
 
 backend_tests!(
     probes_answer_and_unknown_paths_and_methods_are_refused,
     forward_auth_answers_401_403_and_200_with_the_facts_for_the_proxy,
     forward_auth_takes_the_route_from_the_query_over_client_headers,
+    a_registered_credential_introspects_an_active_token_as_rfc_7662_json,
+    an_inactive_token_is_active_false_alone,
+    a_wrong_missing_or_deleted_credential_is_401_with_the_basic_challenge,
+    another_tenants_credential_sees_the_token_inactive,
+    a_bearer_admin_credential_introspects_within_its_reach,
+    oversized_malformed_and_wrongly_sent_introspections_are_refused,
+    the_admin_api_shows_a_credential_secret_only_when_it_is_created,
 );
 
 /// A server with the HTTP door on a free port.
@@ -139,4 +153,389 @@ async fn forward_auth_takes_the_route_from_the_query_over_client_headers(backend
     assert_eq!(by_headers.status(), StatusCode::OK);
     assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(unknown_tenant.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Registers an introspection credential of `tenant`: its client id and secret.
+async fn register(app: &TestApp, tenant: &str) -> (String, String) {
+    let created = app
+        .admin()
+        .manage_introspection_credential(authed(ManageIntrospectionCredentialRequest {
+            tenant: tenant.to_owned(),
+            action: Some(CredentialAction::Create(CreateIntrospectionCredential {
+                name: "course catalogue API".to_owned(),
+            })),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(CredentialResult::Created(created)) = created.result else {
+        panic!("no credential created");
+    };
+    (created.credential.unwrap().client_id, created.client_secret)
+}
+
+/// `POST {url}` with `body` as a form.
+fn form(http: &reqwest::Client, url: &str, body: String) -> reqwest::RequestBuilder {
+    http.post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+}
+
+fn assert_challenged(response: &reqwest::Response, realm: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        format!("Basic realm=\"{realm}\"").as_str()
+    );
+}
+
+async fn a_registered_credential_introspects_an_active_token_as_rfc_7662_json(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, base, idp) = school_with_http(&db).await;
+    let (id, secret) = register(&app, "school").await;
+    let http = reqwest::Client::new();
+    let token = idp.mint(&json!({
+        "scope": "school:read",
+        "sub": "teacher-7",
+        "department": "maths",
+    }));
+
+    let answered = form(
+        &http,
+        &format!("{base}/oauth2/introspect"),
+        format!("token={token}&token_type_hint=access_token"),
+    )
+    .basic_auth(&id, Some(&secret))
+    .send()
+    .await
+    .unwrap();
+    let in_path = form(
+        &http,
+        &format!("{base}/t/school/oauth2/introspect"),
+        format!("token={token}"),
+    )
+    .basic_auth(&id, Some(&secret))
+    .send()
+    .await
+    .unwrap();
+
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert_eq!(answered.headers()["cache-control"], "no-store");
+    let body: Value = answered.json().await.unwrap();
+    assert_eq!(body["active"], true);
+    assert!(
+        body["scope"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|s| s == "school:read"),
+        "{body}"
+    );
+    assert_eq!(body["client_id"], "web-app");
+    assert_eq!(body["sub"], "teacher-7");
+    assert_eq!(body["iss"], "https://id.school.test");
+    assert_eq!(body["aud"], crate::tokens::AUDIENCE);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["tenant"], "school");
+    assert!(body["exp"].as_i64().unwrap() > now());
+    assert!(body["jti"].is_string() && body["iat"].is_i64(), "{body}");
+    // Claims beyond the standard ones are flattened at top level (RFC 7662 §2.2).
+    assert_eq!(body["department"], "maths");
+    assert_eq!(in_path.status(), StatusCode::OK);
+    let body: Value = in_path.json().await.unwrap();
+    assert_eq!(body["active"], true);
+}
+
+async fn an_inactive_token_is_active_false_alone(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, base, idp) = school_with_http(&db).await;
+    let (id, secret) = register(&app, "school").await;
+    let http = reqwest::Client::new();
+    let expired = idp.mint(&json!({ "iat": now() - 7200, "exp": now() - 3600 }));
+
+    for token in [expired.as_str(), "not-a-jwt"] {
+        let answered = form(
+            &http,
+            &format!("{base}/oauth2/introspect"),
+            format!("token={token}"),
+        )
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+
+        assert_eq!(answered.status(), StatusCode::OK);
+        let body: Value = answered.json().await.unwrap();
+        assert_eq!(body, json!({ "active": false }));
+    }
+}
+
+async fn a_wrong_missing_or_deleted_credential_is_401_with_the_basic_challenge(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, base, idp) = school_with_http(&db).await;
+    let (id, secret) = register(&app, "school").await;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/oauth2/introspect");
+    let token = idp.mint(&json!({ "scope": "school:read" }));
+    let body = format!("token={token}");
+
+    let anonymous = form(&http, &url, body.clone()).send().await.unwrap();
+    let wrong_secret = form(&http, &url, body.clone())
+        .basic_auth(&id, Some("not-the-secret"))
+        .send()
+        .await
+        .unwrap();
+    let unknown_id = form(&http, &url, body.clone())
+        .basic_auth("ic_AAAAAAAAAAAAAAAAAAAAAA", Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    let wrong_bearer = form(
+        &http,
+        &format!("{base}/t/school/oauth2/introspect"),
+        body.clone(),
+    )
+    .bearer_auth("not-an-admin-key")
+    .send()
+    .await
+    .unwrap();
+    let before_delete = form(&http, &url, body.clone())
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    app.admin()
+        .manage_introspection_credential(authed(ManageIntrospectionCredentialRequest {
+            tenant: "school".to_owned(),
+            action: Some(CredentialAction::Delete(DeleteIntrospectionCredential {
+                client_id: id.clone(),
+            })),
+        }))
+        .await
+        .unwrap();
+    let deleted = form(&http, &url, body.clone())
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+
+    assert_challenged(&anonymous, "scopegate");
+    let error: Value = anonymous.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_client");
+    assert_challenged(&wrong_secret, "scopegate");
+    assert_challenged(&unknown_id, "scopegate");
+    assert_challenged(&wrong_bearer, "school");
+    assert_eq!(before_delete.status(), StatusCode::OK);
+    // A deleted credential stops working when the delete returns.
+    assert_challenged(&deleted, "scopegate");
+}
+
+async fn another_tenants_credential_sees_the_token_inactive(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, base, idp) = school_with_http(&db).await;
+    let museum = Idp::new("https://id.museum.test", "m1");
+    create_tenant_for(&app, "museum", "loopwise", &museum).await;
+    let (id, secret) = register(&app, "museum").await;
+    let http = reqwest::Client::new();
+    let school_token = idp.mint(&json!({ "scope": "school:read" }));
+    let museum_token = museum.mint(&json!({ "scope": "school:read" }));
+
+    let foreign = form(
+        &http,
+        &format!("{base}/oauth2/introspect"),
+        format!("token={school_token}"),
+    )
+    .basic_auth(&id, Some(&secret))
+    .send()
+    .await
+    .unwrap();
+    let own = form(
+        &http,
+        &format!("{base}/oauth2/introspect"),
+        format!("token={museum_token}"),
+    )
+    .basic_auth(&id, Some(&secret))
+    .send()
+    .await
+    .unwrap();
+    let other_path = form(
+        &http,
+        &format!("{base}/t/school/oauth2/introspect"),
+        format!("token={school_token}"),
+    )
+    .basic_auth(&id, Some(&secret))
+    .send()
+    .await
+    .unwrap();
+
+    assert_eq!(foreign.status(), StatusCode::OK);
+    assert_eq!(
+        foreign.json::<Value>().await.unwrap(),
+        json!({ "active": false })
+    );
+    assert_eq!(own.json::<Value>().await.unwrap()["tenant"], "museum");
+    // Its credential is not one of school's.
+    assert_challenged(&other_path, "school");
+}
+
+async fn a_bearer_admin_credential_introspects_within_its_reach(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (_app, base, idp) = school_with_http(&db).await;
+    let http = reqwest::Client::new();
+    let token = idp.mint(&json!({ "scope": "school:read" }));
+
+    let by_issuer = form(
+        &http,
+        &format!("{base}/oauth2/introspect"),
+        format!("token={token}"),
+    )
+    .bearer_auth(ADMIN_KEY)
+    .send()
+    .await
+    .unwrap();
+    let in_path = form(
+        &http,
+        &format!("{base}/t/school/oauth2/introspect"),
+        format!("token={token}"),
+    )
+    .bearer_auth(ADMIN_KEY)
+    .send()
+    .await
+    .unwrap();
+
+    assert_eq!(by_issuer.status(), StatusCode::OK);
+    assert_eq!(by_issuer.json::<Value>().await.unwrap()["tenant"], "school");
+    assert_eq!(in_path.json::<Value>().await.unwrap()["active"], true);
+}
+
+async fn oversized_malformed_and_wrongly_sent_introspections_are_refused(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, base, idp) = school_with_http(&db).await;
+    let (id, secret) = register(&app, "school").await;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/oauth2/introspect");
+    let token = idp.mint(&json!({ "scope": "school:read" }));
+    let huge = "x".repeat(65 * 1024);
+
+    let oversized = form(&http, &url, format!("token={huge}"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    let missing = form(&http, &url, "token_type_hint=access_token".to_owned())
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    let twice = form(&http, &url, format!("token={token}&token={token}"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    let not_a_form = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(format!("{{\"token\":\"{token}\"}}"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    let bad_tenant = form(
+        &http,
+        &format!("{base}/t/Not_A_Tenant/oauth2/introspect"),
+        format!("token={token}"),
+    )
+    .basic_auth(&id, Some(&secret))
+    .send()
+    .await
+    .unwrap();
+    let get = http
+        .get(&url)
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    for refused in [missing, twice, not_a_form, bad_tenant] {
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let text = refused.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        assert!(!text.contains(&token), "the token is never echoed: {text}");
+    }
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+async fn the_admin_api_shows_a_credential_secret_only_when_it_is_created(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, _base, _idp) = school_with_http(&db).await;
+    let (id, secret) = register(&app, "school").await;
+    let digest = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+    };
+
+    let listed = app
+        .admin()
+        .manage_introspection_credential(authed(ManageIntrospectionCredentialRequest {
+            tenant: "school".to_owned(),
+            action: Some(CredentialAction::List(
+                ListIntrospectionCredentials::default(),
+            )),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let deleted = app
+        .admin()
+        .manage_introspection_credential(authed(ManageIntrospectionCredentialRequest {
+            tenant: "school".to_owned(),
+            action: Some(CredentialAction::Delete(DeleteIntrospectionCredential {
+                client_id: id.clone(),
+            })),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let audit = app
+        .admin()
+        .list_audit_events(authed(ListAuditEventsRequest {
+            tenant: "school".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+
+    assert_eq!(secret.len(), 43);
+    let Some(CredentialResult::Credentials(page)) = &listed.result else {
+        panic!("no page: {listed:?}");
+    };
+    assert_eq!(page.credentials.len(), 1);
+    assert_eq!(page.credentials[0].client_id, id);
+    assert_eq!(page.credentials[0].name, "course catalogue API");
+    for shown in [
+        format!("{listed:?}"),
+        format!("{deleted:?}"),
+        format!("{audit:?}"),
+    ] {
+        assert!(!shown.contains(&secret), "{shown}");
+        assert!(!shown.contains(&digest), "{shown}");
+    }
+    assert!(format!("{audit:?}").contains("introspection_credential.delete"));
 }

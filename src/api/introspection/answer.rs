@@ -1,0 +1,79 @@
+//! The RFC 7662 answer both introspection doors (gRPC `Introspect`, HTTP
+//! `POST /oauth2/introspect`) build from the one token pipeline: each only renders it.
+
+use std::sync::Arc;
+
+use crate::{
+    api::status::ApiError,
+    introspect::Introspector,
+    store::now_ms,
+    tenant::TenantId,
+    token::{VerifiedToken, token_fingerprint},
+};
+
+/// What the pipeline says about one token.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The active token's facts, or why it is inactive (for logs and explanations, never for
+    /// an RFC 7662 answer).
+    pub active: Result<Active, &'static str>,
+    /// The verified-token cache answered.
+    pub cache_hit: bool,
+}
+
+/// An active token, as introspection shows it.
+#[derive(Debug)]
+pub(crate) struct Active {
+    /// The verified claims.
+    pub token: Arc<VerifiedToken>,
+    /// The effective grant's direct scopes, space-separated (RFC 7662 `scope`).
+    pub scope: String,
+    /// The tenant that issued it.
+    pub tenant: TenantId,
+    /// The tenant's catalog revision the answer was computed at.
+    pub catalog_revision: i64,
+}
+
+/// Runs `token` through the pipeline for `tenant` (`None`: the tenant of its issuer) and
+/// builds the answer, counting inactive outcomes.
+pub(crate) async fn answer(
+    introspector: &Introspector,
+    tenant: Option<&TenantId>,
+    token: &str,
+) -> Result<Answer, ApiError> {
+    let seen = introspector
+        .introspect(tenant, token, now_ms() / 1000)
+        .await?;
+    let cache_hit = seen.cache_hit;
+    let (state, verified) = match (&seen.state, &seen.token) {
+        (Some(state), Ok(verified)) => (state, verified),
+        (_, Err(inactive)) => {
+            metrics::counter!("scopegate_introspections_total", "outcome" => inactive.0)
+                .increment(1);
+            tracing::debug!(token = %token_fingerprint(token), outcome = inactive.0, "inactive token");
+            return Ok(Answer {
+                active: Err(inactive.0),
+                cache_hit,
+            });
+        }
+        (None, Ok(_)) => {
+            return Ok(Answer {
+                active: Err("tenant_not_found"),
+                cache_hit,
+            });
+        }
+    };
+    let grant = state.compiled.effective_grant(
+        verified.scopes.iter().map(String::as_str),
+        seen.first_party(),
+    );
+    Ok(Answer {
+        active: Ok(Active {
+            token: Arc::clone(verified),
+            scope: grant.direct_scope_string(),
+            tenant: state.tenant.id.clone(),
+            catalog_revision: state.tenant.revision,
+        }),
+        cache_hit,
+    })
+}
