@@ -83,10 +83,12 @@ pub fn serve_metrics(addr: SocketAddr) -> Result<(), String> {
 }
 
 /// The descriptor sets of the services whose methods get a label of their own.
-const LABELLED: [&[u8]; 3] = [
+const LABELLED: [&[u8]; 5] = [
     crate::pb::FILE_DESCRIPTOR_SET,
+    crate::pb::ENVOY_EXT_AUTHZ_FILE_DESCRIPTOR_SET,
     tonic_health::pb::FILE_DESCRIPTOR_SET,
     tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
 ];
 
 /// Every method of [`LABELLED`] as `/package.Service/Method`, read from the descriptor sets the
@@ -229,6 +231,8 @@ mod tests {
             "/grpc.health.v1.Health/Check",
             "/grpc.health.v1.Health/Watch",
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            "/envoy.service.auth.v3.Authorization/Check",
         ];
 
         for path in expected {
@@ -240,6 +244,8 @@ mod tests {
             crate::pb::scope_admin_server::SERVICE_NAME,
             tonic_health::pb::health_server::SERVICE_NAME,
             tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME,
+            tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME,
+            crate::api::ext_authz::SERVICE_NAME,
         ];
         for method in METHODS.iter() {
             let (service, _) = method[1..].split_once('/').unwrap();
