@@ -28,10 +28,10 @@
 //!
 //! # One `ManageScope` write
 //!
-//! `api/admin.rs` authenticates and builds a plan (`scope::edit`) → [`catalogs::Catalogs::edit`]
-//! → `Store::edit` runs the plan inside one transaction against the locked catalog, writes the
-//! rows and the audit record, bumps the revision and announces the change (Postgres `NOTIFY`)
-//! → `Catalogs` invalidates what the write touched on this replica before the call returns;
+//! `api/admin/scopes.rs` authenticates and builds a plan (`scope::edit`) →
+//! [`catalogs::Catalogs::edit`] → `Store::edit` runs the plan inside one transaction against the
+//! locked catalog, writes the rows and the audit record, bumps the revision and announces the
+//! change (Postgres `NOTIFY`) → `Catalogs` invalidates what the write touched on this replica before the call returns;
 //! other replicas apply the announcement through `Catalogs::apply`.
 
 pub mod api;

@@ -1,8 +1,11 @@
 //! `scopegate.v1.ScopeAdmin`: thin handlers that authorize, convert, and hand the rules to
-//! `scope::edit` inside a store transaction.
+//! `scope::edit` inside a store transaction; one file per resource, one method per action.
 
 mod catalog;
+mod clients;
 mod credentials;
+mod operations;
+mod scopes;
 mod tenants;
 
 use tonic::{Request, Response, Status};
@@ -13,16 +16,18 @@ use super::{
     status::ApiError,
 };
 use crate::{
-    catalogs::Catalogs,
-    introspect::Introspector,
-    pb::{
-        self, manage_scope_request::Action as ScopeAction,
-        manage_scope_response::Result as ScopeResult,
-    },
-    scope::edit::{self, NewScope, ScopePatch},
-    store::{Actor, now_ms},
+    catalogs::Catalogs, introspect::Introspector, pb, scope::edit::EditError, store::Actor,
     tenant::TenantId,
 };
+
+/// NOT_FOUND for the `kind` named `name`, as the catalog's edit rules report it.
+fn not_found(kind: &'static str, name: &str) -> ApiError {
+    EditError::NotFound {
+        kind,
+        name: name.to_owned(),
+    }
+    .into()
+}
 
 /// The admin service.
 #[derive(Debug, Clone)]
@@ -73,134 +78,6 @@ impl AdminService {
         self.auth
             .authorize(request.metadata(), Some(tenant), access)
             .await
-    }
-
-    async fn manage_scope_inner(
-        &self,
-        request: Request<pb::ManageScopeRequest>,
-    ) -> Result<pb::ManageScopeResponse, ApiError> {
-        let message = request.get_ref();
-        let (tenant, action, actor) = self
-            .begin(&request, &message.tenant, message.action.as_ref(), |a| {
-                matches!(a, ScopeAction::List(_) | ScopeAction::Get(_))
-            })
-            .await?;
-        let scope = |t: &crate::tenant::Tenant, s| convert::scope(t.id.as_str(), s);
-        let (result, revision) = match action {
-            ScopeAction::List(list) => {
-                let committed = self.catalogs.get(&tenant).await?;
-                let scopes: Vec<_> = committed
-                    .catalog
-                    .scopes
-                    .iter()
-                    .filter(|s| !(list.discoverable_only && s.is_reserved))
-                    .collect();
-                let after = convert::page_after(list.page.as_ref())?;
-                let (page, next) = convert::paginate(
-                    &scopes,
-                    |s| s.name.as_str(),
-                    &after,
-                    convert::page_size(list.page.as_ref()),
-                );
-                let scopes = page
-                    .into_iter()
-                    .map(|s| scope(&committed.tenant, s))
-                    .collect();
-                (
-                    ScopeResult::Scopes(pb::ScopePage {
-                        scopes,
-                        next_page_token: next,
-                    }),
-                    committed.tenant.revision,
-                )
-            }
-            ScopeAction::Get(get) => {
-                let key = convert::scope_key(get.scope.as_ref(), "get.scope")?;
-                let committed = self.catalogs.get(&tenant).await?;
-                let found = edit::find_scope(&committed.catalog, &key)?;
-                (
-                    ScopeResult::Scope(scope(&committed.tenant, found)),
-                    committed.tenant.revision,
-                )
-            }
-            ScopeAction::Create(create) => {
-                let new = NewScope {
-                    name: convert::scope_name(&create.name, "create.name")?,
-                    description: create.description,
-                    is_default: create.is_default,
-                    implies: convert::scope_names(&create.implies, "create.implies")?,
-                };
-                let name = new.name.clone();
-                let now = now_ms();
-                let plan = move |_: &_, c: &_| edit::create_scope(c, new.clone(), now);
-                let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found =
-                    edit::find_scope(&committed.catalog, &edit::ScopeKey::Name(name.to_string()))?;
-                (
-                    ScopeResult::Scope(scope(&committed.tenant, found)),
-                    committed.tenant.revision,
-                )
-            }
-            ScopeAction::Update(update) => {
-                let key = convert::scope_key(update.scope.as_ref(), "update.scope")?;
-                let patch = ScopePatch {
-                    description: update.description,
-                    is_default: update.is_default,
-                    implies: update
-                        .implies
-                        .map(|i| convert::scope_names(&i.names, "update.implies.names"))
-                        .transpose()?,
-                    etag: Some(update.etag).filter(|e| !e.is_empty()),
-                };
-                let now = now_ms();
-                let plan_key = key.clone();
-                let plan = move |_: &_, c: &_| edit::update_scope(c, &plan_key, patch.clone(), now);
-                let (committed, _) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                let found = edit::find_scope(&committed.catalog, &key)?;
-                (
-                    ScopeResult::Scope(scope(&committed.tenant, found)),
-                    committed.tenant.revision,
-                )
-            }
-            ScopeAction::Delete(delete) => {
-                let key = convert::scope_key(delete.scope.as_ref(), "delete.scope")?;
-                let etag = Some(delete.etag).filter(|e| !e.is_empty());
-                let now = now_ms();
-                let plan = move |_: &_, c: &_| edit::delete_scope(c, &key, etag.as_deref(), now);
-                let (tenant_name, revision, planned) = if delete.dry_run {
-                    let committed = self.catalogs.get(&tenant).await?;
-                    let planned = plan(&committed.tenant, &committed.catalog)?;
-                    (
-                        committed.tenant.id.to_string(),
-                        committed.tenant.revision,
-                        planned,
-                    )
-                } else {
-                    let (committed, planned) = self.catalogs.edit(&tenant, &actor, &plan).await?;
-                    (
-                        committed.tenant.id.to_string(),
-                        committed.tenant.revision,
-                        planned,
-                    )
-                };
-                let deletion = planned.deletion.unwrap_or_default();
-                let deleted = pb::ScopeDeletion {
-                    scope: deletion
-                        .scope
-                        .as_ref()
-                        .map(|s| convert::scope(&tenant_name, s)),
-                    dry_run: delete.dry_run,
-                    clients: deletion.clients,
-                    operations: deletion.operations,
-                    implied_by: deletion.implied_by,
-                };
-                (ScopeResult::Deleted(deleted), revision)
-            }
-        };
-        Ok(pb::ManageScopeResponse {
-            result: Some(result),
-            catalog_revision: revision,
-        })
     }
 }
 
