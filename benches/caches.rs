@@ -124,7 +124,7 @@ fn caches(c: &mut Criterion) {
     let f = rt.block_on(fixture());
     let mut group = c.benchmark_group("token_cache");
     group.bench_function("key_sha256", |b| {
-        b.iter(|| token_cache_key(black_box(&f.id), black_box(&f.token)));
+        b.iter(|| token_cache_key(black_box(f.id.as_str()), black_box(&f.token)));
     });
     let cache = VerifiedTokenCache::new(&TokenCacheConfig::default());
     let facts = |now| async move {
@@ -151,11 +151,11 @@ fn caches(c: &mut Criterion) {
         current: 0,
         floor: 0,
     };
-    rt.block_on(cache.get_or_verify(&f.id, &f.token, now, steady, || facts(now)));
+    rt.block_on(cache.get_or_verify(f.id.as_str(), &f.token, now, steady, || facts(now)));
     group.bench_function("hit", |b| {
         b.to_async(&rt).iter(|| async {
             let hit = cache
-                .get_or_verify(&f.id, &f.token, now, steady, || async {
+                .get_or_verify(f.id.as_str(), &f.token, now, steady, || async {
                     Err(Rejection::BadSignature)
                 })
                 .await;

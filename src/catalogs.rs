@@ -451,7 +451,7 @@ async fn read_state(
         }
     }
     Ok(Arc::new(TenantState {
-        policy: VerifyPolicy::from_tenant(&tenant),
+        policy: tenant.verify_policy(),
         stripe: Stripe::of(&id),
         tenant,
         catalog,

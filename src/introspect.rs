@@ -116,7 +116,7 @@ impl Introspector {
             }
             Err(err) => return Err(err),
         };
-        let tenant = &state.tenant;
+        let (policy, keyring) = (&state.policy, state.tenant.keyring());
         let token_text = token;
         // Cached verifications count only if made under the tenant's current keys and policy.
         let generation = Generation {
@@ -125,9 +125,17 @@ impl Introspector {
         };
         let verified = self
             .tokens
-            .get_or_verify(tenant_id, token, now_unix, generation, || async move {
-                self.keys.verify_for_tenant(token, tenant, now_unix).await
-            })
+            .get_or_verify(
+                tenant_id.as_str(),
+                token,
+                now_unix,
+                generation,
+                || async move {
+                    self.keys
+                        .verify_with(token, policy, keyring, now_unix)
+                        .await
+                },
+            )
             .await;
         let cache_hit = matches!(verified.source, CacheSource::Hit | CacheSource::NegativeHit);
         let token = match verified.result {

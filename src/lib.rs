@@ -10,10 +10,10 @@
 //! | [`api`] | thin gRPC handlers per service; `api/convert.rs` (proto ⇄ domain), `api/status.rs` (the one error → `tonic::Status` table), admin authentication (`api/auth.rs`, `api/admin_token.rs`); the token subject every door shares (`api/subject.rs`); the gateway-neutral decision (`api/gateway.rs`) and Envoy ext_authz over it (`api/ext_authz.rs`); the RFC 7662 answer every introspection door renders (`api/introspection/answer.rs`); the HTTP door (`api/http.rs`: probes, forward auth, RFC 7662 introspection in `api/http/introspect.rs`) and introspection credentials' secrets (`api/client_secret.rs`) |
 //! | [`introspect`] | the token pipeline shared by `Introspect`, `CheckScopes` and admin tokens: route by issuer, verify through the verified-token cache, re-check, apply revocations |
 //! | [`catalogs`] | the tenant-state cache in front of the store, **the one write path** (every write goes through `Catalogs`), and the one place that decides what a change invalidates (`Catalogs::apply`); invalidation generations (`catalogs/generations.rs`) make a value loaded before a write unusable after it |
-//! | [`token`] | JWT verification (RFC 9068 / RFC 8725), key sets and JWKS fetching with destination checks, the verified-token cache |
 //! | [`store`] | the persistence port (`Store`), SQLite and Postgres implementations, migrations, the change feed's vocabulary (`store::Change`) |
 //! | [`scope`] | the pure domain: scope names, catalogs compiled for decisions, requirements, decisions and RFC 6750 challenges, catalog edit rules. No I/O |
-//! | [`tenant`] | tenant ids and settings |
+//! | [`tenant`] | tenant ids and settings, and their conversion into what `token` verifies with (`Tenant::verify_policy`, `Tenant::keyring`) |
+//! | [`token`] | JWT verification (RFC 9068 / RFC 8725), key sets and JWKS fetching with destination checks, the verified-token cache; knows nothing of tenants: it verifies under a `VerifyPolicy` with the keys of a `Keyring` |
 //! | [`preset`] | catalog presets and the import/export file format |
 //! | [`config`], [`telemetry`], [`cli`], [`bench`], [`pb`] | configuration, logs/metrics/traces, the admin CLI, the load benchmark, generated code |
 //!

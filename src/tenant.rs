@@ -1,10 +1,14 @@
 //! Tenants: the slug that names one and the token-verification settings it carries.
 
 mod settings;
+mod verification;
 
 use std::fmt;
 
 use crate::scope::AdminStyle;
+
+/// Where a tenant's verification keys come from (the token module's type).
+pub use crate::token::KeySource;
 
 pub use settings::{
     DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFRESH_SECONDS, KNOWN_ALGORITHMS, MAX_AUDIENCES,
@@ -62,29 +66,6 @@ impl fmt::Display for TenantId {
 impl fmt::Debug for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", &*self.0)
-    }
-}
-
-/// Where a tenant's verification keys come from.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub enum KeySource {
-    /// No keys yet: every token of this tenant is inactive.
-    #[default]
-    None,
-    /// A JWK set (RFC 7517 JSON) stored with the tenant. May hold `oct` keys (HMAC secrets),
-    /// which are never echoed back by the admin API.
-    Inline(String),
-    /// A `jwks_uri` fetched over HTTP(S) and cached.
-    Uri(String),
-}
-
-impl fmt::Debug for KeySource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::None => f.write_str("None"),
-            Self::Inline(_) => f.write_str("Inline(<jwks>)"),
-            Self::Uri(uri) => write!(f, "Uri({uri:?})"),
-        }
     }
 }
 

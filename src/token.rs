@@ -2,9 +2,10 @@
 //! the verified-token cache.
 //!
 //! The path of a token: [`peek_issuer`] (unverified, only to route to a tenant) →
-//! [`VerifiedTokenCache::get_or_verify`] → on a miss [`JwksProvider::verify_for_tenant`], which gets
-//! the tenant's [`KeySet`] and runs [`verify`]; an unknown `kid` triggers at most one JWKS refresh
-//! per tenant and interval. Everything fails closed: any doubt is a [`Rejection`], whose label goes
+//! [`VerifiedTokenCache::get_or_verify`] → on a miss [`JwksProvider::verify_with`], which gets
+//! the [`KeySet`] of the tenant's [`Keyring`] and runs [`verify`]; an unknown `kid` triggers at
+//! most one JWKS refresh per owner and interval. Nothing here knows what a tenant is: the tenant
+//! module converts its settings into a [`VerifyPolicy`] and a [`Keyring`]. Everything fails closed: any doubt is a [`Rejection`], whose label goes
 //! to logs and metrics and never into an RFC 7662 answer.
 //!
 //! Nothing here logs a token or key material: a token appears only as [`token_fingerprint`].
@@ -22,6 +23,7 @@ mod remote;
 mod roca;
 mod signature;
 mod skip;
+mod source;
 mod strict_json;
 mod verify;
 
@@ -41,6 +43,7 @@ pub use keys::{
 };
 pub use rejection::Rejection;
 pub use skip::SkipReason;
+pub use source::{KeySource, Keyring};
 pub use verify::{VerifyPolicy, peek_issuer, verify};
 
 /// Re-exported so callers can name algorithms without depending on `jsonwebtoken` directly.

@@ -20,16 +20,15 @@ use sha2::{Digest, Sha256};
 use super::MAX_TOKEN_BYTES;
 use super::claims::VerifiedToken;
 use super::rejection::Rejection;
-use crate::tenant::TenantId;
 
 /// SHA-256(tenant ‖ 0x00 ‖ token): the only form in which the cache knows a token.
 pub type TokenCacheKey = [u8; 32];
 
-/// The cache key for a tenant's token. The 0x00 separator cannot occur in a tenant slug, so no two
-/// (tenant, token) pairs share an input.
-pub fn token_cache_key(tenant: &TenantId, token: &str) -> TokenCacheKey {
+/// The cache key for a tenant's token, the tenant named by its id. The 0x00 separator cannot occur
+/// in a tenant slug, so no two (tenant, token) pairs share an input.
+pub fn token_cache_key(tenant: &str, token: &str) -> TokenCacheKey {
     let mut hasher = Sha256::new();
-    hasher.update(tenant.as_str().as_bytes());
+    hasher.update(tenant.as_bytes());
     hasher.update([0u8]);
     hasher.update(token.as_bytes());
     hasher.finalize().into()
@@ -168,7 +167,7 @@ impl VerifiedTokenCache {
     /// served. An oversized token is refused before hashing.
     pub async fn get_or_verify<F, Fut>(
         &self,
-        tenant: &TenantId,
+        tenant: &str,
         token: &str,
         now_unix: i64,
         generation: Generation,

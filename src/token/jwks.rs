@@ -1,5 +1,5 @@
-//! Each tenant's key set: inline sets parsed once (cached by a hash of the JSON), `jwks_uri` sets
-//! fetched and cached per (tenant, uri), refreshed when older than `jwks_refresh_seconds` and on
+//! Each owner's key set: inline sets parsed once (cached by a hash of the JSON), `jwks_uri` sets
+//! fetched and cached per (owner, uri), refreshed when older than the keyring's interval and on
 //! an unknown `kid` at most once per that interval, with concurrent refreshes coalesced into one
 //! fetch and a failed refresh keeping the previous set.
 
@@ -15,9 +15,9 @@ use super::destination::NetworkPolicy;
 use super::keys::{KeyError, KeyOrigin, KeySet, MAX_JWKS_BYTES};
 use super::rejection::Rejection;
 use super::remote::{Clock, Fetcher, KidRefresh, Remote, kid_refresh_decision, spawn_fetch};
+use super::source::{KeySource, Keyring};
 use super::verify::{VerifyPolicy, verify};
 use super::{fetch, token_fingerprint};
-use crate::tenant::{KeySource, Tenant, TenantId};
 
 /// How JWK sets are fetched.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct JwksConfig {
     /// are refused by default).
     pub networks: NetworkPolicy,
     /// After a failed fetch, how long to serve the previous set (or the error) before trying again;
-    /// capped by the tenant's refresh interval.
+    /// capped by the keyring's refresh interval.
     pub failure_backoff: Duration,
 }
 
@@ -49,17 +49,12 @@ impl Default for JwksConfig {
     }
 }
 
-/// Loads and caches tenants' key sets. Cheap to clone; all clones share one cache.
+/// Loads and caches owners' key sets. Cheap to clone; all clones share one cache.
 #[derive(Clone)]
 pub struct JwksProvider {
     fetcher: Arc<Fetcher>,
     inline: Cache<[u8; 32], Result<Arc<KeySet>, KeyError>>,
-    remote: Cache<(TenantId, String), Arc<Remote>>,
-}
-
-/// The tenant's refresh interval; at least one second, so a zero can never mean "fetch always".
-fn refresh_interval(tenant: &Tenant) -> Duration {
-    Duration::from_secs(u64::from(tenant.jwks_refresh_seconds.max(1)))
+    remote: Cache<(String, String), Arc<Remote>>,
 }
 
 impl JwksProvider {
@@ -90,64 +85,64 @@ impl JwksProvider {
         self.fetcher.fetches.load(Ordering::Relaxed)
     }
 
-    /// The tenant's current key set: parsed once for an inline set; for a `jwks_uri`, fetched on
+    /// The keyring's current key set: parsed once for an inline set; for a `jwks_uri`, fetched on
     /// first use and again once older than the refresh interval (a stale set is served while a
     /// refresh is in flight, and kept when the refresh fails).
-    pub async fn keys(&self, tenant: &Tenant) -> Result<Arc<KeySet>, KeyError> {
-        match &tenant.key_source {
+    pub async fn keys(&self, keyring: Keyring<'_>) -> Result<Arc<KeySet>, KeyError> {
+        match keyring.source {
             KeySource::None => Err(KeyError::NoKeySource),
             KeySource::Inline(json) => {
                 let digest: [u8; 32] = Sha256::digest(json.as_bytes()).into();
                 let parse = async { KeySet::parse(json, KeyOrigin::Inline).map(Arc::new) };
                 self.inline.get_with(digest, parse).await
             }
-            KeySource::Uri(uri) => self.remote_keys(tenant, uri).await,
+            KeySource::Uri(uri) => self.remote_keys(keyring, uri).await,
         }
     }
 
     /// Re-fetches a `jwks_uri` set because a token named an unknown `kid`: at most one such fetch per
-    /// tenant and refresh interval, however many tokens ask, and callers that arrive while one is
+    /// owner and refresh interval, however many tokens ask, and callers that arrive while one is
     /// in flight share its result. Returns the set to retry with (`None` for inline sets, or when
     /// there is no set at all).
-    pub async fn refresh_on_unknown_kid(&self, tenant: &Tenant) -> Option<Arc<KeySet>> {
-        let KeySource::Uri(uri) = &tenant.key_source else {
+    pub async fn refresh_on_unknown_kid(&self, keyring: Keyring<'_>) -> Option<Arc<KeySet>> {
+        let KeySource::Uri(uri) = keyring.source else {
             return None;
         };
         let requested_at = self.fetcher.clock.now();
-        let remote = self.remote(tenant, uri).await;
+        let remote = self.remote(keyring.owner, uri).await;
         let mut gate = Arc::clone(&remote.gate).lock_owned().await;
-        match kid_refresh_decision(&gate, requested_at, refresh_interval(tenant)) {
+        match kid_refresh_decision(&gate, requested_at, keyring.refresh_interval()) {
             KidRefresh::Coalesced | KidRefresh::Throttled => remote.snapshot().map(|s| s.keys),
             KidRefresh::Fetch => {
                 gate.last_kid_refresh = Some(self.fetcher.clock.now());
-                let (fetcher, id) = (Arc::clone(&self.fetcher), tenant.id.clone());
-                spawn_fetch(fetcher, remote, gate, id, uri.clone())
+                let (fetcher, owner) = (Arc::clone(&self.fetcher), keyring.owner.to_owned());
+                spawn_fetch(fetcher, remote, gate, owner, uri.clone())
                     .await
                     .ok()
             }
         }
     }
 
-    /// [`verify`] with the tenant's policy and keys; on [`Rejection::UnknownKid`] asks for one
+    /// [`verify`] with `policy` and the keyring's keys; on [`Rejection::UnknownKid`] asks for one
     /// refresh and retries once with the new set. Key loading failures are
     /// [`Rejection::KeysUnavailable`].
-    pub async fn verify_for_tenant(
+    pub async fn verify_with(
         &self,
         token: &str,
-        tenant: &Tenant,
+        policy: &VerifyPolicy,
+        keyring: Keyring<'_>,
         now_unix: i64,
     ) -> Result<VerifiedToken, Rejection> {
-        let policy = VerifyPolicy::from_tenant(tenant);
-        let keys = self.keys(tenant).await.map_err(|error| {
-            tracing::debug!(tenant = %tenant.id, %error, "tenant keys unavailable");
+        let keys = self.keys(keyring).await.map_err(|error| {
+            tracing::debug!(tenant = %keyring.owner, %error, "tenant keys unavailable");
             Rejection::KeysUnavailable
         })?;
-        match verify(token, &policy, &keys, now_unix) {
+        match verify(token, policy, &keys, now_unix) {
             Err(Rejection::UnknownKid) => {
-                tracing::debug!(tenant = %tenant.id, token = %token_fingerprint(token), "unknown kid");
-                match self.refresh_on_unknown_kid(tenant).await {
+                tracing::debug!(tenant = %keyring.owner, token = %token_fingerprint(token), "unknown kid");
+                match self.refresh_on_unknown_kid(keyring).await {
                     Some(fresh) if !Arc::ptr_eq(&fresh, &keys) => {
-                        verify(token, &policy, &fresh, now_unix)
+                        verify(token, policy, &fresh, now_unix)
                     }
                     _ => Err(Rejection::UnknownKid),
                 }
@@ -156,16 +151,16 @@ impl JwksProvider {
         }
     }
 
-    async fn remote(&self, tenant: &Tenant, uri: &str) -> Arc<Remote> {
-        let key = (tenant.id.clone(), uri.to_owned());
+    async fn remote(&self, owner: &str, uri: &str) -> Arc<Remote> {
+        let key = (owner.to_owned(), uri.to_owned());
         self.remote
             .get_with(key, async { Arc::new(Remote::default()) })
             .await
     }
 
-    async fn remote_keys(&self, tenant: &Tenant, uri: &str) -> Result<Arc<KeySet>, KeyError> {
-        let remote = self.remote(tenant, uri).await;
-        let interval = refresh_interval(tenant);
+    async fn remote_keys(&self, keyring: Keyring<'_>, uri: &str) -> Result<Arc<KeySet>, KeyError> {
+        let remote = self.remote(keyring.owner, uri).await;
+        let interval = keyring.refresh_interval();
         let asked_at = self.fetcher.clock.now();
         if let Some(keys) = remote.fresh(asked_at, interval) {
             return Ok(keys);
@@ -190,8 +185,8 @@ impl JwksProvider {
                 .map(|s| s.keys)
                 .ok_or_else(|| error.clone());
         }
-        let (fetcher, id) = (Arc::clone(&self.fetcher), tenant.id.clone());
-        spawn_fetch(fetcher, remote, gate, id, uri.to_owned()).await
+        let (fetcher, owner) = (Arc::clone(&self.fetcher), keyring.owner.to_owned());
+        spawn_fetch(fetcher, remote, gate, owner, uri.to_owned()).await
     }
 
     /// Moves the provider's clock forward, standing in for the passing of time.

@@ -1,4 +1,4 @@
-//! One (tenant, `jwks_uri`) entry of the JWKS provider: the current set (readable without waiting),
+//! One (owner, `jwks_uri`) entry of the JWKS provider: the current set (readable without waiting),
 //! the gate that serialises fetches and remembers when they happened, and the refresh rules.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,6 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use super::fetch;
 use super::jwks::JwksConfig;
 use super::keys::{KeyError, KeyOrigin, KeySet};
-use crate::tenant::TenantId;
 
 /// Monotonic time for refresh decisions. Tests move it forward instead of sleeping.
 #[derive(Debug, Default)]
@@ -111,10 +110,10 @@ pub(crate) async fn spawn_fetch(
     fetcher: Arc<Fetcher>,
     remote: Arc<Remote>,
     gate: OwnedMutexGuard<Gate>,
-    tenant: TenantId,
+    owner: String,
     uri: String,
 ) -> Result<Arc<KeySet>, KeyError> {
-    tokio::spawn(run_fetch(fetcher, remote, gate, tenant, uri))
+    tokio::spawn(run_fetch(fetcher, remote, gate, owner, uri))
         .await
         .unwrap_or_else(|_| Err(KeyError::Fetch("the refresh task failed".to_owned())))
 }
@@ -123,7 +122,7 @@ async fn run_fetch(
     fetcher: Arc<Fetcher>,
     remote: Arc<Remote>,
     mut gate: OwnedMutexGuard<Gate>,
-    tenant: TenantId,
+    owner: String,
     uri: String,
 ) -> Result<Arc<KeySet>, KeyError> {
     let started = fetcher.clock.now();
@@ -133,9 +132,9 @@ async fn run_fetch(
     match fetched.and_then(|body| KeySet::parse(&body, KeyOrigin::Published)) {
         Ok(set) => {
             for skipped in set.skipped() {
-                tracing::warn!(%tenant, %uri, %skipped, "JWK set: key skipped");
+                tracing::warn!(tenant = %owner, %uri, %skipped, "JWK set: key skipped");
             }
-            tracing::info!(%tenant, %uri, keys = set.keys().len(), "JWK set fetched");
+            tracing::info!(tenant = %owner, %uri, keys = set.keys().len(), "JWK set fetched");
             let keys = Arc::new(set);
             let snapshot = Snapshot {
                 keys: Arc::clone(&keys),
@@ -149,7 +148,7 @@ async fn run_fetch(
             Ok(keys)
         }
         Err(error) => {
-            tracing::warn!(%tenant, %uri, %error, "JWK set fetch failed; keeping the previous set");
+            tracing::warn!(tenant = %owner, %uri, %error, "JWK set fetch failed; keeping the previous set");
             gate.last_failure = Some((fetcher.clock.now(), error.clone()));
             remote.snapshot().map(|s| s.keys).ok_or(error)
         }

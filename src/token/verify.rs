@@ -11,9 +11,8 @@ use super::jws::{split_compact, verify_jws};
 use super::keys::KeySet;
 use super::rejection::Rejection;
 use super::{MAX_TOKEN_BYTES, strict_json};
-use crate::tenant::Tenant;
 
-/// What a tenant accepts. Built from a [`Tenant`] with [`VerifyPolicy::from_tenant`].
+/// What a tenant accepts; the tenant module builds it from the tenant's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyPolicy {
     /// Exact match with `iss`. Empty: no token is accepted.
@@ -27,30 +26,6 @@ pub struct VerifyPolicy {
     pub leeway_seconds: i64,
     /// Require `typ` = `at+jwt` or `application/at+jwt` (RFC 9068 §4).
     pub require_at_jwt_typ: bool,
-}
-
-impl VerifyPolicy {
-    /// The tenant's policy. Algorithm names are matched exactly (`RS256`, not `rs256`); names that
-    /// are not a supported JWS algorithm, `none` among them, are ignored, never widened.
-    pub fn from_tenant(tenant: &Tenant) -> Self {
-        let mut algorithms: Vec<Algorithm> = Vec::new();
-        for alg in tenant
-            .algorithms
-            .iter()
-            .filter_map(|name| name.parse::<Algorithm>().ok())
-        {
-            if !algorithms.contains(&alg) {
-                algorithms.push(alg);
-            }
-        }
-        Self {
-            issuer: tenant.issuer.clone(),
-            audiences: tenant.audiences.clone(),
-            algorithms,
-            leeway_seconds: i64::from(tenant.leeway_seconds),
-            require_at_jwt_typ: tenant.require_at_jwt_typ,
-        }
-    }
 }
 
 /// Verifies a compact JWT access token, in this order, failing closed: size (16 KiB) before any

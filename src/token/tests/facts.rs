@@ -5,9 +5,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use super::support::*;
-use crate::tenant::KeySource;
 use crate::token::{
-    BEARER, MAX_TOKEN_BYTES, VerifiedToken, VerifyPolicy, peek_issuer, token_fingerprint, verify,
+    BEARER, MAX_TOKEN_BYTES, VerifiedToken, peek_issuer, token_fingerprint, verify,
 };
 
 fn verified(claims: &Value) -> VerifiedToken {
@@ -114,21 +113,6 @@ fn peek_issuer_reads_iss_without_verifying_and_gives_up_on_garbage() {
     ] {
         assert_eq!(peek_issuer(garbage), None, "{garbage:.20}");
     }
-}
-
-#[test]
-fn policy_from_tenant_keeps_only_exact_algorithm_names() {
-    let mut tenant = tenant(KeySource::None);
-    tenant.algorithms = ["RS256", "none", "rs256", "HS256", "RS256", "ES512"]
-        .map(str::to_owned)
-        .to_vec();
-    tenant.leeway_seconds = 5;
-    let policy = VerifyPolicy::from_tenant(&tenant);
-    assert_eq!(policy.algorithms, [Algorithm::RS256, Algorithm::HS256]);
-    assert_eq!(policy.issuer, ISSUER);
-    assert_eq!(policy.audiences, [AUDIENCE]);
-    assert_eq!(policy.leeway_seconds, 5);
-    assert!(policy.require_at_jwt_typ);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::jwks_server::{Reply, Server};
 use super::support::*;
-use crate::tenant::{KeySource, Tenant};
+use crate::token::KeySource;
 use crate::token::{JwksConfig, JwksProvider, KeyError, NetworkPolicy, Rejection, SkipReason};
 
 /// The test servers listen on http://127.0.0.1: opt in to plain http and internal networks.
@@ -34,12 +34,12 @@ async fn a_fetched_set_is_reused_until_it_is_due() {
     let a = ec("a");
     let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
     let (provider, tenant) = (provider(), server.tenant());
-    let first = provider.keys(&tenant).await.expect("keys");
-    let second = provider.keys(&tenant).await.expect("keys");
+    let first = provider.keys(tenant.keyring()).await.expect("keys");
+    let second = provider.keys(tenant.keyring()).await.expect("keys");
     assert!(Arc::ptr_eq(&first, &second));
     assert!(
         provider
-            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .verify_with(&token(&a), &tenant.policy, tenant.keyring(), NOW)
             .await
             .is_ok()
     );
@@ -56,7 +56,7 @@ async fn concurrent_first_requests_share_one_fetch() {
         let (provider, tenant, token) = (provider.clone(), Arc::clone(&tenant), token(&a));
         tasks.spawn(async move {
             provider
-                .verify_for_tenant(&token, &tenant, NOW)
+                .verify_with(&token, &tenant.policy, tenant.keyring(), NOW)
                 .await
                 .is_ok()
         });
@@ -74,17 +74,19 @@ async fn a_rotated_key_verifies_after_one_refresh() {
     let (provider, tenant) = (provider(), server.tenant());
     assert!(
         provider
-            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .verify_with(&token(&a), &tenant.policy, tenant.keyring(), NOW)
             .await
             .is_ok()
     );
 
     server.set(Reply::Json(jwks_json(&[&a, &b])));
-    let rotated = provider.verify_for_tenant(&token(&b), &tenant, NOW).await;
+    let rotated = provider
+        .verify_with(&token(&b), &tenant.policy, tenant.keyring(), NOW)
+        .await;
     assert_eq!(rotated.map(|t| t.kid), Ok(Some("key-2027".to_owned())));
     assert!(
         provider
-            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .verify_with(&token(&a), &tenant.policy, tenant.keyring(), NOW)
             .await
             .is_ok()
     );
@@ -98,7 +100,7 @@ async fn a_flood_of_made_up_kids_costs_one_fetch_per_interval() {
     let (provider, tenant) = (provider(), Arc::new(server.tenant()));
     assert!(
         provider
-            .verify_for_tenant(&token(&a), &tenant, NOW)
+            .verify_with(&token(&a), &tenant.policy, tenant.keyring(), NOW)
             .await
             .is_ok()
     );
@@ -110,7 +112,11 @@ async fn a_flood_of_made_up_kids_costs_one_fetch_per_interval() {
             header["kid"] = json!(format!("made-up-{round}-{i}"));
             let token = mint(&a, &header, &claims());
             let (provider, tenant) = (provider.clone(), Arc::clone(&tenant));
-            tasks.spawn(async move { provider.verify_for_tenant(&token, &tenant, NOW).await });
+            tasks.spawn(async move {
+                provider
+                    .verify_with(&token, &tenant.policy, tenant.keyring(), NOW)
+                    .await
+            });
         }
         while let Some(result) = tasks.join_next().await {
             assert_eq!(result.expect("task").err(), Some(Rejection::UnknownKid));
@@ -123,7 +129,7 @@ async fn a_flood_of_made_up_kids_costs_one_fetch_per_interval() {
     server.set(Reply::Json(jwks_json(&[&a, &c])));
     assert_eq!(
         provider
-            .verify_for_tenant(&token(&c), &tenant, NOW)
+            .verify_with(&token(&c), &tenant.policy, tenant.keyring(), NOW)
             .await
             .err(),
         Some(Rejection::UnknownKid)
@@ -142,20 +148,25 @@ async fn a_failed_refresh_keeps_the_previous_set() {
     for broken in broken_replies {
         let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
         let (provider, tenant) = (provider(), server.tenant());
-        let before = provider.keys(&tenant).await.expect("keys");
+        let before = provider.keys(tenant.keyring()).await.expect("keys");
         server.set(broken);
         let mut header = header(&a);
         header["kid"] = json!("rotated-away");
         let refreshed = provider
-            .verify_for_tenant(&mint(&a, &header, &claims()), &tenant, NOW)
+            .verify_with(
+                &mint(&a, &header, &claims()),
+                &tenant.policy,
+                tenant.keyring(),
+                NOW,
+            )
             .await;
         assert_eq!(refreshed.err(), Some(Rejection::UnknownKid));
         assert_eq!(server.hits().await, 2);
-        let after = provider.keys(&tenant).await.expect("keys kept");
+        let after = provider.keys(tenant.keyring()).await.expect("keys kept");
         assert!(Arc::ptr_eq(&before, &after));
         assert!(
             provider
-                .verify_for_tenant(&token(&a), &tenant, NOW)
+                .verify_with(&token(&a), &tenant.policy, tenant.keyring(), NOW)
                 .await
                 .is_ok()
         );
@@ -167,16 +178,16 @@ async fn a_due_set_is_refreshed_and_a_failed_refresh_backs_off() {
     let (a, b) = (ec("a"), ec("b"));
     let server = Server::start(Reply::Json(jwks_json(&[&a]))).await;
     let (provider, tenant) = (provider(), server.tenant());
-    let first = provider.keys(&tenant).await.expect("keys");
+    let first = provider.keys(tenant.keyring()).await.expect("keys");
     server.set(Reply::Json(jwks_json(&[&b])));
     provider.advance_clock(3000);
     assert!(Arc::ptr_eq(
         &first,
-        &provider.keys(&tenant).await.expect("keys")
+        &provider.keys(tenant.keyring()).await.expect("keys")
     ));
     assert_eq!(server.hits().await, 1);
     provider.advance_clock(600);
-    let second = provider.keys(&tenant).await.expect("keys");
+    let second = provider.keys(tenant.keyring()).await.expect("keys");
     assert!(second.has_kid("b") && !second.has_kid("a"));
     assert_eq!(server.hits().await, 2);
 
@@ -184,20 +195,32 @@ async fn a_due_set_is_refreshed_and_a_failed_refresh_backs_off() {
     provider.advance_clock(3600);
     assert!(Arc::ptr_eq(
         &second,
-        &provider.keys(&tenant).await.expect("previous set kept")
+        &provider
+            .keys(tenant.keyring())
+            .await
+            .expect("previous set kept")
     ));
     assert_eq!(server.hits().await, 3);
     // Within the failure backoff (10 s) the stale set is served without another attempt...
     provider.advance_clock(5);
     assert!(Arc::ptr_eq(
         &second,
-        &provider.keys(&tenant).await.expect("previous set kept")
+        &provider
+            .keys(tenant.keyring())
+            .await
+            .expect("previous set kept")
     ));
     assert_eq!(server.hits().await, 3);
     // ...and after it, one more attempt.
     server.set(Reply::Json(jwks_json(&[&a, &b])));
     provider.advance_clock(5);
-    assert!(provider.keys(&tenant).await.expect("keys").has_kid("a"));
+    assert!(
+        provider
+            .keys(tenant.keyring())
+            .await
+            .expect("keys")
+            .has_kid("a")
+    );
     assert_eq!(server.hits().await, 4);
 }
 
@@ -205,7 +228,7 @@ async fn a_due_set_is_refreshed_and_a_failed_refresh_backs_off() {
 async fn a_failing_first_fetch_is_reported_and_not_retried_at_once() {
     let server = Server::start(Reply::Status(503)).await;
     let (provider, tenant) = (provider(), server.tenant());
-    let error = provider.keys(&tenant).await.err();
+    let error = provider.keys(tenant.keyring()).await.err();
     assert_eq!(
         error,
         Some(KeyError::Fetch(
@@ -214,7 +237,7 @@ async fn a_failing_first_fetch_is_reported_and_not_retried_at_once() {
     );
     assert_eq!(
         provider
-            .verify_for_tenant(&token(&ec("a")), &tenant, NOW)
+            .verify_with(&token(&ec("a")), &tenant.policy, tenant.keyring(), NOW)
             .await
             .err(),
         Some(Rejection::KeysUnavailable)
@@ -231,7 +254,7 @@ async fn oversized_and_secret_bearing_responses_are_refused() {
         ..local_config()
     })
     .expect("provider");
-    let error = small.keys(&server.tenant()).await.err();
+    let error = small.keys(server.tenant().keyring()).await.err();
     assert_eq!(
         error,
         Some(KeyError::Fetch(
@@ -240,7 +263,7 @@ async fn oversized_and_secret_bearing_responses_are_refused() {
     );
 
     server.set(Reply::Json(jwks_json(&[&hmac("h")])));
-    let error = provider().keys(&server.tenant()).await.err();
+    let error = provider().keys(server.tenant().keyring()).await.err();
     let Some(KeyError::NoUsableKeys { skipped }) = error else {
         panic!("expected NoUsableKeys, got {error:?}")
     };
@@ -256,7 +279,7 @@ async fn only_acceptable_uris_are_fetched() {
         "not a url",
     ] {
         let error = provider
-            .keys(&tenant(KeySource::Uri(uri.to_owned())))
+            .keys(tenant(KeySource::Uri(uri.to_owned())).keyring())
             .await
             .err();
         assert!(
@@ -265,7 +288,7 @@ async fn only_acceptable_uris_are_fetched() {
         );
     }
     assert_eq!(
-        provider.keys(&tenant(KeySource::None)).await.err(),
+        provider.keys(tenant(KeySource::None).keyring()).await.err(),
         Some(KeyError::NoKeySource)
     );
 }
@@ -275,30 +298,40 @@ async fn inline_sets_are_parsed_once_and_never_fetched() {
     let a = ec("a");
     let tenant = tenant(KeySource::Inline(jwks_json(&[&a])));
     let provider = provider();
-    let first = provider.keys(&tenant).await.expect("keys");
+    let first = provider.keys(tenant.keyring()).await.expect("keys");
     assert!(Arc::ptr_eq(
         &first,
-        &provider.keys(&tenant).await.expect("keys")
+        &provider.keys(tenant.keyring()).await.expect("keys")
     ));
-    assert!(provider.refresh_on_unknown_kid(&tenant).await.is_none());
+    assert!(
+        provider
+            .refresh_on_unknown_kid(tenant.keyring())
+            .await
+            .is_none()
+    );
     let mut header = header(&a);
     header["kid"] = json!("unknown");
     let unknown = provider
-        .verify_for_tenant(&mint(&a, &header, &claims()), &tenant, NOW)
+        .verify_with(
+            &mint(&a, &header, &claims()),
+            &tenant.policy,
+            tenant.keyring(),
+            NOW,
+        )
         .await;
     assert_eq!(unknown.err(), Some(Rejection::UnknownKid));
     assert_eq!(provider.fetch_count(), 0);
     let broken = tenant_with_inline(r#"{"keys":[]}"#);
     assert_eq!(
         provider
-            .verify_for_tenant(&token(&a), &broken, NOW)
+            .verify_with(&token(&a), &broken.policy, broken.keyring(), NOW)
             .await
             .err(),
         Some(Rejection::KeysUnavailable)
     );
 }
 
-fn tenant_with_inline(json: &str) -> Tenant {
+fn tenant_with_inline(json: &str) -> TestTenant {
     tenant(KeySource::Inline(json.to_owned()))
 }
 
@@ -319,7 +352,7 @@ async fn errors_of(provider: &JwksProvider, uris: &[String]) -> Vec<(String, Opt
         let (provider, uri) = (provider.clone(), uri.clone());
         tasks.spawn(async move {
             let error = provider
-                .keys(&tenant(KeySource::Uri(uri.clone())))
+                .keys(tenant(KeySource::Uri(uri.clone())).keyring())
                 .await
                 .err();
             (uri, error)
@@ -369,7 +402,10 @@ async fn internal_destinations_are_refused_before_connecting() {
 #[tokio::test]
 async fn plain_http_needs_the_allowance() {
     let server = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
-    let error = default_provider().keys(&server.tenant()).await.err();
+    let error = default_provider()
+        .keys(server.tenant().keyring())
+        .await
+        .err();
     assert!(matches!(error, Some(KeyError::InvalidUri(_))), "{error:?}");
     assert_eq!(server.hits().await, 0);
 }
@@ -379,7 +415,7 @@ async fn redirects_to_another_host_are_not_followed() {
     let elsewhere = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
     let to = format!("http://localhost:{}/jwks", elsewhere.port());
     let first = Server::start(Reply::Redirect(to)).await;
-    let error = provider().keys(&first.tenant()).await.err();
+    let error = provider().keys(first.tenant().keyring()).await.err();
     assert!(error.is_some(), "the redirect must not be followed");
     assert_eq!((first.hits().await, elsewhere.hits().await), (1, 0));
 }
@@ -388,7 +424,10 @@ async fn redirects_to_another_host_are_not_followed() {
 async fn an_over_long_uri_is_refused_unfetched() {
     let server = Server::start(Reply::Json(jwks_json(&[&ec("a")]))).await;
     let long = format!("{}?{}", server.url, "a".repeat(3000));
-    let error = provider().keys(&tenant(KeySource::Uri(long))).await.err();
+    let error = provider()
+        .keys(tenant(KeySource::Uri(long)).keyring())
+        .await
+        .err();
     assert!(matches!(error, Some(KeyError::InvalidUri(_))), "{error:?}");
     assert_eq!(server.hits().await, 0);
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers::any};
 
-use super::support::tenant;
-use crate::tenant::{KeySource, Tenant};
+use super::support::{TestTenant, tenant};
+use crate::token::KeySource;
 
 /// What the server answers.
 #[derive(Clone)]
@@ -71,7 +71,7 @@ impl Server {
         self.server.address().port()
     }
 
-    pub fn tenant(&self) -> Tenant {
+    pub fn tenant(&self) -> TestTenant {
         tenant(KeySource::Uri(self.url.clone()))
     }
 }

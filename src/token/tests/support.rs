@@ -15,9 +15,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
-use crate::scope::AdminStyle;
-use crate::tenant::{KeySource, Tenant, TenantId};
-use crate::token::{KeyOrigin, KeySet, VerifyPolicy};
+use crate::token::{KeyOrigin, KeySet, KeySource, Keyring, VerifyPolicy};
 
 /// The fixed "current time" of the tests (2027-01-15).
 pub const NOW: i64 = 1_800_000_000;
@@ -182,24 +180,37 @@ pub fn key_set(keys: &[&TestKey]) -> KeySet {
     KeySet::parse(&jwks_json(keys), KeyOrigin::Inline).expect("test key set")
 }
 
-pub fn tenant(key_source: KeySource) -> Tenant {
-    Tenant {
-        id: TenantId::parse("tenant-a").expect("slug"),
-        display_name: "Tenant A".to_owned(),
-        issuer: ISSUER.to_owned(),
-        audiences: vec![AUDIENCE.to_owned()],
+/// A tenant as the token module sees it: the owner of a keyring and a verification policy.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub id: String,
+    pub key_source: KeySource,
+    pub refresh_seconds: u32,
+    pub policy: VerifyPolicy,
+}
+
+impl TestTenant {
+    pub fn keyring(&self) -> Keyring<'_> {
+        Keyring {
+            owner: &self.id,
+            source: &self.key_source,
+            refresh_seconds: self.refresh_seconds,
+        }
+    }
+}
+
+pub fn tenant(key_source: KeySource) -> TestTenant {
+    use Algorithm::*;
+    TestTenant {
+        id: "tenant-a".to_owned(),
         key_source,
-        algorithms: ["RS256", "PS256", "ES256", "EdDSA"]
-            .map(str::to_owned)
-            .to_vec(),
-        leeway_seconds: 60,
-        require_at_jwt_typ: true,
-        jwks_refresh_seconds: 3600,
-        admin_style: AdminStyle::Colon,
-        drop_unknown_scopes: false,
-        preset: "oidc".to_owned(),
-        revision: 1,
-        created_at_ms: 0,
-        updated_at_ms: 0,
+        refresh_seconds: 3600,
+        policy: VerifyPolicy {
+            issuer: ISSUER.to_owned(),
+            audiences: vec![AUDIENCE.to_owned()],
+            algorithms: vec![RS256, PS256, ES256, EdDSA],
+            leeway_seconds: 60,
+            require_at_jwt_typ: true,
+        },
     }
 }
