@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey, jwk::Jwk};
 use scopegate::{
     catalogs::{CacheLimits, Catalogs},
-    introspect::Introspector,
+    pipeline::TokenPipeline,
     preset::{self, CatalogFile},
     scope::{AdminStyle, CompiledCatalog, Requirement},
     store::{self, Actor, Store},
@@ -33,7 +33,7 @@ const SCOPE: &str = "openid profile courses:read students:read school:read analy
 struct Fixture {
     _dir: tempfile::TempDir,
     id: TenantId,
-    introspector: Introspector,
+    pipeline: TokenPipeline,
     token: String,
 }
 
@@ -79,12 +79,12 @@ async fn fixture() -> Fixture {
         stale_if_error: Duration::ZERO,
     };
     let catalogs = Catalogs::new(store, limits);
-    let introspector = Introspector::new(
+    let pipeline = TokenPipeline::new(
         catalogs,
         JwksConfig::default(),
         &TokenCacheConfig::default(),
     )
-    .expect("introspector");
+    .expect("pipeline");
     let now = now_ms / 1000;
     let header = json!({ "typ": "at+jwt", "alg": "EdDSA", "kid": "k1" });
     let claims = json!({
@@ -99,7 +99,7 @@ async fn fixture() -> Fixture {
     let signature =
         jsonwebtoken::crypto::sign(input.as_bytes(), &enc, Algorithm::EdDSA).expect("sign");
     let token = format!("{input}.{signature}");
-    let first = introspector
+    let first = pipeline
         .introspect(Some(&id), &token, now)
         .await
         .expect("store answers");
@@ -107,7 +107,7 @@ async fn fixture() -> Fixture {
     Fixture {
         _dir: dir,
         id,
-        introspector,
+        pipeline,
         token,
     }
 }
@@ -167,20 +167,20 @@ fn caches(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("introspect_cached_token", |b| {
         b.to_async(&rt).iter(|| async {
-            let seen = f.introspector.introspect(Some(&f.id), &f.token, now).await;
+            let seen = f.pipeline.introspect(Some(&f.id), &f.token, now).await;
             black_box(seen.map(|s| s.token.is_ok()))
         });
     });
     group.bench_function("introspect_cached_token_by_issuer", |b| {
         b.to_async(&rt).iter(|| async {
-            let seen = f.introspector.introspect(None, &f.token, now).await;
+            let seen = f.pipeline.introspect(None, &f.token, now).await;
             black_box(seen.map(|s| s.token.is_ok()))
         });
     });
     let requirement = Requirement::operation("get_settings").expect("operation name");
     group.bench_function("check_cached_token", |b| {
         b.to_async(&rt).iter(|| async {
-            let Ok(seen) = f.introspector.introspect(Some(&f.id), &f.token, now).await else {
+            let Ok(seen) = f.pipeline.introspect(Some(&f.id), &f.token, now).await else {
                 return false;
             };
             let (Some(state), Ok(token)) = (&seen.state, &seen.token) else {
@@ -194,7 +194,7 @@ fn caches(c: &mut Criterion) {
     group.finish();
 
     let snapshot = rt
-        .block_on(f.introspector.catalogs().get(&f.id))
+        .block_on(f.pipeline.catalogs().get(&f.id))
         .expect("tenant state")
         .catalog
         .clone();

@@ -28,8 +28,8 @@ use crate::{
     },
     catalogs::Catalogs,
     config::Config,
-    introspect::Introspector,
     pb,
+    pipeline::TokenPipeline,
     store::{self, Store, StoreError},
 };
 
@@ -74,7 +74,7 @@ pub struct App {
     /// The HTTP door's listener, when configured.
     http_listener: Option<TcpListener>,
     store: Arc<dyn Store>,
-    introspector: Introspector,
+    pipeline: TokenPipeline,
 }
 
 impl App {
@@ -97,14 +97,14 @@ impl App {
             None => None,
         };
         let catalogs = Catalogs::new(Arc::clone(&store), config.cache_limits());
-        let introspector = Introspector::new(catalogs, config.jwks.clone(), &config.token_cache)
+        let pipeline = TokenPipeline::new(catalogs, config.jwks.clone(), &config.token_cache)
             .map_err(|e| AppError::Token(e.to_string()))?;
         Ok(Self {
             config,
             listener,
             http_listener,
             store,
-            introspector,
+            pipeline,
         })
     }
 
@@ -145,19 +145,19 @@ impl App {
             .register_encoded_file_descriptor_set(pb::ENVOY_EXT_AUTHZ_FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .map_err(|e| AppError::Serve(e.to_string()))?;
-        let admins = TokenAdmins::new(self.introspector.clone(), self.config.admin_tenant.clone());
+        let admins = TokenAdmins::new(self.pipeline.clone(), self.config.admin_tenant.clone());
         let auth = AdminAuth::new(self.config.admin_key.clone(), Some(Arc::new(admins)));
-        let admin = AdminService::new(&self.introspector, auth.clone());
-        let introspection = IntrospectionService::new(self.introspector.clone(), auth.clone());
-        let decision = DecisionService::new(self.introspector.clone());
-        let ext_authz = ExtAuthzService::new(Gateway::new(self.introspector.clone()));
+        let admin = AdminService::new(&self.pipeline, auth.clone());
+        let introspection = IntrospectionService::new(self.pipeline.clone(), auth.clone());
+        let decision = DecisionService::new(self.pipeline.clone());
+        let ext_authz = ExtAuthzService::new(Gateway::new(self.pipeline.clone()));
 
         let probe = tokio::spawn(probe_store(
             Arc::clone(&self.store),
             reporter.clone(),
             self.config.health_interval,
         ));
-        let catalogs = self.introspector.catalogs().clone();
+        let catalogs = self.pipeline.catalogs().clone();
         let watcher = tokio::spawn(async move { catalogs.follow_changes().await });
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -165,7 +165,7 @@ impl App {
         let http = self.http_listener.map(|listener| {
             let router = crate::api::http::router(crate::api::http::HttpState::new(
                 reporter.clone(),
-                self.introspector.clone(),
+                self.pipeline.clone(),
                 auth,
             ));
             let mut stopped = http_stopped;

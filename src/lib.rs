@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`app`] | `App::build` / `run_until`: the listener (connection cap, timeouts: `app/accept.rs`, `app/io.rs`), load shedding (`app/shed.rs`), health (`app/health.rs`), reflection, the store probe and the change feed task |
 //! | [`api`] | thin gRPC handlers per service; `api/convert.rs` (proto ⇄ domain), `api/status.rs` (the one error → `tonic::Status` table), admin authentication (`api/auth.rs`, `api/admin_token.rs`); the token subject every door shares (`api/subject.rs`); the gateway-neutral decision (`api/gateway.rs`) and Envoy ext_authz over it (`api/ext_authz.rs`); the RFC 7662 answer every introspection door renders (`api/introspection/answer.rs`); the HTTP door (`api/http.rs`: probes, forward auth, RFC 7662 introspection in `api/http/introspect.rs`) and introspection credentials' secrets (`api/client_secret.rs`) |
-//! | [`introspect`] | the token pipeline shared by `Introspect`, `CheckScopes` and admin tokens: route by issuer, verify through the verified-token cache, re-check, apply revocations |
+//! | [`pipeline`] | the token pipeline shared by `Introspect`, `CheckScopes` and admin tokens: route by issuer, verify through the verified-token cache, re-check, apply revocations |
 //! | [`catalogs`] | the tenant-state cache in front of the store, **the one write path** (every write goes through `Catalogs`), and the one place that decides what a change invalidates (`Catalogs::apply`); invalidation generations (`catalogs/generations.rs`) make a value loaded before a write unusable after it |
 //! | [`store`] | the persistence port (`Store`), SQLite and Postgres implementations, migrations, the change feed's vocabulary (`store::Change`) |
 //! | [`scope`] | the pure domain: scope names, catalogs compiled for decisions, requirements, decisions and RFC 6750 challenges, catalog edit rules. No I/O |
@@ -20,7 +20,7 @@
 //! # One `CheckScopes` call
 //!
 //! `app` accepts the connection and admits the call (`app/shed.rs`) → `api/decision.rs`
-//! converts the request → for a token subject, [`introspect::Introspector::introspect`] finds the
+//! converts the request → for a token subject, [`pipeline::TokenPipeline::introspect`] finds the
 //! tenant ([`catalogs::Catalogs::get`], cached, generation-checked), looks the token up in the
 //! verified-token cache (accepted only if verified under the tenant's current keys), verifies it
 //! on a miss (`token/jwks.rs` → `token/verify.rs`) and checks revocations → `scope` decides
@@ -40,8 +40,8 @@ pub mod bench;
 pub mod catalogs;
 pub mod cli;
 pub mod config;
-pub mod introspect;
 pub mod pb;
+pub mod pipeline;
 pub mod preset;
 pub mod scope;
 pub mod store;

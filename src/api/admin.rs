@@ -16,7 +16,7 @@ use super::{
     status::ApiError,
 };
 use crate::{
-    catalogs::Catalogs, introspect::Introspector, pb, scope::edit::EditError, store::Actor,
+    catalogs::Catalogs, pb, pipeline::TokenPipeline, scope::edit::EditError, store::Actor,
     tenant::TenantId,
 };
 
@@ -37,11 +37,11 @@ pub struct AdminService {
 }
 
 impl AdminService {
-    /// Serves admin calls over the introspector's catalogs (through which every write goes),
+    /// Serves admin calls over the pipeline's catalogs (through which every write goes),
     /// gated by `auth`.
-    pub fn new(introspector: &Introspector, auth: AdminAuth) -> Self {
+    pub fn new(pipeline: &TokenPipeline, auth: AdminAuth) -> Self {
         Self {
-            catalogs: introspector.catalogs().clone(),
+            catalogs: pipeline.catalogs().clone(),
             auth,
         }
     }

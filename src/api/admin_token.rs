@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::auth::{AdminGrant, AdminTokenVerifier};
 use crate::{
-    introspect::Introspector,
+    pipeline::TokenPipeline,
     store::{Actor, now_ms},
     tenant::TenantId,
 };
@@ -15,15 +15,15 @@ use crate::{
 /// Verifies admin tokens with the token pipeline.
 #[derive(Debug, Clone)]
 pub struct TokenAdmins {
-    introspector: Introspector,
+    pipeline: TokenPipeline,
     platform_tenant: Option<TenantId>,
 }
 
 impl TokenAdmins {
     /// Tokens of `platform_tenant` (if any) administer every tenant.
-    pub fn new(introspector: Introspector, platform_tenant: Option<TenantId>) -> Self {
+    pub fn new(pipeline: TokenPipeline, platform_tenant: Option<TenantId>) -> Self {
         Self {
-            introspector,
+            pipeline,
             platform_tenant,
         }
     }
@@ -33,7 +33,7 @@ impl TokenAdmins {
 impl AdminTokenVerifier for TokenAdmins {
     async fn verify(&self, token: &str) -> Option<AdminGrant> {
         let seen = self
-            .introspector
+            .pipeline
             .introspect(None, token, now_ms() / 1000)
             .await
             .ok()?;

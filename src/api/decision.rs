@@ -10,8 +10,8 @@ use tonic::{Request, Response, Status};
 use self::check::Batch;
 use super::{convert, status::ApiError};
 use crate::{
-    introspect::Introspector,
     pb,
+    pipeline::TokenPipeline,
     scope::{DropReason, Resolution, ResolveError, is_scope_char},
     store::now_ms,
     tenant::TenantId,
@@ -32,13 +32,13 @@ pub const MAX_SCOPE_PARAM_BYTES: usize = 33 * 1024;
 /// The decision service.
 #[derive(Debug, Clone)]
 pub struct DecisionService {
-    introspector: Introspector,
+    pipeline: TokenPipeline,
 }
 
 impl DecisionService {
-    /// Decides over `introspector`'s token pipeline and its tenant state cache.
-    pub fn new(introspector: Introspector) -> Self {
-        Self { introspector }
+    /// Decides over the token `pipeline` and its tenant state cache.
+    pub fn new(pipeline: TokenPipeline) -> Self {
+        Self { pipeline }
     }
 
     #[tracing::instrument(
@@ -66,7 +66,7 @@ impl DecisionService {
             return Err(ApiError::invalid("checks", message));
         }
         let batch = Batch {
-            introspector: &self.introspector,
+            pipeline: &self.pipeline,
             raw_tenant: &tenant,
             tenant: match tenant.as_str() {
                 "" => Ok(None),
@@ -98,7 +98,7 @@ impl DecisionService {
             );
             return Err(ApiError::invalid("scope", message));
         }
-        let state = self.introspector.catalogs().get(&tenant).await?;
+        let state = self.pipeline.catalogs().get(&tenant).await?;
         let compiled = &state.compiled;
         let client = Some(request.client_id.as_str()).filter(|c| !c.is_empty());
         let mut response = match compiled.resolve(&request.scope, client) {
@@ -124,7 +124,7 @@ impl DecisionService {
     ) -> Result<pb::ListSupportedScopesResponse, ApiError> {
         let tenant = convert::tenant_id(&request.tenant, "tenant")?;
         crate::telemetry::record_tenant(&tenant);
-        let state = self.introspector.catalogs().get(&tenant).await?;
+        let state = self.pipeline.catalogs().get(&tenant).await?;
         Ok(pb::ListSupportedScopesResponse {
             scopes_supported: state
                 .compiled

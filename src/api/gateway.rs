@@ -10,7 +10,7 @@ use crate::{
         status::ApiError,
         subject::{TokenSubject, count, token_subject},
     },
-    introspect::Introspector,
+    pipeline::TokenPipeline,
     scope::{Reason, Requirement, RequirementError},
     store::now_ms,
     tenant::TenantId,
@@ -214,13 +214,13 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 /// Decides gateway requests over the one token pipeline and catalog. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Gateway {
-    introspector: Introspector,
+    pipeline: TokenPipeline,
 }
 
 impl Gateway {
-    /// Decides over `introspector`'s token pipeline and its tenant state cache.
-    pub fn new(introspector: Introspector) -> Self {
-        Self { introspector }
+    /// Decides over the token `pipeline` and its tenant state cache.
+    pub fn new(pipeline: TokenPipeline) -> Self {
+        Self { pipeline }
     }
 
     /// Decides a request to a route of `tenant` (`None`: the tenant the token's issuer names)
@@ -243,7 +243,7 @@ impl Gateway {
             ),
         };
         let now = now_ms() / 1000;
-        let seen = token_subject(&self.introspector, tenant.as_ref(), bearer, now).await?;
+        let seen = token_subject(&self.pipeline, tenant.as_ref(), bearer, now).await?;
         let decision = match seen.subject {
             TokenSubject::Refused {
                 reason, challenge, ..

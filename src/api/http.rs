@@ -37,7 +37,7 @@ use super::{
     gateway::{Denied, Gateway, GatewayDecision, GatewayRequirement, bearer_token},
     status::ApiError,
 };
-use crate::introspect::Introspector;
+use crate::pipeline::TokenPipeline;
 use tonic_health::{
     pb::{HealthCheckRequest, health_check_response::ServingStatus, health_server::Health},
     server::{HealthReporter, HealthService},
@@ -51,7 +51,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct HttpState {
     health: Arc<HealthService>,
     gateway: Gateway,
-    introspector: Introspector,
+    pipeline: TokenPipeline,
     auth: AdminAuth,
 }
 
@@ -63,13 +63,13 @@ impl std::fmt::Debug for HttpState {
 
 impl HttpState {
     /// Readiness follows the statuses `reporter` publishes for gRPC health; decisions and
-    /// introspection run on `introspector`'s token pipeline; bearer admin credentials are
+    /// introspection run on the token `pipeline`; bearer admin credentials are
     /// checked by `auth`, as on the gRPC port.
-    pub fn new(reporter: HealthReporter, introspector: Introspector, auth: AdminAuth) -> Self {
+    pub fn new(reporter: HealthReporter, pipeline: TokenPipeline, auth: AdminAuth) -> Self {
         Self {
             health: Arc::new(HealthService::from_health_reporter(reporter)),
-            gateway: Gateway::new(introspector.clone()),
-            introspector,
+            gateway: Gateway::new(pipeline.clone()),
+            pipeline,
             auth,
         }
     }

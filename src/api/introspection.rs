@@ -12,8 +12,8 @@ use super::{
     status::ApiError,
 };
 use crate::{
-    introspect::Introspector,
     pb::{self, revoke_token_request::Target},
+    pipeline::TokenPipeline,
     store::{Revocation, RevocationKind, now_ms},
     tenant::MAX_LEEWAY_SECONDS,
     token::{MAX_TOKEN_BYTES, token_fingerprint},
@@ -26,14 +26,14 @@ const REVOCATION_RETENTION_SECONDS: i64 = 366 * 24 * 3600;
 /// The introspection service.
 #[derive(Debug, Clone)]
 pub struct IntrospectionService {
-    introspector: Introspector,
+    pipeline: TokenPipeline,
     auth: AdminAuth,
 }
 
 impl IntrospectionService {
-    /// Answers from `introspector`; revocation is gated by `auth`.
-    pub fn new(introspector: Introspector, auth: AdminAuth) -> Self {
-        Self { introspector, auth }
+    /// Answers from `pipeline`; revocation is gated by `auth`.
+    pub fn new(pipeline: TokenPipeline, auth: AdminAuth) -> Self {
+        Self { pipeline, auth }
     }
 
     async fn introspect_inner(
@@ -50,7 +50,7 @@ impl IntrospectionService {
         if let Some(tenant) = &tenant {
             crate::telemetry::record_tenant(tenant);
         }
-        let answer = answer::answer(&self.introspector, tenant.as_ref(), &request.token).await?;
+        let answer = answer::answer(&self.pipeline, tenant.as_ref(), &request.token).await?;
         let explain = |outcome: &str| {
             request.explain.then(|| pb::IntrospectExplain {
                 outcome: outcome.to_owned(),
@@ -115,7 +115,7 @@ impl IntrospectionService {
                     return Err(ApiError::invalid("token", "must be 1 to 16384 bytes"));
                 }
                 let seen = self
-                    .introspector
+                    .pipeline
                     .introspect(named_tenant.as_ref(), &token, now)
                     .await?;
                 // RFC 7009 §2.2: an invalid or unknown token needs no revocation; say success.
@@ -189,7 +189,7 @@ impl IntrospectionService {
             }
         };
         let actor = permit(grant, Some(&tenant))?;
-        self.introspector
+        self.pipeline
             .catalogs()
             .revoke(&tenant, &revocation, &actor)
             .await?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::{
     api::status::ApiError,
     catalogs::TenantState,
-    introspect::Introspector,
+    pipeline::TokenPipeline,
     scope::{Challenge, Reason},
     store::StoreError,
     tenant::TenantId,
@@ -42,18 +42,18 @@ pub(crate) struct Seen {
     pub cache_hit: bool,
 }
 
-/// Runs `token` (`None`: the caller saw none) through `introspector` for `tenant`, or for the
+/// Runs `token` (`None`: the caller saw none) through `pipeline` for `tenant`, or for the
 /// tenant its issuer names. Errors only when the store is needed and cannot answer.
 pub(crate) async fn token_subject(
-    introspector: &Introspector,
+    pipeline: &TokenPipeline,
     tenant: Option<&TenantId>,
     token: Option<&str>,
     now: i64,
 ) -> Result<Seen, ApiError> {
     let Some(token) = token else {
-        return no_token(introspector, tenant).await;
+        return no_token(pipeline, tenant).await;
     };
-    let seen = introspector.introspect(tenant, token, now).await?;
+    let seen = pipeline.introspect(tenant, token, now).await?;
     let first_party = seen.first_party();
     let cache_hit = seen.cache_hit;
     let (subject, outcome) = match (seen.state, seen.token) {
@@ -105,17 +105,14 @@ pub(crate) async fn token_subject(
 
 /// The caller saw no token at all: RFC 6750 §3.1, `Bearer` with no error code (and the
 /// tenant's realm when it exists).
-async fn no_token(
-    introspector: &Introspector,
-    tenant: Option<&TenantId>,
-) -> Result<Seen, ApiError> {
+async fn no_token(pipeline: &TokenPipeline, tenant: Option<&TenantId>) -> Result<Seen, ApiError> {
     let subject = match tenant {
         None => TokenSubject::Refused {
             reason: Reason::TokenInactive,
             challenge: Challenge::no_token(None),
             state: None,
         },
-        Some(tenant) => match tenant_state(introspector, tenant).await? {
+        Some(tenant) => match tenant_state(pipeline, tenant).await? {
             Some(state) => TokenSubject::Refused {
                 reason: Reason::TokenInactive,
                 challenge: Challenge::no_token(Some(state.compiled.tenant())),
@@ -142,10 +139,10 @@ fn unknown_tenant(reason: Reason) -> TokenSubject {
 
 /// The tenant's state; `None` when it does not exist.
 pub(crate) async fn tenant_state(
-    introspector: &Introspector,
+    pipeline: &TokenPipeline,
     tenant: &TenantId,
 ) -> Result<Option<Arc<TenantState>>, ApiError> {
-    match introspector.catalogs().get(tenant).await {
+    match pipeline.catalogs().get(tenant).await {
         Ok(state) => Ok(Some(state)),
         Err(StoreError::TenantNotFound(_)) => Ok(None),
         Err(err) => Err(err.into()),

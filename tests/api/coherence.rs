@@ -14,8 +14,8 @@ use std::{
 use async_trait::async_trait;
 use scopegate::{
     catalogs::{CacheLimits, Catalogs},
-    introspect::Introspector,
     pb::{ManageTenantRequest, RevokeTokenRequest, TenantSettings, UpdateTenant},
+    pipeline::TokenPipeline,
     preset::{self, CatalogFile},
     scope::{AdminStyle, CatalogSnapshot, edit::Edit},
     store::{
@@ -578,7 +578,7 @@ async fn unknown_issuers_and_tenants_cost_one_directory_read_not_a_query_each(ba
         return;
     };
     let (gated, catalogs) = cached_school(&db).await;
-    let introspector = Introspector::new(
+    let pipeline = TokenPipeline::new(
         catalogs.clone(),
         JwksConfig::default(),
         &TokenCacheConfig::default(),
@@ -604,7 +604,7 @@ async fn unknown_issuers_and_tenants_cost_one_directory_read_not_a_query_each(ba
             "{header}.{}.c2ln",
             b64(json!({ "iss": iss, "exp": now() + 60 }))
         );
-        let seen = introspector.introspect(None, &token, now()).await.unwrap();
+        let seen = pipeline.introspect(None, &token, now()).await.unwrap();
         assert!(seen.token.is_err());
         // Unknown tenant ids.
         let ghost = TenantId::parse(&format!("ghost-{i}")).unwrap();

@@ -8,11 +8,11 @@ use crate::{
         status::ApiError,
         subject::{TokenSubject, tenant_state, token_subject},
     },
-    introspect::Introspector,
     pb::{
         self,
         check::{Requirement as Wanted, Subject},
     },
+    pipeline::TokenPipeline,
     scope::{
         Challenge, MAX_REQUIREMENT_SCOPES, MAX_SCOPE_NAME_LEN, Reason, Requirement,
         RequirementError, ScopeName, ScopeNameError, is_scope_char,
@@ -26,7 +26,7 @@ pub const MAX_GRANTED_SCOPES: usize = 1024;
 /// What every check of one batch shares.
 #[derive(Debug)]
 pub(super) struct Batch<'a> {
-    pub introspector: &'a Introspector,
+    pub pipeline: &'a TokenPipeline,
     /// The request's tenant as sent, and parsed (`None` when empty).
     pub raw_tenant: &'a str,
     pub tenant: Result<Option<TenantId>, TenantIdError>,
@@ -83,7 +83,7 @@ impl Batch<'_> {
         requirement: &Requirement,
     ) -> Result<pb::CheckResult, ApiError> {
         let token = Some(token).filter(|t| !t.is_empty());
-        let seen = token_subject(self.introspector, tenant, token, self.now).await?;
+        let seen = token_subject(self.pipeline, tenant, token, self.now).await?;
         let trace = self.trace("token", seen.outcome, seen.cache_hit);
         Ok(match seen.subject {
             TokenSubject::Active {
@@ -124,7 +124,7 @@ impl Batch<'_> {
                 .map_err(|e| ApiError::invalid(format!("granted.scopes[{i}]"), e.to_string()))?;
         }
         let trace = self.trace("granted", "", false);
-        let Some(state) = tenant_state(self.introspector, tenant).await? else {
+        let Some(state) = tenant_state(self.pipeline, tenant).await? else {
             let challenge = Challenge::invalid_token(None);
             return Ok(answer::denied(
                 Reason::TenantNotFound,

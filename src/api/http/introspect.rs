@@ -94,7 +94,7 @@ async fn respond(
             return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description);
         }
     };
-    match answer::answer(&state.introspector, tenant.as_ref(), &token).await {
+    match answer::answer(&state.pipeline, tenant.as_ref(), &token).await {
         Ok(answer) => {
             let body = match &answer.active {
                 Ok(active) => active_json(active),
@@ -138,7 +138,7 @@ async fn caller_tenant(
             return Err(Refused::Client);
         }
         let stored = state
-            .introspector
+            .pipeline
             .catalogs()
             .store()
             .introspection_credential(&client_id)

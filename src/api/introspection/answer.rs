@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::{
     api::status::ApiError,
-    introspect::Introspector,
+    pipeline::TokenPipeline,
     store::now_ms,
     tenant::TenantId,
     token::{VerifiedToken, token_fingerprint},
@@ -37,13 +37,11 @@ pub(crate) struct Active {
 /// Runs `token` through the pipeline for `tenant` (`None`: the tenant of its issuer) and
 /// builds the answer, counting inactive outcomes.
 pub(crate) async fn answer(
-    introspector: &Introspector,
+    pipeline: &TokenPipeline,
     tenant: Option<&TenantId>,
     token: &str,
 ) -> Result<Answer, ApiError> {
-    let seen = introspector
-        .introspect(tenant, token, now_ms() / 1000)
-        .await?;
+    let seen = pipeline.introspect(tenant, token, now_ms() / 1000).await?;
     let cache_hit = seen.cache_hit;
     let (state, verified) = match (&seen.state, &seen.token) {
         (Some(state), Ok(verified)) => (state, verified),

@@ -54,13 +54,13 @@ impl Introspection {
 
 /// Routes, verifies and caches tokens. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Introspector {
+pub struct TokenPipeline {
     catalogs: Catalogs,
     keys: JwksProvider,
     tokens: VerifiedTokenCache,
 }
 
-impl Introspector {
+impl TokenPipeline {
     /// A pipeline over `catalogs`.
     pub fn new(
         catalogs: Catalogs,
