@@ -12,12 +12,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey, jwk::Jwk};
 use scopegate::{
-    catalogs::{CacheLimits, Catalogs},
     pipeline::TokenPipeline,
     preset::{self, CatalogFile},
     scope::{AdminStyle, CompiledCatalog, Requirement},
     store::{self, Actor, Store},
     tenant::{KeySource, Tenant, TenantId},
+    tenant_states::{CacheLimits, TenantStates},
     token::{
         Generation, JwksConfig, Rejection, TokenCacheConfig, VerifiedToken, VerifiedTokenCache,
         token_cache_key,
@@ -78,13 +78,9 @@ async fn fixture() -> Fixture {
         ttl: Duration::from_secs(3600),
         stale_if_error: Duration::ZERO,
     };
-    let catalogs = Catalogs::new(store, limits);
-    let pipeline = TokenPipeline::new(
-        catalogs,
-        JwksConfig::default(),
-        &TokenCacheConfig::default(),
-    )
-    .expect("pipeline");
+    let states = TenantStates::new(store, limits);
+    let pipeline = TokenPipeline::new(states, JwksConfig::default(), &TokenCacheConfig::default())
+        .expect("pipeline");
     let now = now_ms / 1000;
     let header = json!({ "typ": "at+jwt", "alg": "EdDSA", "kid": "k1" });
     let claims = json!({
@@ -194,7 +190,7 @@ fn caches(c: &mut Criterion) {
     group.finish();
 
     let snapshot = rt
-        .block_on(f.pipeline.catalogs().get(&f.id))
+        .block_on(f.pipeline.states().get(&f.id))
         .expect("tenant state")
         .catalog
         .clone();

@@ -26,11 +26,11 @@ use crate::{
         admin::AdminService, admin_token::TokenAdmins, auth::AdminAuth, decision::DecisionService,
         ext_authz::ExtAuthzService, gateway::Gateway, introspection::IntrospectionService,
     },
-    catalogs::Catalogs,
     config::Config,
     pb,
     pipeline::TokenPipeline,
     store::{self, Store, StoreError},
+    tenant_states::TenantStates,
 };
 
 /// Full names of the services, as health checkers ask for them (the generated servers' own).
@@ -96,8 +96,8 @@ impl App {
             ),
             None => None,
         };
-        let catalogs = Catalogs::new(Arc::clone(&store), config.cache_limits());
-        let pipeline = TokenPipeline::new(catalogs, config.jwks.clone(), &config.token_cache)
+        let states = TenantStates::new(Arc::clone(&store), config.cache_limits());
+        let pipeline = TokenPipeline::new(states, config.jwks.clone(), &config.token_cache)
             .map_err(|e| AppError::Token(e.to_string()))?;
         Ok(Self {
             config,
@@ -157,8 +157,8 @@ impl App {
             reporter.clone(),
             self.config.health_interval,
         ));
-        let catalogs = self.pipeline.catalogs().clone();
-        let watcher = tokio::spawn(async move { catalogs.follow_changes().await });
+        let states = self.pipeline.states().clone();
+        let watcher = tokio::spawn(async move { states.follow_changes().await });
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);

@@ -153,8 +153,8 @@ impl Config {
     }
 
     /// The bounds of the tenant-state cache.
-    pub fn cache_limits(&self) -> crate::catalogs::CacheLimits {
-        crate::catalogs::CacheLimits {
+    pub fn cache_limits(&self) -> crate::tenant_states::CacheLimits {
+        crate::tenant_states::CacheLimits {
             capacity: self.catalog_capacity,
             ttl: self.catalog_ttl,
             stale_if_error: self.stale_if_error,

@@ -9,7 +9,7 @@
 //! | [`app`] | `App::build` / `run_until`: the listener (connection cap, timeouts: `app/accept.rs`, `app/io.rs`), load shedding (`app/shed.rs`), health (`app/health.rs`), reflection, the store probe and the change feed task |
 //! | [`api`] | thin gRPC handlers per service; `api/convert.rs` (proto ⇄ domain), `api/status.rs` (the one error → `tonic::Status` table), admin authentication (`api/auth.rs`, `api/admin_token.rs`); the token subject every door shares (`api/subject.rs`); the gateway-neutral decision (`api/gateway.rs`) and Envoy ext_authz over it (`api/ext_authz.rs`); the RFC 7662 answer every introspection door renders (`api/introspection/answer.rs`); the HTTP door (`api/http.rs`: probes, forward auth, RFC 7662 introspection in `api/http/introspect.rs`) and introspection credentials' secrets (`api/client_secret.rs`) |
 //! | [`pipeline`] | the token pipeline shared by `Introspect`, `CheckScopes` and admin tokens: route by issuer, verify through the verified-token cache, re-check, apply revocations |
-//! | [`catalogs`] | the tenant-state cache in front of the store, **the one write path** (every write goes through `Catalogs`), and the one place that decides what a change invalidates (`Catalogs::apply`); invalidation generations (`catalogs/generations.rs`) make a value loaded before a write unusable after it |
+//! | [`tenant_states`] | the tenant-state cache in front of the store, **the one write path** (every write goes through `TenantStates`), and the one place that decides what a change invalidates (`TenantStates::apply`); invalidation generations (`tenant_states/generations.rs`) make a value loaded before a write unusable after it |
 //! | [`store`] | the persistence port (`Store`), SQLite and Postgres implementations, migrations, the change feed's vocabulary (`store::Change`) |
 //! | [`scope`] | the pure domain: scope names, catalogs compiled for decisions, requirements, decisions and RFC 6750 challenges, catalog edit rules. No I/O |
 //! | [`tenant`] | tenant ids and settings, and their conversion into what `token` verifies with (`Tenant::verify_policy`, `Tenant::keyring`) |
@@ -21,23 +21,32 @@
 //!
 //! `app` accepts the connection and admits the call (`app/shed.rs`) → `api/decision.rs`
 //! converts the request → for a token subject, [`pipeline::TokenPipeline::introspect`] finds the
-//! tenant ([`catalogs::Catalogs::get`], cached, generation-checked), looks the token up in the
-//! verified-token cache (accepted only if verified under the tenant's current keys), verifies it
-//! on a miss (`token/jwks.rs` → `token/verify.rs`) and checks revocations → `scope` decides
-//! against the compiled catalog → `api/decision/answer.rs` builds the answer and challenge.
+//! tenant ([`tenant_states::TenantStates::get`], cached, generation-checked), looks the token up
+//! in the verified-token cache (accepted only if verified under the tenant's current keys),
+//! verifies it on a miss (`token/jwks.rs` → `token/verify.rs`) and checks revocations → `scope`
+//! decides against the compiled catalog → `api/decision/answer.rs` builds the answer and
+//! challenge.
 //!
 //! # One `ManageScope` write
 //!
 //! `api/admin/scopes.rs` authenticates and builds a plan (`scope::edit`) →
-//! [`catalogs::Catalogs::edit`] → `Store::edit` runs the plan inside one transaction against the
-//! locked catalog, writes the rows and the audit record, bumps the revision and announces the
-//! change (Postgres `NOTIFY`) → `Catalogs` invalidates what the write touched on this replica before the call returns;
-//! other replicas apply the announcement through `Catalogs::apply`.
+//! [`tenant_states::TenantStates::edit`] → `Store::edit` runs the plan inside one transaction
+//! against the locked catalog, writes the rows and the audit record, bumps the revision and
+//! announces the change (Postgres `NOTIFY`) → `TenantStates` invalidates what the write touched
+//! on this replica before the call returns; other replicas apply the announcement through
+//! `TenantStates::apply`.
+//!
+//! # Words
+//!
+//! A *catalog* is a tenant's scopes, clients and operations (`scope::CatalogSnapshot` as stored,
+//! `scope::CompiledCatalog` for decisions); a *catalog file* is its TOML import/export form
+//! (`preset`); the *tenant states* ([`tenant_states`]) are the cache of everything the hot path
+//! needs about a tenant. The *token pipeline* ([`pipeline`]) is shared by every door; the gRPC
+//! `Introspect` service that renders it is `api/introspection.rs`.
 
 pub mod api;
 pub mod app;
 pub mod bench;
-pub mod catalogs;
 pub mod cli;
 pub mod config;
 pub mod pb;
@@ -47,4 +56,5 @@ pub mod scope;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod tenant_states;
 pub mod token;

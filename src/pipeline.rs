@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use crate::{
-    catalogs::{Catalogs, TenantState},
     store::StoreError,
     tenant::TenantId,
+    tenant_states::{TenantState, TenantStates},
     token::{
         CacheSource, Generation, JwksConfig, JwksProvider, KeyError, MAX_TOKEN_BYTES,
         TokenCacheConfig, VerifiedToken, VerifiedTokenCache, peek_issuer,
@@ -55,34 +55,34 @@ impl Introspection {
 /// Routes, verifies and caches tokens. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TokenPipeline {
-    catalogs: Catalogs,
+    states: TenantStates,
     keys: JwksProvider,
     tokens: VerifiedTokenCache,
 }
 
 impl TokenPipeline {
-    /// A pipeline over `catalogs`.
+    /// A pipeline over the tenant `states`.
     pub fn new(
-        catalogs: Catalogs,
+        states: TenantStates,
         jwks: JwksConfig,
         cache: &TokenCacheConfig,
     ) -> Result<Self, KeyError> {
         Ok(Self {
-            catalogs,
+            states,
             keys: JwksProvider::new(jwks)?,
             tokens: VerifiedTokenCache::new(cache),
         })
     }
 
     /// The tenant state cache this pipeline reads (and every write goes through).
-    pub fn catalogs(&self) -> &Catalogs {
-        &self.catalogs
+    pub fn states(&self) -> &TenantStates {
+        &self.states
     }
 
     /// Finds the tenant by the token's unverified `iss` (only used to pick keys).
     async fn route(&self, token: &str) -> Result<Option<TenantId>, StoreError> {
         match peek_issuer(token) {
-            Some(issuer) => self.catalogs.tenant_of_issuer(&issuer).await,
+            Some(issuer) => self.states.tenant_of_issuer(&issuer).await,
             None => Ok(None),
         }
     }
@@ -109,7 +109,7 @@ impl TokenPipeline {
                 None => return Ok(Introspection::inactive(None, "unknown_issuer")),
             },
         };
-        let state = match self.catalogs.get(tenant_id).await {
+        let state = match self.states.get(tenant_id).await {
             Ok(state) => state,
             Err(StoreError::TenantNotFound(_)) => {
                 return Ok(Introspection::inactive(None, "tenant_not_found"));
@@ -121,7 +121,7 @@ impl TokenPipeline {
         // Cached verifications count only if made under the tenant's current keys and policy.
         let generation = Generation {
             current: state.stamp,
-            floor: self.catalogs.generations().keys_floor(state.stripe),
+            floor: self.states.generations().keys_floor(state.stripe),
         };
         let verified = self
             .tokens

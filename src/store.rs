@@ -256,7 +256,7 @@ pub type Planner<'a> =
 pub type TenantUpdate<'a> = &'a (dyn Fn(&Tenant) -> Result<Tenant, EditError> + Send + Sync);
 
 /// What a committed write changed, as announced to every replica. What each change
-/// invalidates is decided in one place, `Catalogs::apply`.
+/// invalidates is decided in one place, `TenantStates::apply`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// The tenant's catalog or revocations changed.

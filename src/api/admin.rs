@@ -16,8 +16,8 @@ use super::{
     status::ApiError,
 };
 use crate::{
-    catalogs::Catalogs, pb, pipeline::TokenPipeline, scope::edit::EditError, store::Actor,
-    tenant::TenantId,
+    pb, pipeline::TokenPipeline, scope::edit::EditError, store::Actor, tenant::TenantId,
+    tenant_states::TenantStates,
 };
 
 /// NOT_FOUND for the `kind` named `name`, as the catalog's edit rules report it.
@@ -32,16 +32,16 @@ fn not_found(kind: &'static str, name: &str) -> ApiError {
 /// The admin service.
 #[derive(Debug, Clone)]
 pub struct AdminService {
-    catalogs: Catalogs,
+    states: TenantStates,
     auth: AdminAuth,
 }
 
 impl AdminService {
-    /// Serves admin calls over the pipeline's catalogs (through which every write goes),
+    /// Serves admin calls over the pipeline's tenant states (through which every write goes),
     /// gated by `auth`.
     pub fn new(pipeline: &TokenPipeline, auth: AdminAuth) -> Self {
         Self {
-            catalogs: pipeline.catalogs().clone(),
+            states: pipeline.states().clone(),
             auth,
         }
     }

@@ -98,7 +98,7 @@ impl DecisionService {
             );
             return Err(ApiError::invalid("scope", message));
         }
-        let state = self.pipeline.catalogs().get(&tenant).await?;
+        let state = self.pipeline.states().get(&tenant).await?;
         let compiled = &state.compiled;
         let client = Some(request.client_id.as_str()).filter(|c| !c.is_empty());
         let mut response = match compiled.resolve(&request.scope, client) {
@@ -124,7 +124,7 @@ impl DecisionService {
     ) -> Result<pb::ListSupportedScopesResponse, ApiError> {
         let tenant = convert::tenant_id(&request.tenant, "tenant")?;
         crate::telemetry::record_tenant(&tenant);
-        let state = self.pipeline.catalogs().get(&tenant).await?;
+        let state = self.pipeline.states().get(&tenant).await?;
         Ok(pb::ListSupportedScopesResponse {
             scopes_supported: state
                 .compiled

@@ -134,7 +134,7 @@ impl IntrospectionService {
                     },
                     None => Revocation {
                         kind: RevocationKind::Token,
-                        value: crate::catalogs::token_digest(&token),
+                        value: crate::tenant_states::token_digest(&token),
                         not_before: 0,
                         expires_at,
                     },
@@ -190,7 +190,7 @@ impl IntrospectionService {
         };
         let actor = permit(grant, Some(&tenant))?;
         self.pipeline
-            .catalogs()
+            .states()
             .revoke(&tenant, &revocation, &actor)
             .await?;
         tracing::info!(%tenant, kind = revocation.kind.as_str(), "revoked");

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use crate::{
     api::status::ApiError,
-    catalogs::TenantState,
     pipeline::TokenPipeline,
     scope::{Challenge, Reason},
     store::StoreError,
     tenant::TenantId,
+    tenant_states::TenantState,
     token::{MAX_TOKEN_BYTES, VerifiedToken, peek_issuer, token_fingerprint},
 };
 
@@ -142,7 +142,7 @@ pub(crate) async fn tenant_state(
     pipeline: &TokenPipeline,
     tenant: &TenantId,
 ) -> Result<Option<Arc<TenantState>>, ApiError> {
-    match pipeline.catalogs().get(tenant).await {
+    match pipeline.states().get(tenant).await {
         Ok(state) => Ok(Some(state)),
         Err(StoreError::TenantNotFound(_)) => Ok(None),
         Err(err) => Err(err.into()),

@@ -5,7 +5,7 @@
 //!
 //! Every entry carries the generation of the tenant state it was verified under, and a lookup
 //! names the lowest generation it accepts (raised whenever the tenant's keys or policy may have
-//! changed: see `catalogs::generations`). So a verification that was in flight when a key was
+//! changed: see `tenant_states::generations`). So a verification that was in flight when a key was
 //! removed is never served after the removal, however late it lands in the cache.
 
 use std::future::Future;

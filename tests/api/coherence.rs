@@ -13,7 +13,6 @@ use std::{
 
 use async_trait::async_trait;
 use scopegate::{
-    catalogs::{CacheLimits, Catalogs},
     pb::{ManageTenantRequest, RevokeTokenRequest, TenantSettings, UpdateTenant},
     pipeline::TokenPipeline,
     preset::{self, CatalogFile},
@@ -23,6 +22,7 @@ use scopegate::{
         Planner, Revocation, RevocationKind, Store, StoreError, TenantUpdate,
     },
     tenant::{Tenant, TenantId},
+    tenant_states::{CacheLimits, TenantStates},
     token::{JwksConfig, TokenCacheConfig},
 };
 use serde_json::json;
@@ -353,7 +353,7 @@ fn actor() -> Actor {
 
 /// A fresh store with tenant `school` (loopwise preset, issuer `ISSUER`), and a cache over
 /// it that keeps entries for an hour: only invalidation can make it reload.
-async fn cached_school(db: &TestDb) -> (Arc<GatedStore>, Catalogs) {
+async fn cached_school(db: &TestDb) -> (Arc<GatedStore>, TenantStates) {
     let inner = store::connect(&db.url).await.unwrap();
     let gated = GatedStore::new(inner);
     let limits = CacheLimits {
@@ -361,7 +361,7 @@ async fn cached_school(db: &TestDb) -> (Arc<GatedStore>, Catalogs) {
         ttl: Duration::from_secs(3600),
         stale_if_error: Duration::ZERO,
     };
-    let catalogs = Catalogs::new(gated.clone(), limits);
+    let states = TenantStates::new(gated.clone(), limits);
     let file = CatalogFile::preset("loopwise").unwrap();
     let seed = preset::seed(&file, AdminStyle::Colon, store::now_ms()).unwrap();
     let mut tenant = scopegate::tenant::new_tenant(
@@ -372,11 +372,11 @@ async fn cached_school(db: &TestDb) -> (Arc<GatedStore>, Catalogs) {
         store::now_ms(),
     );
     tenant.issuer = ISSUER.into();
-    catalogs
+    states
         .create_tenant(&tenant, &seed, &actor())
         .await
         .unwrap();
-    (gated, catalogs)
+    (gated, states)
 }
 
 fn revocation(jti: &str) -> Revocation {
@@ -388,23 +388,23 @@ fn revocation(jti: &str) -> Revocation {
     }
 }
 
-/// Holds a load of `school` open after it read, runs `write` through `catalogs`, releases
+/// Holds a load of `school` open after it read, runs `write` through `states`, releases
 /// the load, and returns what a read started after the write returned sees.
 async fn load_held_across<F, Fut>(
     gated: &GatedStore,
-    catalogs: &Catalogs,
+    states: &TenantStates,
     write: F,
-) -> Result<Arc<scopegate::catalogs::TenantState>, StoreError>
+) -> Result<Arc<scopegate::tenant_states::TenantState>, StoreError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     // Whatever is cached now is old, so the next get loads (and is held).
-    catalogs.apply(&Change::Catalog(school()));
+    states.apply(&Change::Catalog(school()));
     let (has_read, release) = gated.hold_next();
     let load = tokio::spawn({
-        let catalogs = catalogs.clone();
-        async move { catalogs.get(&school()).await.map(|s| s.tenant.revision) }
+        let states = states.clone();
+        async move { states.get(&school()).await.map(|s| s.tenant.revision) }
     });
     tokio::time::timeout(Duration::from_secs(30), has_read)
         .await
@@ -413,18 +413,18 @@ where
     write().await;
     release.send(()).unwrap();
     let _ = load.await.unwrap();
-    catalogs.get(&school()).await
+    states.get(&school()).await
 }
 
 async fn a_tenant_load_in_flight_during_a_revocation_is_not_served_after_it(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (gated, catalogs) = cached_school(&db).await;
-    let before = catalogs.get(&school()).await.unwrap().tenant.revision;
+    let (gated, states) = cached_school(&db).await;
+    let before = states.get(&school()).await.unwrap().tenant.revision;
 
-    let seen = load_held_across(&gated, &catalogs, || async {
-        catalogs
+    let seen = load_held_across(&gated, &states, || async {
+        states
             .revoke(&school(), &revocation("second"), &actor())
             .await
             .unwrap();
@@ -448,9 +448,9 @@ async fn a_tenant_load_in_flight_during_a_scope_deletion_is_not_served_after_it(
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (gated, catalogs) = cached_school(&db).await;
+    let (gated, states) = cached_school(&db).await;
     assert!(
-        catalogs
+        states
             .get(&school())
             .await
             .unwrap()
@@ -463,8 +463,8 @@ async fn a_tenant_load_in_flight_during_a_scope_deletion_is_not_served_after_it(
         let key = scopegate::scope::edit::ScopeKey::Name("courses:read".into());
         scopegate::scope::edit::delete_scope(catalog, &key, None, store::now_ms())
     };
-    let seen = load_held_across(&gated, &catalogs, || async {
-        catalogs.edit(&school(), &actor(), &plan).await.unwrap();
+    let seen = load_held_across(&gated, &states, || async {
+        states.edit(&school(), &actor(), &plan).await.unwrap();
     })
     .await
     .unwrap();
@@ -483,9 +483,9 @@ async fn a_tenant_load_in_flight_during_its_deletion_is_not_served_after_it(back
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (gated, catalogs) = cached_school(&db).await;
-    let seen = load_held_across(&gated, &catalogs, || async {
-        catalogs.delete_tenant(&school(), &actor()).await.unwrap();
+    let (gated, states) = cached_school(&db).await;
+    let seen = load_held_across(&gated, &states, || async {
+        states.delete_tenant(&school(), &actor()).await.unwrap();
     })
     .await;
     assert!(
@@ -519,22 +519,22 @@ async fn randomized_writes_and_reads_never_see_a_state_older_than_the_last_compl
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (gated, catalogs) = cached_school(&db).await;
+    let (gated, states) = cached_school(&db).await;
     gated.jitter.store(true, Ordering::Relaxed);
     let writes: i64 = if backend == Backend::Sqlite { 400 } else { 250 };
     // The revision of the last write that returned: a read that starts after must see it.
     let floor = Arc::new(AtomicI64::new(
-        catalogs.get(&school()).await.unwrap().tenant.revision,
+        states.get(&school()).await.unwrap().tenant.revision,
     ));
     let done = Arc::new(AtomicBool::new(false));
     let mut readers = tokio::task::JoinSet::new();
     for _ in 0..4 {
-        let (catalogs, floor, done) = (catalogs.clone(), floor.clone(), done.clone());
+        let (states, floor, done) = (states.clone(), floor.clone(), done.clone());
         readers.spawn(async move {
             let (mut reads, mut stale) = (0u64, 0u64);
             while !done.load(Ordering::SeqCst) {
                 let must_see = floor.load(Ordering::SeqCst);
-                let seen = catalogs.get(&school()).await.unwrap().tenant.revision;
+                let seen = states.get(&school()).await.unwrap().tenant.revision;
                 reads += 1;
                 stale += u64::from(seen < must_see);
                 tokio::task::yield_now().await;
@@ -544,7 +544,7 @@ async fn randomized_writes_and_reads_never_see_a_state_older_than_the_last_compl
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for i in 0..writes {
-        catalogs
+        states
             .revoke(&school(), &revocation(&format!("j{i}")), &actor())
             .await
             .unwrap();
@@ -565,7 +565,7 @@ async fn randomized_writes_and_reads_never_see_a_state_older_than_the_last_compl
     assert!(reads > 1000, "enough trials: {reads}");
     assert_eq!(stale, 0, "stale reads out of {reads}");
     // And the revocations of the last write are in force.
-    let last = catalogs.get(&school()).await.unwrap();
+    let last = states.get(&school()).await.unwrap();
     assert!(
         last.revocations
             .is_revoked(&verified_with_jti(&format!("j{}", writes - 1)), "raw")
@@ -577,9 +577,9 @@ async fn unknown_issuers_and_tenants_cost_one_directory_read_not_a_query_each(ba
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (gated, catalogs) = cached_school(&db).await;
+    let (gated, states) = cached_school(&db).await;
     let pipeline = TokenPipeline::new(
-        catalogs.clone(),
+        states.clone(),
         JwksConfig::default(),
         &TokenCacheConfig::default(),
     )
@@ -609,7 +609,7 @@ async fn unknown_issuers_and_tenants_cost_one_directory_read_not_a_query_each(ba
         // Unknown tenant ids.
         let ghost = TenantId::parse(&format!("ghost-{i}")).unwrap();
         assert!(matches!(
-            catalogs.get(&ghost).await,
+            states.get(&ghost).await,
             Err(StoreError::TenantNotFound(_))
         ));
     }
@@ -626,11 +626,11 @@ async fn a_write_that_fails_after_it_committed_leaves_no_stale_state(backend: Ba
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (gated, catalogs) = cached_school(&db).await;
-    let before = catalogs.get(&school()).await.unwrap();
+    let (gated, states) = cached_school(&db).await;
+    let before = states.get(&school()).await.unwrap();
     gated.lose_next_ack.store(true, Ordering::SeqCst);
 
-    let failed = catalogs
+    let failed = states
         .revoke(&school(), &revocation("lost-ack"), &actor())
         .await;
 
@@ -638,7 +638,7 @@ async fn a_write_that_fails_after_it_committed_leaves_no_stale_state(backend: Ba
         matches!(failed, Err(StoreError::Unavailable(_))),
         "{failed:?}"
     );
-    let after = catalogs.get(&school()).await.unwrap();
+    let after = states.get(&school()).await.unwrap();
     assert_eq!(after.tenant.revision, before.tenant.revision + 1);
     assert!(
         after
@@ -652,21 +652,21 @@ async fn a_refused_write_keeps_the_cached_state(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (gated, catalogs) = cached_school(&db).await;
-    let before = catalogs.get(&school()).await.unwrap();
+    let (gated, states) = cached_school(&db).await;
+    let before = states.get(&school()).await.unwrap();
     let reads = gated.state_reads.load(Ordering::SeqCst);
     let plan = |_: &Tenant, catalog: &CatalogSnapshot| {
         let key = scopegate::scope::edit::ScopeKey::Name("openid".into());
         scopegate::scope::edit::delete_scope(catalog, &key, None, store::now_ms())
     };
 
-    let refused = catalogs.edit(&school(), &actor(), &plan).await;
+    let refused = states.edit(&school(), &actor(), &plan).await;
 
     assert!(
         matches!(refused, Err(StoreError::Rejected(_))),
         "{refused:?}"
     );
-    let after = catalogs.get(&school()).await.unwrap();
+    let after = states.get(&school()).await.unwrap();
     assert!(Arc::ptr_eq(&before, &after), "a refusal changed nothing");
     assert_eq!(gated.state_reads.load(Ordering::SeqCst), reads);
 }

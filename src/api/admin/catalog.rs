@@ -20,7 +20,7 @@ impl AdminService {
         let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
         crate::telemetry::record_tenant(&tenant);
         self.authorize(&request, &tenant, Access::Read).await?;
-        let committed = self.catalogs.get(&tenant).await?;
+        let committed = self.states.get(&tenant).await?;
         Ok(pb::ExportCatalogResponse {
             content: CatalogFile::export(&committed.tenant, &committed.catalog).to_toml(),
             catalog_revision: committed.tenant.revision,
@@ -39,7 +39,7 @@ impl AdminService {
         let settings = file.tenant.clone().unwrap_or_default();
         let settings_error =
             |e: SettingsError| EditError::invalid(format!("tenant.{}", e.field), e.message);
-        let before = self.catalogs.get(&tenant).await?;
+        let before = self.states.get(&tenant).await?;
         let retuned = settings
             .apply(before.tenant.clone())
             .map_err(settings_error)?
@@ -51,11 +51,11 @@ impl AdminService {
             (before.tenant.revision, planned)
         } else {
             let (committed, planned) = if retuned {
-                self.catalogs
+                self.states
                     .edit_with_settings(&tenant, &actor, &update, &plan)
                     .await?
             } else {
-                self.catalogs.edit(&tenant, &actor, &plan).await?
+                self.states.edit(&tenant, &actor, &plan).await?
             };
             (committed.tenant.revision, planned)
         };
@@ -92,7 +92,7 @@ impl AdminService {
         let size = convert::page_size(page);
         let limit = u32::try_from(size).unwrap_or(500);
         let events = self
-            .catalogs
+            .states
             .store()
             .audit_events(&tenant, before_id, limit)
             .await?;

@@ -47,7 +47,7 @@ impl AdminService {
     }
 
     async fn list_clients(&self, tenant: &TenantId, list: pb::ListClients) -> Answer {
-        let committed = self.catalogs.get(tenant).await?;
+        let committed = self.states.get(tenant).await?;
         let after = convert::page_after(list.page.as_ref())?;
         let size = convert::page_size(list.page.as_ref());
         let (page, next) =
@@ -64,7 +64,7 @@ impl AdminService {
 
     async fn get_client(&self, tenant: &TenantId, get: pb::GetClient) -> Answer {
         convert::client_id(&get.client_id, "get.client_id")?;
-        let committed = self.catalogs.get(tenant).await?;
+        let committed = self.states.get(tenant).await?;
         found_client(
             &committed.catalog,
             &get.client_id,
@@ -76,7 +76,7 @@ impl AdminService {
         let client = convert::client_from(create)?;
         let client_id = client.client_id.clone();
         let plan = move |_: &_, c: &_| edit::put_client(c, client.clone(), true);
-        let (committed, _) = self.catalogs.edit(tenant, actor, &plan).await?;
+        let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
         found_client(&committed.catalog, &client_id, committed.tenant.revision)
     }
 
@@ -112,7 +112,7 @@ impl AdminService {
             }
             edit::put_client(c, next, false)
         };
-        let (committed, _) = self.catalogs.edit(tenant, actor, &plan).await?;
+        let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
         found_client(&committed.catalog, &client_id, committed.tenant.revision)
     }
 
@@ -124,9 +124,9 @@ impl AdminService {
         delete: pb::DeleteClient,
     ) -> Answer {
         convert::client_id(&delete.client_id, "delete.client_id")?;
-        let before = self.catalogs.get(tenant).await?;
+        let before = self.states.get(tenant).await?;
         let plan = |_: &_, c: &_| edit::delete_client(c, &delete.client_id);
-        let (committed, _) = self.catalogs.edit(tenant, actor, &plan).await?;
+        let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
         let gone = before.catalog.client(&delete.client_id);
         let gone = gone.map(convert::client).unwrap_or_else(|| pb::Client {
             client_id: delete.client_id.clone(),

@@ -1,5 +1,5 @@
 //! Introspection credentials: create (the secret is shown once), list (never secrets),
-//! delete. Writes go through `Catalogs`.
+//! delete. Writes go through `TenantStates`.
 
 use tonic::Request;
 
@@ -33,9 +33,9 @@ impl AdminService {
                 let size = convert::page_size(list.page.as_ref());
                 let limit = u32::try_from(size + 1).unwrap_or(u32::MAX);
                 // An unknown tenant is NOT_FOUND, not an empty page.
-                self.catalogs.store().tenant(&tenant).await?;
+                self.states.store().tenant(&tenant).await?;
                 let mut found = self
-                    .catalogs
+                    .states
                     .store()
                     .introspection_credentials(&tenant, &after, limit)
                     .await?;
@@ -70,7 +70,7 @@ impl AdminService {
                     secret_sha256: client_secret::digest(&secret),
                     created_at_ms: now_ms(),
                 };
-                self.catalogs
+                self.states
                     .create_introspection_credential(&credential, &actor)
                     .await?;
                 tracing::info!(%tenant, %actor, client_id = %credential.client_id, "introspection credential created");
@@ -84,7 +84,7 @@ impl AdminService {
                     return Err(ApiError::invalid("delete.client_id", "is required"));
                 }
                 let deleted = self
-                    .catalogs
+                    .states
                     .delete_introspection_credential(&tenant, &delete.client_id, &actor)
                     .await?;
                 tracing::info!(%tenant, %actor, client_id = %deleted.client_id, "introspection credential deleted");

@@ -44,7 +44,7 @@ impl AdminService {
     }
 
     async fn list_operations(&self, tenant: &TenantId, list: pb::ListOperations) -> Answer {
-        let committed = self.catalogs.get(tenant).await?;
+        let committed = self.states.get(tenant).await?;
         let after = convert::page_after(list.page.as_ref())?;
         let size = convert::page_size(list.page.as_ref());
         let (page, next) =
@@ -61,7 +61,7 @@ impl AdminService {
 
     async fn get_operation(&self, tenant: &TenantId, get: pb::GetOperation) -> Answer {
         convert::operation_name(&get.name, "get.name")?;
-        let committed = self.catalogs.get(tenant).await?;
+        let committed = self.states.get(tenant).await?;
         found_operation(&committed.catalog, &get.name, committed.tenant.revision)
     }
 
@@ -77,7 +77,7 @@ impl AdminService {
         let op = convert::operation_from(op)?;
         let name = op.name.clone();
         let plan = move |_: &_, c: &_| edit::put_operation(c, op.clone(), create);
-        let (committed, _) = self.catalogs.edit(tenant, actor, &plan).await?;
+        let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
         found_operation(&committed.catalog, &name, committed.tenant.revision)
     }
 
@@ -89,9 +89,9 @@ impl AdminService {
         delete: pb::DeleteOperation,
     ) -> Answer {
         convert::operation_name(&delete.name, "delete.name")?;
-        let before = self.catalogs.get(tenant).await?;
+        let before = self.states.get(tenant).await?;
         let plan = |_: &_, c: &_| edit::delete_operation(c, &delete.name);
-        let (committed, _) = self.catalogs.edit(tenant, actor, &plan).await?;
+        let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
         let gone = before.catalog.operation(&delete.name);
         let gone = gone
             .map(convert::operation)

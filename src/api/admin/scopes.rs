@@ -47,7 +47,7 @@ impl AdminService {
     }
 
     async fn list_scopes(&self, tenant: &TenantId, list: pb::ListScopes) -> Answer {
-        let committed = self.catalogs.get(tenant).await?;
+        let committed = self.states.get(tenant).await?;
         let scopes: Vec<_> = committed
             .catalog
             .scopes
@@ -76,7 +76,7 @@ impl AdminService {
 
     async fn get_scope(&self, tenant: &TenantId, get: pb::GetScope) -> Answer {
         let key = convert::scope_key(get.scope.as_ref(), "get.scope")?;
-        let committed = self.catalogs.get(tenant).await?;
+        let committed = self.states.get(tenant).await?;
         found_scope(&committed.tenant, &committed.catalog, &key)
     }
 
@@ -95,7 +95,7 @@ impl AdminService {
         let key = ScopeKey::Name(new.name.to_string());
         let now = now_ms();
         let plan = move |_: &_, c: &_| edit::create_scope(c, new.clone(), now);
-        let (committed, _) = self.catalogs.edit(tenant, actor, &plan).await?;
+        let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
         found_scope(&committed.tenant, &committed.catalog, &key)
     }
 
@@ -118,7 +118,7 @@ impl AdminService {
         let now = now_ms();
         let plan_key = key.clone();
         let plan = move |_: &_, c: &_| edit::update_scope(c, &plan_key, patch.clone(), now);
-        let (committed, _) = self.catalogs.edit(tenant, actor, &plan).await?;
+        let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
         found_scope(&committed.tenant, &committed.catalog, &key)
     }
 
@@ -134,7 +134,7 @@ impl AdminService {
         let now = now_ms();
         let plan = move |_: &_, c: &_| edit::delete_scope(c, &key, etag.as_deref(), now);
         let (tenant_name, revision, planned) = if delete.dry_run {
-            let committed = self.catalogs.get(tenant).await?;
+            let committed = self.states.get(tenant).await?;
             let planned = plan(&committed.tenant, &committed.catalog)?;
             (
                 committed.tenant.id.to_string(),
@@ -142,7 +142,7 @@ impl AdminService {
                 planned,
             )
         } else {
-            let (committed, planned) = self.catalogs.edit(tenant, actor, &plan).await?;
+            let (committed, planned) = self.states.edit(tenant, actor, &plan).await?;
             (
                 committed.tenant.id.to_string(),
                 committed.tenant.revision,

@@ -45,8 +45,8 @@ impl AdminService {
         let after = convert::page_after(list.page.as_ref())?;
         let size = convert::page_size(list.page.as_ref());
         let limit = u32::try_from(size + 1).unwrap_or(u32::MAX);
-        // Reads go to the store directly; every write goes through `self.catalogs`.
-        let mut tenants = self.catalogs.store().list_tenants(&after, limit).await?;
+        // Reads go to the store directly; every write goes through `self.states`.
+        let mut tenants = self.states.store().list_tenants(&after, limit).await?;
         let next = if tenants.len() > size {
             tenants.truncate(size);
             tenants
@@ -70,7 +70,7 @@ impl AdminService {
         let id = convert::tenant_id(&get.id, "get.id")?;
         crate::telemetry::record_tenant(&id);
         self.authorize(request, &id, Access::Read).await?;
-        let tenant = self.catalogs.store().tenant(&id).await?;
+        let tenant = self.states.store().tenant(&id).await?;
         Ok(TenantResult::Tenant(convert::tenant(&tenant)))
     }
 
@@ -114,7 +114,7 @@ impl AdminService {
             None => base,
         };
         let seed = preset::seed(&file, style, now)?;
-        let committed = self.catalogs.create_tenant(&tenant, &seed, &actor).await?;
+        let committed = self.states.create_tenant(&tenant, &seed, &actor).await?;
         tracing::info!(tenant = %committed.tenant.id, %actor, preset = preset_name, "tenant created");
         Ok(TenantResult::Tenant(convert::tenant(&committed.tenant)))
     }
@@ -150,7 +150,7 @@ impl AdminService {
             }
             Ok(next)
         };
-        let tenant = self.catalogs.update_tenant(&id, &actor, &apply).await?;
+        let tenant = self.states.update_tenant(&id, &actor, &apply).await?;
         tracing::info!(tenant = %id, %actor, revision = tenant.revision, "tenant settings changed");
         Ok(TenantResult::Tenant(convert::tenant(&tenant)))
     }
@@ -163,7 +163,7 @@ impl AdminService {
         let id = convert::tenant_id(&delete.id, "delete.id")?;
         crate::telemetry::record_tenant(&id);
         let actor = self.authorize(request, &id, Access::Write).await?;
-        let tenant = self.catalogs.delete_tenant(&id, &actor).await?;
+        let tenant = self.states.delete_tenant(&id, &actor).await?;
         tracing::info!(tenant = %id, %actor, "tenant deleted");
         Ok(TenantResult::Deleted(convert::tenant(&tenant)))
     }

@@ -5,9 +5,9 @@ use tonic::{Code, Status};
 
 use crate::{
     api::{status::ApiError, subject::count},
-    catalogs::TenantState,
     pb,
     scope::{Challenge, Explain, Grant, Reason, Requirement, ScopeName},
+    tenant_states::TenantState,
 };
 
 /// What the explain trace says about the subject; built only when the request asks for it.

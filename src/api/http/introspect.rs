@@ -139,7 +139,7 @@ async fn caller_tenant(
         }
         let stored = state
             .pipeline
-            .catalogs()
+            .states()
             .store()
             .introspection_credential(&client_id)
             .await

@@ -1,8 +1,8 @@
-//! The tenant-state cache and the one write path. `Catalogs` keeps each tenant's settings,
+//! The tenant-state cache and the one write path. `TenantStates` keeps each tenant's settings,
 //! catalog (as stored and compiled) and revocations in a moka cache in front of the store, and
-//! the tenant directory (ids and issuers) beside it. Every write goes through `Catalogs`, and
+//! the tenant directory (ids and issuers) beside it. Every write goes through `TenantStates`, and
 //! every change, local or announced by another replica, is applied in one place,
-//! [`Catalogs::apply`], which also invalidates the verified tokens of a tenant whose keys may
+//! [`TenantStates::apply`], which also invalidates the verified tokens of a tenant whose keys may
 //! have changed (through the generations `token::VerifiedTokenCache` entries are checked
 //! against). See `generations` for why a value loaded before a write can never outlive it.
 //!
@@ -89,7 +89,7 @@ enum Wrote {
 
 /// Cached tenant state and the writes that keep it honest. Cheap to clone; clones share all.
 #[derive(Debug, Clone)]
-pub struct Catalogs {
+pub struct TenantStates {
     store: Arc<dyn Store>,
     cache: Cache<TenantId, Arc<TenantState>>,
     generations: Arc<Generations>,
@@ -100,7 +100,7 @@ pub struct Catalogs {
     limits: CacheLimits,
 }
 
-impl Catalogs {
+impl TenantStates {
     /// A cache within `limits` in front of `store`.
     pub fn new(store: Arc<dyn Store>, limits: CacheLimits) -> Self {
         let cache = Cache::builder()
@@ -323,8 +323,8 @@ impl Catalogs {
 
     /// Follows the store's change feed until it ends (at once for SQLite).
     pub async fn follow_changes(&self) {
-        let catalogs = self.clone();
-        let handler = Box::new(move |change: Change| catalogs.apply(&change));
+        let states = self.clone();
+        let handler = Box::new(move |change: Change| states.apply(&change));
         if let Err(err) = self.store.watch_changes(handler).await {
             tracing::warn!(%err, "change feed unavailable: other replicas' writes show after the cache TTL");
         }
@@ -416,7 +416,7 @@ impl Catalogs {
         result
     }
 
-    /// Like [`Catalogs::edit`], also changing the tenant's settings in the same transaction.
+    /// Like [`TenantStates::edit`], also changing the tenant's settings in the same transaction.
     pub async fn edit_with_settings(
         &self,
         id: &TenantId,

@@ -86,7 +86,7 @@ pub struct Touched {
     pub directory: bool,
 }
 
-/// The clock and the floors. One per process, owned by `Catalogs`.
+/// The clock and the floors. One per process, owned by `TenantStates`.
 #[derive(Debug)]
 pub struct Generations {
     clock: AtomicU64,
