@@ -4,6 +4,7 @@
 
 pub(crate) mod accept;
 mod health;
+mod http_conn;
 pub(crate) mod io;
 mod shed;
 
@@ -167,14 +168,21 @@ impl App {
                 reporter.clone(),
                 self.pipeline.clone(),
                 auth,
-            ));
+            ))
+            .layer(axum::middleware::from_fn(http_conn::track_request));
+            // The same connection cap, accept backoff, handshake and idle timeouts as the gRPC
+            // port: see `http_conn`.
+            let listener = http_conn::HttpListener::new(listener, &self.config.limits);
             let mut stopped = http_stopped;
             tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await;
+                let served = axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<http_conn::HttpConnInfo>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
                 if let Err(err) = served {
                     tracing::error!(%err, "HTTP listener failed");
                 }

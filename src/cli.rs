@@ -8,6 +8,7 @@
 mod catalog;
 mod clients;
 mod connect;
+mod credentials;
 mod error;
 mod json;
 mod operations;
@@ -21,6 +22,7 @@ use output::Printer;
 
 pub use catalog::{AuditArgs, CatalogCommand};
 pub use clients::ClientsCommand;
+pub use credentials::CredentialsCommand;
 pub use error::CliError;
 pub use operations::{OperationsCommand, RequirementArgs};
 pub use output::Output;
@@ -127,6 +129,14 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Manage a tenant's RFC 7662 introspection credentials (HTTP Basic on the HTTP door).
+    #[command(after_help = EXIT_CODES)]
+    IntrospectionCredentials {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
     /// Manage a tenant's named operations (MCP tools, routes) on a running server.
     #[command(after_help = EXIT_CODES)]
     Operations {
@@ -160,6 +170,7 @@ pub async fn run(command: AdminCommand, out: &mut impl Write) -> Result<(), CliE
     let (AdminCommand::Tenants { connection, .. }
     | AdminCommand::Scopes { connection, .. }
     | AdminCommand::Clients { connection, .. }
+    | AdminCommand::IntrospectionCredentials { connection, .. }
     | AdminCommand::Operations { connection, .. }
     | AdminCommand::Catalog { connection, .. }
     | AdminCommand::Audit { connection, .. }) = &command;
@@ -178,6 +189,10 @@ pub async fn run(command: AdminCommand, out: &mut impl Write) -> Result<(), CliE
             connection,
             command,
         } => clients::run(&connection, command, out).await,
+        AdminCommand::IntrospectionCredentials {
+            connection,
+            command,
+        } => credentials::run(&connection, command, out).await,
         AdminCommand::Operations {
             connection,
             command,

@@ -6,7 +6,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`app`] | `App::build` / `run_until`: the listener (connection cap, timeouts: `app/accept.rs`, `app/io.rs`), load shedding (`app/shed.rs`), health (`app/health.rs`), reflection, the store probe and the change feed task |
+//! | [`app`] | `App::build` / `run_until`: the listeners (connection cap, timeouts: `app/accept.rs`, `app/io.rs`; the HTTP door's through `app/http_conn.rs`), load shedding (`app/shed.rs`), health (`app/health.rs`), reflection, the store probe and the change feed task |
 //! | [`api`] | thin gRPC handlers per service; `api/convert.rs` (proto ⇄ domain), `api/status.rs` (the one error → `tonic::Status` table), admin authentication (`api/auth.rs`, `api/admin_token.rs`); the token subject every door shares (`api/subject.rs`); the gateway-neutral decision (`api/gateway.rs`) and Envoy ext_authz over it (`api/ext_authz.rs`); the RFC 7662 answer every introspection door renders (`api/introspection/answer.rs`); the HTTP door (`api/http.rs`: probes, forward auth, RFC 7662 introspection in `api/http/introspect.rs`) and introspection credentials' secrets (`api/client_secret.rs`) |
 //! | [`pipeline`] | the token pipeline shared by `Introspect`, `CheckScopes` and admin tokens: route by issuer, verify through the verified-token cache, re-check, apply revocations |
 //! | [`tenant_states`] | the tenant-state cache in front of the store, **the one write path** (every write goes through `TenantStates`), and the one place that decides what a change invalidates (`TenantStates::apply`); invalidation generations (`tenant_states/generations.rs`) make a value loaded before a write unusable after it |

@@ -1,6 +1,7 @@
 //! Accepting connections without letting them wedge the server: a cap on open connections (a
 //! permit held by each), backoff when accepting fails (EMFILE), a deadline for the HTTP/2
-//! preface, and an idle timeout for connections with no open stream.
+//! preface, and an idle timeout for connections with no open stream. The HTTP door accepts
+//! through the same loop (`http_conn`): there the "preface" is a request's first 24 bytes.
 //!
 //! tonic's own accept loop retries a failed `accept` at once (100 % CPU at the open-file limit)
 //! and hyper's HTTP/2 server waits for a preface forever, so both live here, below tonic.
@@ -9,6 +10,7 @@ use std::{
     convert::Infallible,
     future::Future,
     io,
+    net::SocketAddr,
     pin::Pin,
     sync::{
         Arc,
@@ -199,6 +201,19 @@ impl ServerConn {
         }
     }
 
+    /// What this connection shares with the calls on it.
+    pub(crate) fn state(&self) -> &Arc<ConnState> {
+        &self.state
+    }
+
+    /// The peer's address, when the socket still knows it.
+    pub(crate) fn peer_addr(&self) -> SocketAddr {
+        self.conn
+            .connect_info()
+            .remote_addr()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
     /// Whether this connection has overstayed; polled on every read so the timers wake the
     /// connection's task.
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
@@ -206,7 +221,7 @@ impl ServerConn {
             if deadline.as_mut().poll(cx).is_ready() {
                 return Some(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    "no HTTP/2 preface within the handshake timeout",
+                    "no HTTP/2 preface (or first request bytes) within the handshake timeout",
                 ));
             }
             return None;

@@ -128,6 +128,24 @@ impl Admin {
             .into_inner())
     }
 
+    /// One `ManageIntrospectionCredential` call on `tenant`.
+    pub async fn introspection_credential(
+        &self,
+        tenant: &str,
+        action: pb::manage_introspection_credential_request::Action,
+    ) -> Result<pb::ManageIntrospectionCredentialResponse, CliError> {
+        let request = self.request(pb::ManageIntrospectionCredentialRequest {
+            tenant: tenant.to_owned(),
+            action: Some(action),
+        });
+        Ok(self
+            .client
+            .clone()
+            .manage_introspection_credential(request)
+            .await?
+            .into_inner())
+    }
+
     /// One `ManageOperation` call on `tenant`.
     pub async fn operation(
         &self,

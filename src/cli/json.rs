@@ -93,6 +93,7 @@ mod tests {
             json_of(&pb::ExportCatalogResponse::default()),
             json_of(&pb::ImportCatalogResponse::default()),
             json_of(&pb::ListAuditEventsResponse::default()),
+            json_of(&pb::ManageIntrospectionCredentialResponse::default()),
         ];
 
         assert_eq!(printed[0], json!({}), "an unset oneof is left out");

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::helpers::{ADMIN_KEY, TestApp};
 
 mod catalog;
+mod credentials;
 mod errors;
 mod manage;
 

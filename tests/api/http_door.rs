@@ -1,6 +1,7 @@
 //! The HTTP door: forward auth for nginx/Caddy/Traefik over the one decision path, RFC 7662
 //! introspection for HTTP-only resource servers, liveness and readiness probes, and its
-//! refusals (unknown paths, wrong methods, oversized or malformed bodies).
+//! refusals (unknown paths, wrong methods, oversized or malformed bodies), and its connections
+//! held to the gRPC port's bounds (cap, handshake and idle timeouts).
 
 use reqwest::StatusCode;
 use scopegate::pb::{
@@ -10,10 +11,16 @@ use scopegate::pb::{
     manage_introspection_credential_response::Result as CredentialResult,
 };
 use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
 
 use crate::{
     backend_tests,
     helpers::{ADMIN_KEY, Backend, TestApp, TestDb, authed, test_config},
+    limits::{PATIENCE, closed_by_server},
     tokens::{Idp, create_tenant_for, now},
 };
 
@@ -32,11 +39,94 @@ backend_tests!(
 
 /// A server with the HTTP door on a free port.
 pub async fn with_http(db: &TestDb) -> (TestApp, String) {
+    with_http_and(db, |_| {}).await
+}
+
+/// A server with the HTTP door on a free port, its config adjusted by `adjust`.
+async fn with_http_and(
+    db: &TestDb,
+    adjust: impl FnOnce(&mut scopegate::config::Config),
+) -> (TestApp, String) {
     let mut config = test_config(&db.url);
     config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    adjust(&mut config);
     let app = TestApp::start(config).await;
     let base = format!("http://{}", app.http_addr.expect("HTTP door bound"));
     (app, base)
+}
+
+/// A keep-alive `GET /healthz` on `socket`, its whole answer read: `true` if it was a 200.
+async fn healthz_on(socket: &mut TcpStream) -> bool {
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: scopegate\r\n\r\n")
+        .await
+        .unwrap();
+    // The probe's answer is small: one read holds its head and body.
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(PATIENCE, socket.read(&mut buf))
+        .await
+        .expect("the probe answers")
+        .unwrap();
+    buf[..n].starts_with(b"HTTP/1.1 200")
+}
+
+#[tokio::test]
+async fn a_silent_http_connection_is_closed_by_the_server() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let (app, _) = with_http_and(&db, |config| {
+        config.limits.handshake_timeout = Duration::from_secs(1);
+    })
+    .await;
+
+    let mut silent = TcpStream::connect(app.http_addr.unwrap()).await.unwrap();
+
+    assert!(
+        closed_by_server(&mut silent).await,
+        "an HTTP connection that never sent a request is still open"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_http_connection_is_closed_after_its_answer() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let (app, _) = with_http_and(&db, |config| {
+        config.limits.idle_timeout = Some(Duration::from_secs(1));
+    })
+    .await;
+    let mut idle = TcpStream::connect(app.http_addr.unwrap()).await.unwrap();
+
+    assert!(healthz_on(&mut idle).await, "the request is answered");
+    assert!(
+        closed_by_server(&mut idle).await,
+        "an idle keep-alive HTTP connection is still open"
+    );
+}
+
+#[tokio::test]
+async fn http_connections_beyond_the_cap_are_closed_at_accept() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let (app, _) = with_http_and(&db, |config| {
+        config.limits.max_connections = 2;
+    })
+    .await;
+    let addr = app.http_addr.unwrap();
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    // Answered: both were accepted and hold their permits while kept alive.
+    assert!(healthz_on(&mut first).await);
+    assert!(healthz_on(&mut second).await);
+
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: scopegate\r\n\r\n")
+        .await;
+
+    assert!(
+        closed_by_server(&mut third).await,
+        "an HTTP connection beyond max_connections is still open"
+    );
+    // Those within the cap are untouched.
+    assert!(healthz_on(&mut first).await);
 }
 
 async fn probes_answer_and_unknown_paths_and_methods_are_refused(backend: Backend) {

@@ -24,14 +24,14 @@ use crate::{
 };
 
 /// Bound on every wait in this file: far above what any of them needs.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The HTTP/2 client preface and an empty SETTINGS frame: a client that has handshaken.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
 /// Reads (and discards) until the server closes the connection; `false` if it never does
 /// within [`PATIENCE`].
-async fn closed_by_server(socket: &mut TcpStream) -> bool {
+pub(crate) async fn closed_by_server(socket: &mut TcpStream) -> bool {
     let read_to_end = async {
         let mut buf = [0u8; 1024];
         loop {

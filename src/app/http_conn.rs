@@ -1,0 +1,119 @@
+//! The HTTP door's connections under the gRPC port's bounds: the same accept loop (`accept`:
+//! connection cap, accept backoff, handshake and idle timeouts) behind axum's `Listener`, and
+//! a layer that counts each request as an open stream until its response body ends, so a
+//! connection is idle only between requests.
+
+use std::{
+    convert::Infallible,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{ConnectInfo, Request, connect_info::Connected},
+    middleware::Next,
+    response::Response,
+    serve::IncomingStream,
+};
+use tokio::net::TcpListener;
+use tokio_stream::{Stream, StreamExt};
+
+use super::accept::{self, ConnState, ServerConn, StreamGuard};
+use crate::config::Limits;
+
+type Incoming = Pin<Box<dyn Stream<Item = Result<ServerConn, Infallible>> + Send>>;
+
+/// The HTTP door's listener: connections accepted within `limits` (see `accept`).
+pub(crate) struct HttpListener {
+    incoming: Incoming,
+    local_addr: io::Result<SocketAddr>,
+}
+
+impl HttpListener {
+    pub(crate) fn new(listener: TcpListener, limits: &Limits) -> Self {
+        let local_addr = listener.local_addr();
+        Self {
+            incoming: Box::pin(accept::incoming(listener, limits)),
+            local_addr,
+        }
+    }
+}
+
+impl axum::serve::Listener for HttpListener {
+    type Io = ServerConn;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (ServerConn, SocketAddr) {
+        match self.incoming.next().await {
+            Some(Ok(conn)) => {
+                let peer = conn.peer_addr();
+                (conn, peer)
+            }
+            // The accept loop ends only once this stream is dropped: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.local_addr {
+            Ok(addr) => Ok(*addr),
+            Err(err) => Err(io::Error::new(err.kind(), err.to_string())),
+        }
+    }
+}
+
+/// What a request on the HTTP door learns about its connection.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpConnInfo(Arc<ConnState>);
+
+impl Connected<IncomingStream<'_, HttpListener>> for HttpConnInfo {
+    fn connect_info(stream: IncomingStream<'_, HttpListener>) -> Self {
+        Self(Arc::clone(stream.io().state()))
+    }
+}
+
+/// Middleware: keeps the request's stream open on its connection until the response body ends
+/// or is dropped (see `accept::ConnState`).
+pub(crate) async fn track_request(request: Request, next: Next) -> Response {
+    let stream = request
+        .extensions()
+        .get::<ConnectInfo<HttpConnInfo>>()
+        .map(|ConnectInfo(info)| info.0.stream_opened());
+    let response = next.run(request).await;
+    response.map(|inner| {
+        Body::new(Tracked {
+            inner,
+            _stream: stream,
+        })
+    })
+}
+
+/// A response body that keeps its stream counted as open until it ends or is dropped.
+struct Tracked {
+    inner: Body,
+    _stream: Option<StreamGuard>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
