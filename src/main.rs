@@ -148,7 +148,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %app.local_addr(), "listening");
     if let Some(addr) = app.http_addr() {
-        tracing::info!(%addr, "serving HTTP (/healthz, /readyz)");
+        tracing::info!(%addr, "serving HTTP (forward auth, RFC 7662 introspection, probes)");
     }
     app.run_until(shutdown).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
