@@ -199,26 +199,23 @@ impl TenantStates {
             // Else `try_get_with` would hand back the entry we refused.
             self.cache.invalidate(id).await;
         }
-        let read = read_state(
-            Arc::clone(&self.store),
-            Arc::clone(&self.generations),
-            id.clone(),
-        );
+        let read = || {
+            read_state(
+                Arc::clone(&self.store),
+                Arc::clone(&self.generations),
+                id.clone(),
+            )
+        };
         let loaded = self
             .cache
-            .try_get_with(id.clone(), read)
+            .try_get_with(id.clone(), read())
             .await
             .map_err(unshare)?;
         if self.is_current(&loaded) {
             return Ok(loaded);
         }
         // We joined a load that began before an invalidation: read again, ourselves.
-        let fresh = read_state(
-            Arc::clone(&self.store),
-            Arc::clone(&self.generations),
-            id.clone(),
-        )
-        .await?;
+        let fresh = read().await?;
         self.cache.insert(id.clone(), Arc::clone(&fresh)).await;
         Ok(fresh)
     }

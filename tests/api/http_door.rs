@@ -271,6 +271,21 @@ fn form(http: &reqwest::Client, url: &str, body: String) -> reqwest::RequestBuil
         .body(body)
 }
 
+/// `POST {url}` with `body` as a form and HTTP Basic credentials.
+async fn basic_form(
+    http: &reqwest::Client,
+    url: &str,
+    body: String,
+    id: &str,
+    secret: &str,
+) -> reqwest::Response {
+    form(http, url, body)
+        .basic_auth(id, Some(secret))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn assert_challenged(response: &reqwest::Response, realm: &str) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -292,24 +307,22 @@ async fn a_registered_credential_introspects_an_active_token_as_rfc_7662_json(ba
         "department": "maths",
     }));
 
-    let answered = form(
+    let answered = basic_form(
         &http,
         &format!("{base}/oauth2/introspect"),
         format!("token={token}&token_type_hint=access_token"),
+        &id,
+        &secret,
     )
-    .basic_auth(&id, Some(&secret))
-    .send()
-    .await
-    .unwrap();
-    let in_path = form(
+    .await;
+    let in_path = basic_form(
         &http,
         &format!("{base}/t/school/oauth2/introspect"),
         format!("token={token}"),
+        &id,
+        &secret,
     )
-    .basic_auth(&id, Some(&secret))
-    .send()
-    .await
-    .unwrap();
+    .await;
 
     assert_eq!(answered.status(), StatusCode::OK);
     assert_eq!(answered.headers()["cache-control"], "no-store");
@@ -348,15 +361,14 @@ async fn an_inactive_token_is_active_false_alone(backend: Backend) {
     let expired = idp.mint(&json!({ "iat": now() - 7200, "exp": now() - 3600 }));
 
     for token in [expired.as_str(), "not-a-jwt"] {
-        let answered = form(
+        let answered = basic_form(
             &http,
             &format!("{base}/oauth2/introspect"),
             format!("token={token}"),
+            &id,
+            &secret,
         )
-        .basic_auth(&id, Some(&secret))
-        .send()
-        .await
-        .unwrap();
+        .await;
 
         assert_eq!(answered.status(), StatusCode::OK);
         let body: Value = answered.json().await.unwrap();
@@ -376,16 +388,15 @@ async fn a_wrong_missing_or_deleted_credential_is_401_with_the_basic_challenge(b
     let body = format!("token={token}");
 
     let anonymous = form(&http, &url, body.clone()).send().await.unwrap();
-    let wrong_secret = form(&http, &url, body.clone())
-        .basic_auth(&id, Some("not-the-secret"))
-        .send()
-        .await
-        .unwrap();
-    let unknown_id = form(&http, &url, body.clone())
-        .basic_auth("ic_AAAAAAAAAAAAAAAAAAAAAA", Some(&secret))
-        .send()
-        .await
-        .unwrap();
+    let wrong_secret = basic_form(&http, &url, body.clone(), &id, "not-the-secret").await;
+    let unknown_id = basic_form(
+        &http,
+        &url,
+        body.clone(),
+        "ic_AAAAAAAAAAAAAAAAAAAAAA",
+        &secret,
+    )
+    .await;
     let wrong_bearer = form(
         &http,
         &format!("{base}/t/school/oauth2/introspect"),
@@ -395,11 +406,7 @@ async fn a_wrong_missing_or_deleted_credential_is_401_with_the_basic_challenge(b
     .send()
     .await
     .unwrap();
-    let before_delete = form(&http, &url, body.clone())
-        .basic_auth(&id, Some(&secret))
-        .send()
-        .await
-        .unwrap();
+    let before_delete = basic_form(&http, &url, body.clone(), &id, &secret).await;
     app.admin()
         .manage_introspection_credential(authed(ManageIntrospectionCredentialRequest {
             tenant: "school".to_owned(),
@@ -409,11 +416,7 @@ async fn a_wrong_missing_or_deleted_credential_is_401_with_the_basic_challenge(b
         }))
         .await
         .unwrap();
-    let deleted = form(&http, &url, body.clone())
-        .basic_auth(&id, Some(&secret))
-        .send()
-        .await
-        .unwrap();
+    let deleted = basic_form(&http, &url, body.clone(), &id, &secret).await;
 
     assert_challenged(&anonymous, "scopegate");
     let error: Value = anonymous.json().await.unwrap();
@@ -438,33 +441,30 @@ async fn another_tenants_credential_sees_the_token_inactive(backend: Backend) {
     let school_token = idp.mint(&json!({ "scope": "school:read" }));
     let museum_token = museum.mint(&json!({ "scope": "school:read" }));
 
-    let foreign = form(
+    let foreign = basic_form(
         &http,
         &format!("{base}/oauth2/introspect"),
         format!("token={school_token}"),
+        &id,
+        &secret,
     )
-    .basic_auth(&id, Some(&secret))
-    .send()
-    .await
-    .unwrap();
-    let own = form(
+    .await;
+    let own = basic_form(
         &http,
         &format!("{base}/oauth2/introspect"),
         format!("token={museum_token}"),
+        &id,
+        &secret,
     )
-    .basic_auth(&id, Some(&secret))
-    .send()
-    .await
-    .unwrap();
-    let other_path = form(
+    .await;
+    let other_path = basic_form(
         &http,
         &format!("{base}/t/school/oauth2/introspect"),
         format!("token={school_token}"),
+        &id,
+        &secret,
     )
-    .basic_auth(&id, Some(&secret))
-    .send()
-    .await
-    .unwrap();
+    .await;
 
     assert_eq!(foreign.status(), StatusCode::OK);
     assert_eq!(
@@ -519,21 +519,23 @@ async fn oversized_malformed_and_wrongly_sent_introspections_are_refused(backend
     let token = idp.mint(&json!({ "scope": "school:read" }));
     let huge = "x".repeat(65 * 1024);
 
-    let oversized = form(&http, &url, format!("token={huge}"))
-        .basic_auth(&id, Some(&secret))
-        .send()
-        .await
-        .unwrap();
-    let missing = form(&http, &url, "token_type_hint=access_token".to_owned())
-        .basic_auth(&id, Some(&secret))
-        .send()
-        .await
-        .unwrap();
-    let twice = form(&http, &url, format!("token={token}&token={token}"))
-        .basic_auth(&id, Some(&secret))
-        .send()
-        .await
-        .unwrap();
+    let oversized = basic_form(&http, &url, format!("token={huge}"), &id, &secret).await;
+    let missing = basic_form(
+        &http,
+        &url,
+        "token_type_hint=access_token".to_owned(),
+        &id,
+        &secret,
+    )
+    .await;
+    let twice = basic_form(
+        &http,
+        &url,
+        format!("token={token}&token={token}"),
+        &id,
+        &secret,
+    )
+    .await;
     let not_a_form = http
         .post(&url)
         .header("content-type", "application/json")
@@ -542,15 +544,14 @@ async fn oversized_malformed_and_wrongly_sent_introspections_are_refused(backend
         .send()
         .await
         .unwrap();
-    let bad_tenant = form(
+    let bad_tenant = basic_form(
         &http,
         &format!("{base}/t/Not_A_Tenant/oauth2/introspect"),
         format!("token={token}"),
+        &id,
+        &secret,
     )
-    .basic_auth(&id, Some(&secret))
-    .send()
-    .await
-    .unwrap();
+    .await;
     let get = http
         .get(&url)
         .basic_auth(&id, Some(&secret))
