@@ -223,6 +223,15 @@ pub struct Revocation {
     pub expires_at: i64,
 }
 
+/// What the tenant directory is built from.
+#[derive(Debug)]
+pub struct DirectoryRows {
+    /// Every tenant's id and issuer (empty when it has none).
+    pub tenants: Vec<(TenantId, String)>,
+    /// Every introspection credential (its secret only as a hash).
+    pub credentials: Vec<IntrospectionCredential>,
+}
+
 /// A resource server's credential for RFC 7662 introspection over HTTP (Basic authentication),
 /// as stored: the secret itself is never kept, only its SHA-256. `Debug` shows no digest.
 #[derive(Clone, PartialEq, Eq)]
@@ -331,8 +340,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         now_unix: i64,
     ) -> Result<(Committed, Vec<Revocation>), StoreError>;
 
-    /// Every tenant's id and issuer (empty when it has none), in one query: the routing table.
-    async fn directory(&self) -> Result<Vec<(TenantId, String)>, StoreError>;
+    /// Every tenant's id and issuer (empty when it has none), and every introspection
+    /// credential: the routing table, read whole.
+    async fn directory(&self) -> Result<DirectoryRows, StoreError>;
 
     /// Creates a tenant with the catalog `seed` (scope ids are assigned), at revision 1.
     async fn create_tenant(
@@ -394,12 +404,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes revocations that expired before `now_unix`; returns how many.
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError>;
-
-    /// The introspection credential with this client id, whatever its tenant.
-    async fn introspection_credential(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<IntrospectionCredential>, StoreError>;
 
     /// A tenant's introspection credentials sorted by client id, strictly after `after`.
     async fn introspection_credentials(

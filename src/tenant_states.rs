@@ -83,7 +83,8 @@ pub struct TenantState {
 enum Wrote {
     /// Catalog or revocations.
     Catalog,
-    /// Settings, or the tenant's existence.
+    /// Settings, the tenant's existence, or its introspection credentials (all routed by the
+    /// directory).
     Settings,
 }
 
@@ -148,6 +149,15 @@ impl TenantStates {
             return Ok(None);
         }
         Ok(self.directory().await?.tenant_of(issuer).cloned())
+    }
+
+    /// The introspection credential with this client id, from the directory (no query per
+    /// client id; every credential write reloads it before returning).
+    pub async fn introspection_credential(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<IntrospectionCredential>>, StoreError> {
+        Ok(self.directory().await?.credential(client_id).cloned())
     }
 
     fn is_current(&self, state: &TenantState) -> bool {
@@ -370,8 +380,9 @@ impl TenantStates {
         result
     }
 
-    /// Registers an introspection credential. Credentials are read from the store on every
-    /// HTTP introspection, never cached, so a deleted one stops working when the call returns.
+    /// Registers an introspection credential. Credentials are answered from the directory, which
+    /// this invalidates (as a settings write) before returning: a deleted one stops working
+    /// when the call returns.
     pub async fn create_introspection_credential(
         &self,
         credential: &IntrospectionCredential,
@@ -381,7 +392,7 @@ impl TenantStates {
             .store
             .create_introspection_credential(credential, actor)
             .await;
-        self.written(&credential.tenant, Wrote::Catalog, &result);
+        self.written(&credential.tenant, Wrote::Settings, &result);
         result
     }
 
@@ -396,7 +407,7 @@ impl TenantStates {
             .store
             .delete_introspection_credential(id, client_id, actor)
             .await;
-        self.written(id, Wrote::Catalog, &result);
+        self.written(id, Wrote::Settings, &result);
         result
     }
 

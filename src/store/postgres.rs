@@ -9,8 +9,8 @@ use sqlx::{
 };
 
 use super::{
-    Actor, AuditEvent, Change, ChangeHandler, Committed, IntrospectionCredential, Planner,
-    Revocation, Store, StoreError, TenantUpdate,
+    Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows, IntrospectionCredential,
+    Planner, Revocation, Store, StoreError, TenantUpdate,
     catalog::load,
     dialect::{Arg, Dialect, Record, arguments},
     queries, reads,
@@ -204,7 +204,7 @@ impl Store for PostgresStore {
         Ok((committed, revocations))
     }
 
-    async fn directory(&self) -> Result<Vec<(TenantId, String)>, StoreError> {
+    async fn directory(&self) -> Result<DirectoryRows, StoreError> {
         reads::directory(&mut *self.pool.acquire().await?).await
     }
 
@@ -290,13 +290,6 @@ impl Store for PostgresStore {
 
     async fn prune_revocations(&self, now_unix: i64) -> Result<u64, StoreError> {
         writes::prune_revocations(&mut *self.pool.acquire().await?, now_unix).await
-    }
-
-    async fn introspection_credential(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<IntrospectionCredential>, StoreError> {
-        reads::introspection_credential(&mut *self.pool.acquire().await?, client_id).await
     }
 
     async fn introspection_credentials(

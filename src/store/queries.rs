@@ -89,6 +89,9 @@ pub(super) const PUT_REVOCATION: &str = "INSERT INTO revocations (tenant_id, kin
     expires_at = excluded.expires_at, created_at_ms = excluded.created_at_ms";
 pub(super) const PRUNE_REVOCATIONS: &str = "DELETE FROM revocations WHERE expires_at < $1";
 
+/// Every introspection credential: the directory routes Basic credentials without a query.
+pub(super) const ALL_INTROSPECTION_CREDENTIALS: &str = "SELECT client_id, tenant_id, name, \
+    secret_sha256, created_at_ms FROM introspection_credentials";
 pub(super) const INTROSPECTION_CREDENTIAL: &str = "SELECT client_id, tenant_id, name, \
     secret_sha256, created_at_ms FROM introspection_credentials WHERE client_id = $1";
 pub(super) const INTROSPECTION_CREDENTIALS_AFTER: &str = "SELECT client_id, tenant_id, name, \

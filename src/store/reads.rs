@@ -4,7 +4,7 @@
 use crate::tenant::{Tenant, TenantId};
 
 use super::{
-    AuditEvent, IntrospectionCredential, Revocation, StoreError,
+    AuditEvent, DirectoryRows, IntrospectionCredential, Revocation, StoreError,
     dialect::Dialect,
     queries,
     rows::{AuditRow, IntrospectionCredentialRow, RevocationRow, TenantRow},
@@ -50,17 +50,27 @@ pub(super) async fn list_tenants(
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-pub(super) async fn directory(
-    conn: &mut impl Dialect,
-) -> Result<Vec<(TenantId, String)>, StoreError> {
+pub(super) async fn directory(conn: &mut impl Dialect) -> Result<DirectoryRows, StoreError> {
     let rows: Vec<(String, String)> = conn.fetch_all(queries::DIRECTORY, &[]).await?;
-    rows.into_iter()
+    let tenants = rows
+        .into_iter()
         .map(|(id, issuer)| {
             TenantId::parse(&id)
                 .map(|id| (id, issuer))
                 .map_err(|e| StoreError::Internal(format!("stored tenant id {id:?}: {e}")))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    let rows: Vec<IntrospectionCredentialRow> = conn
+        .fetch_all(queries::ALL_INTROSPECTION_CREDENTIALS, &[])
+        .await?;
+    let credentials = rows
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect::<Result<_, _>>()?;
+    Ok(DirectoryRows {
+        tenants,
+        credentials,
+    })
 }
 
 pub(super) async fn audit_events(

@@ -209,7 +209,11 @@ pub(super) async fn create_introspection_credential<C: Dialect>(
         after: credential_audit_json(credential),
     };
     audit(conn, credential.tenant.as_str(), revision, actor, &record).await?;
-    bump(conn, &credential.tenant, revision).await
+    bump(conn, &credential.tenant, revision).await?;
+    // The directory routes credentials: replicas must reload it.
+    conn.announce(&Change::Settings(credential.tenant.clone()))
+        .await?;
+    Ok(())
 }
 
 /// See [`Store::delete_introspection_credential`](super::Store::delete_introspection_credential).
@@ -242,6 +246,8 @@ pub(super) async fn delete_introspection_credential<C: Dialect>(
     };
     audit(conn, id.as_str(), revision, actor, &record).await?;
     bump(conn, id, revision).await?;
+    // The directory routes credentials: replicas must reload it at once.
+    conn.announce(&Change::Settings(id.clone())).await?;
     Ok(credential)
 }
 

@@ -1,6 +1,7 @@
-//! The tenant directory: every tenant's id and issuer, read in one query and kept whole. It
-//! answers "which tenant has this issuer?" and "does this tenant exist?" without a query per
-//! name, so a flood of unknown issuers or tenant ids costs neither queries nor memory.
+//! The tenant directory: every tenant's id and issuer, and every introspection credential, read
+//! whole. It answers "which tenant has this issuer?", "does this tenant exist?" and "whose is
+//! this Basic credential?" without a query per name, so a flood of unknown issuers, tenant ids
+//! or client ids costs neither queries nor memory.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -8,7 +9,10 @@ use std::{
     time::Instant,
 };
 
-use crate::tenant::TenantId;
+use crate::{
+    store::{DirectoryRows, IntrospectionCredential},
+    tenant::TenantId,
+};
 
 /// One reading of the directory.
 #[derive(Debug)]
@@ -18,25 +22,40 @@ pub struct Listing {
     pub loaded_at: Instant,
     ids: HashSet<TenantId>,
     issuers: HashMap<String, TenantId>,
+    credentials: HashMap<String, Arc<IntrospectionCredential>>,
 }
 
 impl Listing {
     /// Indexes the store's rows; tenants without an issuer are listed but not routable.
-    pub fn new(stamp: u64, rows: Vec<(TenantId, String)>) -> Self {
-        let mut ids = HashSet::with_capacity(rows.len());
-        let mut issuers = HashMap::with_capacity(rows.len());
-        for (id, issuer) in rows {
+    pub fn new(stamp: u64, rows: DirectoryRows) -> Self {
+        let DirectoryRows {
+            tenants,
+            credentials,
+        } = rows;
+        let mut ids = HashSet::with_capacity(tenants.len());
+        let mut issuers = HashMap::with_capacity(tenants.len());
+        for (id, issuer) in tenants {
             if !issuer.is_empty() {
                 issuers.insert(issuer, id.clone());
             }
             ids.insert(id);
         }
+        let credentials = credentials
+            .into_iter()
+            .map(|c| (c.client_id.clone(), Arc::new(c)))
+            .collect();
         Self {
             stamp,
             loaded_at: Instant::now(),
             ids,
             issuers,
+            credentials,
         }
+    }
+
+    /// The introspection credential with this client id.
+    pub fn credential(&self, client_id: &str) -> Option<&Arc<IntrospectionCredential>> {
+        self.credentials.get(client_id)
     }
 
     /// Whether the tenant exists.

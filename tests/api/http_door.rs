@@ -246,7 +246,7 @@ async fn forward_auth_takes_the_route_from_the_query_over_client_headers(backend
 }
 
 /// Registers an introspection credential of `tenant`: its client id and secret.
-async fn register(app: &TestApp, tenant: &str) -> (String, String) {
+pub async fn register(app: &TestApp, tenant: &str) -> (String, String) {
     let created = app
         .admin()
         .manage_introspection_credential(authed(ManageIntrospectionCredentialRequest {

@@ -284,3 +284,50 @@ async fn while_the_store_is_down_reads_come_from_cache_and_writes_fail_cleanly()
         .await
         .expect("writes work again");
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
+async fn basic_credentials_are_answered_from_the_directory_while_the_store_is_down() {
+    let Some((_db, proxy, app)) = behind_proxy(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await
+    else {
+        return;
+    };
+    let idp = crate::tokens::Idp::new("https://id.school.test", "k1");
+    crate::tokens::create_tenant_for(&app, "school", "loopwise", &idp).await;
+    let (id, secret) = crate::http_door::register(&app, "school").await;
+    let token = idp.mint(&serde_json::json!({ "scope": "school:read" }));
+    let url = format!("http://{}/oauth2/introspect", app.http_addr.unwrap());
+    let http = reqwest::Client::new();
+    let introspect = |id: String, secret: String| {
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .basic_auth(id, Some(secret))
+            .body(format!("token={token}"))
+            .send()
+    };
+    let before = introspect(id.clone(), secret.clone()).await.unwrap();
+    assert_eq!(before.status(), 200);
+
+    proxy.cut();
+    wait_for_health(&app, ServingStatus::NotServing).await;
+    // Made-up client ids are refused without asking the store (no 503, no query each), and
+    // the real credential still introspects from what is cached.
+    let made_up = introspect(format!("ic_{:0>22}", 7), "guess".to_owned())
+        .await
+        .unwrap()
+        .status();
+    let real = introspect(id, secret).await.unwrap();
+    let real_status = real.status();
+    let body: serde_json::Value = real.json().await.unwrap();
+    proxy.restore();
+
+    assert_eq!(made_up, 401);
+    assert_eq!(real_status, 200);
+    assert_eq!(body["active"], true, "{body}");
+}

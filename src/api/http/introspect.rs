@@ -2,8 +2,10 @@
 //! thin adapter over the answer the gRPC `Introspect` builds (`api/introspection/answer.rs`).
 //!
 //! The caller must authenticate (RFC 7662 §2.1): HTTP Basic with an introspection credential
-//! (`ManageIntrospectionCredential`), read from the store on every call so a deleted one is
-//! refused at once, or a bearer admin credential allowed to read. A credential introspects
+//! (`ManageIntrospectionCredential`), answered from the tenant directory (no query per client
+//! id, so a flood of made-up ids costs nothing; every credential write reloads the directory
+//! before it returns, so a deleted one is refused at once), or a bearer admin credential
+//! allowed to read. A credential introspects
 //! only its own tenant's tokens; any other token is `{"active":false}`. Without a tenant in the
 //! path, a Basic credential's tenant is its own, and a bearer admin's the one its grant is
 //! limited to (a platform-wide admin: the token's issuer's). Refusals are RFC 6749 §5.2 JSON:
@@ -140,7 +142,6 @@ async fn caller_tenant(
         let stored = state
             .pipeline
             .states()
-            .store()
             .introspection_credential(&client_id)
             .await
             .map_err(|e| Refused::Api(e.into()))?
@@ -149,7 +150,7 @@ async fn caller_tenant(
         if !(client_secret::matches(&secret, &stored.secret_sha256) && own_tenant) {
             return Err(Refused::Client);
         }
-        return Ok(Some(stored.tenant));
+        return Ok(Some(stored.tenant.clone()));
     }
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Refused::Client);
