@@ -16,6 +16,14 @@ use crate::{
     tenant::TenantId,
 };
 
+mod granted;
+mod search;
+
+pub use self::{
+    granted::{GatewaySubject, Granted},
+    search::Permitted,
+};
+
 /// What a route requires beyond an active token, parsed from its settings.
 #[derive(Debug, Clone)]
 pub struct GatewayRequirement(Option<Requirement>);
@@ -150,6 +158,11 @@ pub struct Denied {
     pub error: &'static str,
     /// A fixed sentence: never the token, the reason an inactive token is inactive, or input.
     pub error_description: &'static str,
+    /// Why, in `CheckScopes`' terms; `None` only for [`Denied::invalid_route`].
+    pub reason: Option<Reason>,
+    /// The scopes the token lacks, as `CheckScopes` computes them (for `UNKNOWN_SCOPE`: the
+    /// scopes the catalog lacks); empty when no requirement was evaluated.
+    pub missing: Vec<String>,
 }
 
 impl Denied {
@@ -161,6 +174,8 @@ impl Denied {
             www_authenticate: None,
             error: "server_error",
             error_description: "the gateway's authorization settings for this route are invalid",
+            reason: None,
+            missing: Vec::new(),
         }
     }
 
@@ -173,7 +188,13 @@ impl Denied {
         .to_string()
     }
 
-    fn of(reason: Reason, status: u16, www_authenticate: String, no_token: bool) -> Self {
+    fn of(
+        reason: Reason,
+        status: u16,
+        www_authenticate: String,
+        no_token: bool,
+        missing: Vec<String>,
+    ) -> Self {
         let (error, error_description) = match reason {
             _ if no_token => ("invalid_token", "a bearer access token is required"),
             Reason::TokenInactive => ("invalid_token", "the access token is not active"),
@@ -199,6 +220,8 @@ impl Denied {
             www_authenticate: Some(www_authenticate),
             error,
             error_description,
+            reason: Some(reason),
+            missing,
         }
     }
 }
@@ -254,6 +277,7 @@ impl Gateway {
                     challenge.status,
                     challenge.www_authenticate,
                     bearer.is_none(),
+                    Vec::new(),
                 )
                 .into()
             }
@@ -275,6 +299,11 @@ impl Gateway {
                         challenge.status,
                         challenge.www_authenticate,
                         false,
+                        decision
+                            .missing
+                            .iter()
+                            .map(|n| n.as_str().to_owned())
+                            .collect(),
                     ))
                 });
                 match denial {
@@ -346,7 +375,13 @@ mod tests {
 
     #[test]
     fn a_denial_body_is_json_with_an_rfc_6750_error() {
-        let denied = Denied::of(Reason::InsufficientScope, 403, "Bearer".into(), false);
+        let denied = Denied::of(
+            Reason::InsufficientScope,
+            403,
+            "Bearer".into(),
+            false,
+            Vec::new(),
+        );
 
         let body: serde_json::Value = serde_json::from_str(&denied.json_body()).unwrap_or_default();
 
