@@ -16,9 +16,13 @@
 //! - `POST /oauth2/introspect` and `POST /t/{tenant}/oauth2/introspect`: **RFC 7662** for
 //!   resource servers that speak only HTTP (`http/introspect.rs`), over the same answer as the
 //!   gRPC `Introspect`.
+//! - `POST /access/v1/evaluation(s)`, `POST /access/v1/search/action` and
+//!   `GET /.well-known/authzen-configuration`: the **OpenID AuthZEN** Authorization API 1.0
+//!   (`http/authzen.rs`), over the same gateway core.
 //!
 //! Bodies over 64 KiB are refused (413), unknown paths are 404, wrong methods 405.
 
+mod authzen;
 mod introspect;
 
 use std::{collections::HashMap, sync::Arc};
@@ -89,6 +93,13 @@ pub fn router(state: HttpState) -> Router {
         .route(
             "/t/{tenant}/oauth2/introspect",
             post(introspect::introspect_tenant),
+        )
+        .route("/access/v1/evaluation", post(authzen::evaluation))
+        .route("/access/v1/evaluations", post(authzen::evaluations))
+        .route("/access/v1/search/action", post(authzen::search_action))
+        .route(
+            "/.well-known/authzen-configuration",
+            get(authzen::configuration),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
