@@ -6,6 +6,8 @@
 // tests: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use scopegate::pb::{CheckResult, Reason};
 use serde_json::{Value, json};
@@ -15,8 +17,9 @@ use crate::{
     decision::{
         SCHOOL, check_one, granted_check, op, register_client, school, token_check, token_with,
     },
-    helpers::{Backend, TestApp, TestDb},
+    helpers::{Backend, TestApp, TestDb, create_tenant},
     http_door::with_http,
+    outage::behind_proxy,
     tokens::{Idp, now},
 };
 
@@ -677,4 +680,42 @@ async fn the_well_known_configuration_names_working_endpoints(backend: Backend) 
             .unwrap();
         assert_eq!(answered.status(), StatusCode::OK, "{endpoint}");
     }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
+async fn a_store_that_cannot_answer_is_503_for_the_whole_call() {
+    // Nothing may stand in for the store: every call needs it.
+    let Some((_db, proxy, app)) = behind_proxy(|c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.catalog_ttl = Duration::ZERO;
+        c.stale_if_error = Duration::ZERO;
+    })
+    .await
+    else {
+        return;
+    };
+    create_tenant(&app, SCHOOL, "loopwise").await;
+    let base = format!("http://{}", app.http_addr.unwrap());
+    let one = json!({
+        "subject": { "type": "scopes", "id": "", "properties": { "scopes": ["school:read"] } },
+        "action": { "name": "get_settings" },
+        "resource": { "type": "tenant", "id": SCHOOL },
+    });
+    let mut batch = one.clone();
+    batch["evaluations"] = json!([{}, { "action": { "name": "list_courses" } }]);
+    let (before, _) = post(&base, "/access/v1/evaluation", &one).await;
+
+    proxy.cut();
+    let (single, answer) = post(&base, "/access/v1/evaluation", &one).await;
+    let (batched, _) = post(&base, "/access/v1/evaluations", &batch).await;
+    proxy.restore();
+
+    assert_eq!(before, StatusCode::OK);
+    assert_eq!(single, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer["error"], "temporarily_unavailable");
+    assert_eq!(batched, StatusCode::SERVICE_UNAVAILABLE);
 }

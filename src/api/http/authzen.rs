@@ -47,6 +47,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest `X-Request-ID` echoed; a longer one (or one with other than visible ASCII) is not.
 const MAX_REQUEST_ID_BYTES: usize = 128;
 
+/// Longest `Host` the metadata is based at (a DNS name and a port).
+const MAX_HOST_BYTES: usize = 261;
+
 /// The endpoints, relative to the PDP's base URL.
 const EVALUATION_PATH: &str = "/access/v1/evaluation";
 const EVALUATIONS_PATH: &str = "/access/v1/evaluations";
@@ -102,7 +105,7 @@ pub(super) async fn configuration(headers: HeaderMap) -> Response {
     let authority = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .filter(|host| !host.contains('@'))
+        .filter(|host| host.len() <= MAX_HOST_BYTES && !host.contains('@'))
         .and_then(|host| host.parse::<Authority>().ok());
     let response = match authority {
         Some(authority) => {
@@ -198,11 +201,12 @@ async fn decide(
             false,
             json!({ "decision": false, "context": denial_context(&denied) }),
         ))),
+        // Only a granted scope list is checked there (and it was checked while parsing).
         Err(ApiError::Invalid { field, message }) => {
             let field = if prefix.is_empty() {
-                format!("subject.{field}")
+                format!("subject.properties.{field}")
             } else {
-                format!("{prefix}.subject.{field}")
+                format!("{prefix}.subject.properties.{field}")
             };
             Ok(Err(Invalid {
                 field,
@@ -270,7 +274,7 @@ async fn actions(state: &HttpState, search: &parse::ActionSearch) -> Response {
         Ok(Permitted::Refused(denied)) => (Vec::new(), Some(denial_context(&denied))),
         Err(ApiError::Invalid { field, message }) => {
             return invalid(&Invalid {
-                field: format!("subject.{field}"),
+                field: format!("subject.properties.{field}"),
                 message: message.into(),
             });
         }

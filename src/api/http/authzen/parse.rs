@@ -11,13 +11,14 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use crate::{
-    api::decision::MAX_GRANTED_SCOPES,
     api::{
         convert,
+        decision::MAX_GRANTED_SCOPES,
         gateway::{GatewayRequirement, GatewaySubject, Granted},
         status::ApiError,
     },
     tenant::TenantId,
+    token::token_fingerprint,
 };
 
 /// Most evaluations one `/access/v1/evaluations` call may carry (as `CheckScopes`' batches).
@@ -49,8 +50,8 @@ impl std::fmt::Display for Invalid {
 
 type Parsed<T> = Result<T, Invalid>;
 
-/// The subject of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The subject of a request. Its `Debug` shows a token only as its fingerprint.
+#[derive(Clone, PartialEq, Eq)]
 pub(super) enum Subject {
     /// An access token to verify (empty: the PEP saw none, answered as a missing token).
     Token(String),
@@ -59,6 +60,22 @@ pub(super) enum Subject {
         client_id: String,
         scopes: Vec<String>,
     },
+}
+
+impl std::fmt::Debug for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Token(token) => f
+                .debug_tuple("Token")
+                .field(&token_fingerprint(token))
+                .finish(),
+            Self::Scopes { client_id, scopes } => f
+                .debug_struct("Scopes")
+                .field("client_id", client_id)
+                .field("scopes", scopes)
+                .finish(),
+        }
+    }
 }
 
 impl Subject {
@@ -401,5 +418,64 @@ fn join(prefix: &str, key: &str) -> String {
         key.to_owned()
     } else {
         format!("{prefix}.{key}")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn body_of(value: &Value) -> &Map<String, Value> {
+        value.as_object().unwrap()
+    }
+
+    #[test]
+    fn a_token_subject_never_shows_its_token_in_debug_output() {
+        let request = json!({
+            "subject": { "type": "token", "id": "eyJ.secret-token.sig" },
+            "action": { "name": "get_settings" },
+            "resource": { "type": "tenant", "id": "school" },
+        });
+
+        let parts = evaluation(body_of(&request)).unwrap();
+
+        let shown = format!("{parts:?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(
+            shown.contains(&token_fingerprint("eyJ.secret-token.sig")),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn an_item_takes_each_missing_part_from_the_defaults_and_names_what_neither_has() {
+        let request = json!({
+            "subject": { "type": "scopes", "id": "", "properties": { "scopes": ["a"] } },
+            "resource": { "type": "tenant", "id": "school" },
+            "evaluations": [
+                { "action": { "name": "x" } },
+                { "resource": { "type": "tenant", "id": "other" } },
+            ],
+        });
+
+        let Evaluations::Batch {
+            semantic,
+            defaults,
+            items,
+        } = evaluations(body_of(&request)).unwrap()
+        else {
+            panic!("a batch")
+        };
+
+        assert_eq!(semantic, Semantic::ExecuteAll);
+        let first = items[0].as_ref().unwrap();
+        let resolved = resolve(first, &defaults, "evaluations[0]").unwrap();
+        assert_eq!(resolved.tenant.as_str(), "school");
+        let second = items[1].as_ref().unwrap();
+        let missing = resolve(second, &defaults, "evaluations[1]").unwrap_err();
+        assert_eq!(missing.field, "evaluations[1].action");
     }
 }
