@@ -118,7 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_defaults_is_capped_and_never_zero() {
+    fn the_limit_has_a_default_and_a_cap_and_is_never_zero() {
         assert_eq!(limit(None), Ok(DEFAULT_LIMIT));
         assert_eq!(limit(Some(2)), Ok(2));
         assert_eq!(limit(Some(u64::MAX)), Ok(MAX_LIMIT));
