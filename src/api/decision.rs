@@ -18,7 +18,7 @@ use crate::{
 };
 
 pub use self::check::MAX_GRANTED_SCOPES;
-pub(crate) use self::check::names;
+pub(crate) use self::check::{check_scope_token, names};
 
 /// Most checks one `CheckScopes` call may carry.
 pub const MAX_CHECKS: usize = 100;

@@ -11,9 +11,18 @@ use crate::{
         subject::{TokenSubject, count, resource_challenge, resource_uri, token_subject},
     },
     pipeline::TokenPipeline,
-    scope::{Reason, Requirement, RequirementError},
+    scope::{Grant, Reason, Requirement, RequirementError},
     store::now_ms,
     tenant::TenantId,
+    tenant_states::TenantState,
+};
+
+mod granted;
+mod search;
+
+pub use self::{
+    granted::{GatewaySubject, Granted},
+    search::Permitted,
 };
 
 /// What a route requires beyond an active token, parsed from its settings.
@@ -150,6 +159,11 @@ pub struct Denied {
     pub error: &'static str,
     /// A fixed sentence: never the token, the reason an inactive token is inactive, or input.
     pub error_description: &'static str,
+    /// Why, in `CheckScopes`' terms; `None` only for [`Denied::invalid_route`].
+    pub reason: Option<Reason>,
+    /// The scopes the token lacks, as `CheckScopes` computes them (for `UNKNOWN_SCOPE`: the
+    /// scopes the catalog lacks); empty when no requirement was evaluated.
+    pub missing: Vec<String>,
 }
 
 impl Denied {
@@ -161,6 +175,8 @@ impl Denied {
             www_authenticate: None,
             error: "server_error",
             error_description: "the gateway's authorization settings for this route are invalid",
+            reason: None,
+            missing: Vec::new(),
         }
     }
 
@@ -173,7 +189,13 @@ impl Denied {
         .to_string()
     }
 
-    fn of(reason: Reason, status: u16, www_authenticate: String, no_token: bool) -> Self {
+    fn of(
+        reason: Reason,
+        status: u16,
+        www_authenticate: String,
+        no_token: bool,
+        missing: Vec<String>,
+    ) -> Self {
         let (error, error_description) = match reason {
             _ if no_token => ("invalid_token", "a bearer access token is required"),
             Reason::TokenInactive => ("invalid_token", "the access token is not active"),
@@ -199,6 +221,8 @@ impl Denied {
             www_authenticate: Some(www_authenticate),
             error,
             error_description,
+            reason: Some(reason),
+            missing,
         }
     }
 }
@@ -271,6 +295,7 @@ impl Gateway {
                     challenge.status,
                     challenge.www_authenticate,
                     bearer.is_none(),
+                    Vec::new(),
                 )
                 .into()
             }
@@ -279,38 +304,13 @@ impl Gateway {
                 token,
                 first_party,
             } => {
-                let compiled = &state.compiled;
                 let scopes = token.scopes.iter().map(String::as_str);
-                let grant = compiled.effective_grant(scopes, first_party);
-                let registered = resource.and_then(|uri| state.tenant.resource(uri));
-                let denial = requirement.0.as_ref().and_then(|requirement| {
-                    let decision = compiled.decide(&grant, requirement);
-                    count(decision.reason);
-                    let challenge =
-                        compiled.challenge(&grant, &decision, Some(compiled.tenant()))?;
-                    let challenge =
-                        resource_challenge(&state, registered, Some(requirement), challenge);
-                    Some(Denied::of(
-                        decision.reason,
-                        challenge.status,
-                        challenge.www_authenticate,
-                        false,
-                    ))
-                });
-                match denial {
-                    Some(denied) => GatewayDecision::Deny(denied),
-                    None => {
-                        if requirement.0.is_none() {
-                            count(Reason::Allowed);
-                        }
-                        GatewayDecision::Allow(Allowed {
-                            tenant: compiled.tenant().to_owned(),
-                            subject: token.sub.clone(),
-                            client_id: token.client_id.clone(),
-                            scopes: grant.scopes().map(|n| n.as_str().to_owned()).collect(),
-                        })
-                    }
-                }
+                let grant = state.compiled.effective_grant(scopes, first_party);
+                let facts = Facts {
+                    subject: token.sub.clone(),
+                    client_id: token.client_id.clone(),
+                };
+                decide(&state, &grant, requirement, resource, facts)
             }
         };
         tracing::debug!(
@@ -321,6 +321,56 @@ impl Gateway {
         );
         Ok(decision)
     }
+}
+
+/// Who an allowed request is forwarded as.
+pub(super) struct Facts {
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// The catalog's decision on `requirement` for `grant` of the tenant in `state`, whichever kind
+/// of subject it came from; a denial's challenge takes the MCP form for a registered
+/// `resource`.
+pub(super) fn decide(
+    state: &TenantState,
+    grant: &Grant<'_>,
+    requirement: &GatewayRequirement,
+    resource: Option<&str>,
+    facts: Facts,
+) -> GatewayDecision {
+    let compiled = &state.compiled;
+    let registered = resource.and_then(|uri| state.tenant.resource(uri));
+    let denial = requirement.0.as_ref().and_then(|requirement| {
+        let decision = compiled.decide(grant, requirement);
+        count(decision.reason);
+        let challenge = compiled.challenge(grant, &decision, Some(compiled.tenant()))?;
+        let challenge = resource_challenge(state, registered, Some(requirement), challenge);
+        let missing = decision
+            .missing
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect();
+        Some(Denied::of(
+            decision.reason,
+            challenge.status,
+            challenge.www_authenticate,
+            false,
+            missing,
+        ))
+    });
+    if let Some(denied) = denial {
+        return GatewayDecision::Deny(denied);
+    }
+    if requirement.0.is_none() {
+        count(Reason::Allowed);
+    }
+    GatewayDecision::Allow(Allowed {
+        tenant: compiled.tenant().to_owned(),
+        subject: facts.subject,
+        client_id: facts.client_id,
+        scopes: grant.scopes().map(|n| n.as_str().to_owned()).collect(),
+    })
 }
 
 impl From<Denied> for GatewayDecision {
@@ -366,7 +416,13 @@ mod tests {
 
     #[test]
     fn a_denial_body_is_json_with_an_rfc_6750_error() {
-        let denied = Denied::of(Reason::InsufficientScope, 403, "Bearer".into(), false);
+        let denied = Denied::of(
+            Reason::InsufficientScope,
+            403,
+            "Bearer".into(),
+            false,
+            Vec::new(),
+        );
 
         let body: serde_json::Value = serde_json::from_str(&denied.json_body()).unwrap_or_default();
 

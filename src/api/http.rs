@@ -16,6 +16,9 @@
 //! - `POST /oauth2/introspect` and `POST /t/{tenant}/oauth2/introspect`: **RFC 7662** for
 //!   resource servers that speak only HTTP (`http/introspect.rs`), over the same answer as the
 //!   gRPC `Introspect`.
+//! - `POST /access/v1/evaluation(s)`, `POST /access/v1/search/action` and
+//!   `GET /.well-known/authzen-configuration`: the **OpenID AuthZEN** Authorization API 1.0
+//!   (`http/authzen.rs`), over the same gateway core.
 //!
 //! - `GET /t/{tenant}/.well-known/oauth-protected-resource[/{path}]`: the **RFC 9728** metadata
 //!   of the tenant's registered protected resource with that path (`http/resource_metadata.rs`),
@@ -23,6 +26,7 @@
 //!
 //! Bodies over 64 KiB are refused (413), unknown paths are 404, wrong methods 405.
 
+mod authzen;
 mod introspect;
 mod resource_metadata;
 
@@ -102,6 +106,13 @@ pub fn router(state: HttpState) -> Router {
         .route(
             "/t/{tenant}/.well-known/oauth-protected-resource/{*path}",
             get(resource_metadata::with_path),
+        )
+        .route("/access/v1/evaluation", post(authzen::evaluation))
+        .route("/access/v1/evaluations", post(authzen::evaluations))
+        .route("/access/v1/search/action", post(authzen::search_action))
+        .route(
+            "/.well-known/authzen-configuration",
+            get(authzen::configuration),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -12,6 +12,7 @@ mod process;
 mod tokens;
 
 mod admin_auth;
+mod authzen;
 mod bench;
 mod cli;
 mod coherence;

@@ -35,6 +35,7 @@ backend_tests!(
     a_resource_the_tenant_does_not_protect_is_an_invalid_check,
     the_metadata_document_lists_the_resources_discoverable_scopes,
     forward_auth_and_ext_authz_bind_tokens_to_the_route_resource,
+    authzen_resources_bind_tokens_and_narrow_the_action_search,
     removing_a_resource_takes_effect_on_the_next_check,
 );
 
@@ -520,4 +521,87 @@ async fn removing_a_resource_takes_effect_on_the_next_check(backend: Backend) {
         "{:?}",
         unbound[0]
     );
+}
+
+async fn authzen_resources_bind_tokens_and_narrow_the_action_search(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, base) = with_http(&db).await;
+    let idp = school(&app).await;
+    set_resources(
+        &app,
+        vec![resource(MCP, &[]), resource(REPORTS, &["get_settings"])],
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
+    let target =
+        |uri: &str| json!({ "type": "resource", "id": uri, "properties": { "tenant": SCHOOL } });
+    let evaluation = |token: &str, uri: &str| {
+        json!({
+            "subject": { "type": "token", "id": token },
+            "action": { "name": "list_courses" },
+            "resource": target(uri),
+        })
+    };
+    let right = token_for(&idp, MCP, "courses:read school:read");
+    let wrong = token_for(&idp, AUDIENCE, "courses:read school:read");
+
+    let permit: Value = post("/access/v1/evaluation", evaluation(&right, MCP))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(permit, json!({ "decision": true }));
+    let deny: Value = post("/access/v1/evaluation", evaluation(&wrong, MCP))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deny["decision"], false);
+    assert_eq!(deny["context"]["http_status"], 401);
+    let challenge = deny["context"]["www_authenticate"].as_str().unwrap();
+    assert_eq!(params(challenge)["resource_metadata"], MCP_METADATA);
+    let unregistered = post(
+        "/access/v1/evaluation",
+        evaluation(&right, "https://other.test/mcp"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unregistered.status(), StatusCode::BAD_REQUEST);
+    let error: Value = unregistered.json().await.unwrap();
+    assert!(
+        error["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("resource.id:"),
+        "{error}"
+    );
+
+    // The action search for a resource lists only its operations, for a token bound to it.
+    let search = |token: &str, uri: &str| json!({ "subject": { "type": "token", "id": token }, "resource": target(uri) });
+    let for_reports = token_for(&idp, REPORTS, "courses:read school:read");
+    let listed: Value = post("/access/v1/search/action", search(&for_reports, REPORTS))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["results"],
+        json!([{ "name": "get_settings" }]),
+        "{listed}"
+    );
+    let unbound: Value = post("/access/v1/search/action", search(&right, REPORTS))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unbound["results"], json!([]), "{unbound}");
+    assert_eq!(unbound["context"]["http_status"], 401, "{unbound}");
 }

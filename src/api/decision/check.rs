@@ -186,7 +186,7 @@ impl Batch<'_> {
 }
 
 /// Checks an RFC 6749 scope-token without allocating (granted scopes are only looked up).
-fn check_scope_token(raw: &str) -> Result<(), ScopeNameError> {
+pub(crate) fn check_scope_token(raw: &str) -> Result<(), ScopeNameError> {
     if raw.is_empty() {
         return Err(ScopeNameError::Empty);
     }
