@@ -56,13 +56,15 @@ async def anonymous(url: str) -> dict:
             seen["resource_metadata"], url
         )
         fetched = await http.get(candidates[0])
-        metadata = ProtectedResourceMetadata.model_validate_json(fetched.content)
     seen["discovery_url"] = candidates[0]
-    seen["metadata"] = {
-        "resource": str(metadata.resource),
-        "scopes_supported": metadata.scopes_supported,
-        "authorization_servers": [str(s) for s in metadata.authorization_servers],
-    }
+    seen["metadata_status"] = fetched.status_code
+    if fetched.status_code == 200:
+        metadata = ProtectedResourceMetadata.model_validate_json(fetched.content)
+        seen["metadata"] = {
+            "resource": str(metadata.resource),
+            "scopes_supported": metadata.scopes_supported,
+            "authorization_servers": [str(s) for s in metadata.authorization_servers],
+        }
     return seen
 
 
