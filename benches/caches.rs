@@ -62,6 +62,7 @@ async fn fixture() -> Fixture {
         jwks_refresh_seconds: 300,
         admin_style: AdminStyle::Colon,
         drop_unknown_scopes: false,
+        resources: Vec::new(),
         preset: "loopwise".into(),
         revision: 0,
         created_at_ms: now_ms,

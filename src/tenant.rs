@@ -1,5 +1,6 @@
 //! Tenants: the slug that names one and the token-verification settings it carries.
 
+mod resource;
 mod settings;
 mod verification;
 
@@ -10,6 +11,9 @@ use crate::scope::AdminStyle;
 /// Where a tenant's verification keys come from (the token module's type).
 pub use crate::token::KeySource;
 
+pub use resource::{
+    MAX_RESOURCES, METADATA_WELL_KNOWN, ProtectedResource, ResourceMetadata, check_resource_uri,
+};
 pub use settings::{
     DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFRESH_SECONDS, KNOWN_ALGORITHMS, MAX_AUDIENCES,
     MAX_LEEWAY_SECONDS, MAX_URL_BYTES, SettingsError, TenantSettings, new_tenant,
@@ -93,6 +97,8 @@ pub struct Tenant {
     pub admin_style: AdminStyle,
     /// `ResolveScopes`: drop unknown names instead of answering `invalid_scope`.
     pub drop_unknown_scopes: bool,
+    /// The resources its tokens are for (RFC 8707): each URI is also an accepted audience.
+    pub resources: Vec<ProtectedResource>,
     /// The preset the tenant was created from.
     pub preset: String,
     /// Catalog revision: bumped by every write to the tenant.
@@ -123,6 +129,7 @@ impl Tenant {
             "jwks_refresh_seconds": self.jwks_refresh_seconds,
             "admin_style": self.admin_style.as_str(),
             "drop_unknown_scopes": self.drop_unknown_scopes,
+            "resources": self.resources,
             "preset": self.preset,
         })
         .to_string()

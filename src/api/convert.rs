@@ -168,6 +168,7 @@ pub fn tenant(t: &Tenant) -> pb::Tenant {
         catalog_revision: t.revision,
         created_at: Some(timestamp(t.created_at_ms)),
         updated_at: Some(timestamp(t.updated_at_ms)),
+        resources: t.resources.iter().map(settings::resource_to_wire).collect(),
     }
 }
 

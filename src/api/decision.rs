@@ -8,7 +8,7 @@ mod check;
 use tonic::{Request, Response, Status};
 
 use self::check::Batch;
-use super::{convert, status::ApiError};
+use super::{convert, status::ApiError, subject::resource_uri};
 use crate::{
     pb,
     pipeline::TokenPipeline,
@@ -136,6 +136,37 @@ impl DecisionService {
     }
 }
 
+impl DecisionService {
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %request.tenant))]
+    async fn get_resource_metadata_inner(
+        &self,
+        request: pb::GetResourceMetadataRequest,
+    ) -> Result<pb::ResourceMetadata, ApiError> {
+        let tenant = convert::tenant_id(&request.tenant, "tenant")?;
+        crate::telemetry::record_tenant(&tenant);
+        let Some(uri) = resource_uri(&request.resource, "resource")? else {
+            return Err(ApiError::invalid("resource", "is required"));
+        };
+        let state = self.pipeline.states().get(&tenant).await?;
+        let resource = state
+            .tenant
+            .resource(uri)
+            .ok_or(ApiError::NotFound("no such protected resource"))?;
+        let document = resource.metadata(&state.tenant, &state.compiled);
+        Ok(pb::ResourceMetadata {
+            json: serde_json::to_string(&document).unwrap_or_default(),
+            metadata_url: resource.metadata_url(),
+            resource: document.resource,
+            authorization_servers: document.authorization_servers,
+            scopes_supported: document.scopes_supported,
+            bearer_methods_supported: document.bearer_methods_supported,
+            resource_name: document.resource_name.unwrap_or_default(),
+            resource_documentation: document.resource_documentation.unwrap_or_default(),
+            catalog_revision: state.compiled.revision(),
+        })
+    }
+}
+
 /// A resolution on the wire. Nothing left to grant is RFC 6749 §3.3's `invalid_scope`, naming
 /// what was dropped.
 fn resolved(resolution: &Resolution) -> pb::ResolveScopesResponse {
@@ -207,6 +238,16 @@ impl pb::scope_decision_server::ScopeDecision for DecisionService {
     ) -> Result<Response<pb::ResolveScopesResponse>, Status> {
         Ok(Response::new(
             self.resolve_scopes_inner(request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_resource_metadata(
+        &self,
+        request: Request<pb::GetResourceMetadataRequest>,
+    ) -> Result<Response<pb::ResourceMetadata>, Status> {
+        Ok(Response::new(
+            self.get_resource_metadata_inner(request.into_inner())
+                .await?,
         ))
     }
 

@@ -68,7 +68,7 @@ impl ExtAuthzService {
         let bearer = authorization.as_deref().and_then(bearer_token);
         let decision = match self
             .gateway
-            .authorize(setting("tenant"), &requirement, bearer)
+            .authorize(setting("tenant"), &requirement, bearer, setting("resource"))
             .await
         {
             Ok(decision) => decision,

@@ -8,7 +8,7 @@ use crate::{
     api::{
         decision::names,
         status::ApiError,
-        subject::{TokenSubject, count, token_subject},
+        subject::{TokenSubject, count, resource_challenge, resource_uri, token_subject},
     },
     pipeline::TokenPipeline,
     scope::{Reason, Requirement, RequirementError},
@@ -224,9 +224,13 @@ impl Gateway {
     }
 
     /// Decides a request to a route of `tenant` (`None`: the tenant the token's issuer names)
-    /// that needs `requirement`, carrying `bearer` (the token, without its scheme).
+    /// that needs `requirement`, carrying `bearer` (the token, without its scheme), for the
+    /// protected `resource` (RFC 8707 URI; `None` or empty: none), to which the token is then
+    /// bound (see [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the
+    /// MCP form.
     ///
-    /// Errors: `Invalid` (naming `tenant`) for a malformed tenant id; a store error only when
+    /// Errors: `Invalid` (naming `tenant` or `resource`) for a malformed tenant id or a
+    /// resource that is malformed or not registered with the tenant; a store error only when
     /// the store is needed, cannot answer and nothing usable is cached. Never an allow on error.
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = tenant.unwrap_or("")))]
     pub async fn authorize(
@@ -234,6 +238,7 @@ impl Gateway {
         tenant: Option<&str>,
         requirement: &GatewayRequirement,
         bearer: Option<&str>,
+        resource: Option<&str>,
     ) -> Result<GatewayDecision, ApiError> {
         let tenant = match tenant.filter(|t| !t.is_empty()) {
             None => None,
@@ -242,13 +247,25 @@ impl Gateway {
                     .map_err(|_| ApiError::invalid("tenant", "is not a valid tenant id"))?,
             ),
         };
+        let resource = resource_uri(resource.unwrap_or_default(), "resource")?;
         let now = now_ms() / 1000;
-        let seen = token_subject(&self.pipeline, tenant.as_ref(), bearer, now).await?;
+        let seen = token_subject(&self.pipeline, tenant.as_ref(), bearer, now)
+            .await?
+            .bind(resource, "resource")?;
         let decision = match seen.subject {
             TokenSubject::Refused {
-                reason, challenge, ..
+                reason,
+                challenge,
+                state,
             } => {
                 count(reason);
+                let challenge = match (&state, resource) {
+                    (Some(state), Some(uri)) => {
+                        let registered = state.tenant.resource(uri);
+                        resource_challenge(state, registered, requirement.0.as_ref(), challenge)
+                    }
+                    _ => challenge,
+                };
                 Denied::of(
                     reason,
                     challenge.status,
@@ -265,11 +282,14 @@ impl Gateway {
                 let compiled = &state.compiled;
                 let scopes = token.scopes.iter().map(String::as_str);
                 let grant = compiled.effective_grant(scopes, first_party);
+                let registered = resource.and_then(|uri| state.tenant.resource(uri));
                 let denial = requirement.0.as_ref().and_then(|requirement| {
                     let decision = compiled.decide(&grant, requirement);
                     count(decision.reason);
                     let challenge =
                         compiled.challenge(&grant, &decision, Some(compiled.tenant()))?;
+                    let challenge =
+                        resource_challenge(&state, registered, Some(requirement), challenge);
                     Some(Denied::of(
                         decision.reason,
                         challenge.status,

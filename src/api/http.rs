@@ -17,9 +17,14 @@
 //!   resource servers that speak only HTTP (`http/introspect.rs`), over the same answer as the
 //!   gRPC `Introspect`.
 //!
+//! - `GET /t/{tenant}/.well-known/oauth-protected-resource[/{path}]`: the **RFC 9728** metadata
+//!   of the tenant's registered protected resource with that path (`http/resource_metadata.rs`),
+//!   for MCP servers and APIs to forward their own well-known URL to.
+//!
 //! Bodies over 64 KiB are refused (413), unknown paths are 404, wrong methods 405.
 
 mod introspect;
+mod resource_metadata;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -90,6 +95,14 @@ pub fn router(state: HttpState) -> Router {
             "/t/{tenant}/oauth2/introspect",
             post(introspect::introspect_tenant),
         )
+        .route(
+            "/t/{tenant}/.well-known/oauth-protected-resource",
+            get(resource_metadata::root),
+        )
+        .route(
+            "/t/{tenant}/.well-known/oauth-protected-resource/{*path}",
+            get(resource_metadata::with_path),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -131,10 +144,10 @@ async fn not_found() -> Response {
 }
 
 /// The route settings forward auth reads, by query parameter name.
-const SETTINGS: [&str; 4] = ["tenant", "operation", "all_of", "any_of"];
+const SETTINGS: [&str; 5] = ["tenant", "operation", "all_of", "any_of", "resource"];
 
 /// The route's settings: from the query string when it names any, else from the headers.
-fn route_settings(query: &HashMap<String, String>, headers: &HeaderMap) -> [Option<String>; 4] {
+fn route_settings(query: &HashMap<String, String>, headers: &HeaderMap) -> [Option<String>; 5] {
     let from_query = SETTINGS.iter().any(|name| query.contains_key(*name));
     SETTINGS.map(|name| {
         if from_query {
@@ -154,7 +167,7 @@ async fn forward_auth(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let [tenant, operation, all_of, any_of] = route_settings(&query, &headers);
+    let [tenant, operation, all_of, any_of, resource] = route_settings(&query, &headers);
     let requirement = match GatewayRequirement::from_route(
         operation.as_deref(),
         all_of.as_deref(),
@@ -169,7 +182,7 @@ async fn forward_auth(
         .and_then(bearer_token);
     match state
         .gateway
-        .authorize(tenant.as_deref(), &requirement, bearer)
+        .authorize(tenant.as_deref(), &requirement, bearer, resource.as_deref())
         .await
     {
         Ok(GatewayDecision::Allow(allowed)) => {

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// A credential that may not do this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The thing asked for does not exist (a fixed sentence: never quotes input).
+    #[error("{0}")]
+    NotFound(&'static str),
     /// From the store or the catalog rules.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -66,6 +69,7 @@ impl From<ApiError> for Status {
             ApiError::Invalid { field, message } => bad_request(&field, &message),
             ApiError::Unauthenticated(msg) => Status::unauthenticated(capped(msg)),
             ApiError::PermissionDenied(msg) => Status::permission_denied(capped(&msg)),
+            ApiError::NotFound(msg) => Status::not_found(msg),
             ApiError::Store(store) => store_status(store),
         }
     }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use crate::{
     api::status::ApiError,
     pipeline::TokenPipeline,
-    scope::{Challenge, Reason},
+    scope::{Challenge, Reason, Requirement},
     store::StoreError,
-    tenant::TenantId,
+    tenant::{ProtectedResource, TenantId, check_resource_uri},
     tenant_states::TenantState,
     token::{MAX_TOKEN_BYTES, VerifiedToken, peek_issuer, token_fingerprint},
 };
@@ -40,6 +40,78 @@ pub(crate) struct Seen {
     /// The introspection label (`ok`, `expired`, `no_token`, …): logs and explain only.
     pub outcome: &'static str,
     pub cache_hit: bool,
+}
+
+impl Seen {
+    /// Binds the subject to the protected resource `resource` the request is for (RFC 8707):
+    /// an active token whose `aud` lacks the URI is inactive for this request (outcome
+    /// `wrong_audience`, 401 `invalid_token`, as the MCP authorization spec requires). The
+    /// resource must be registered with the tenant that answered: a check naming another is a
+    /// misconfigured caller, refused as `Invalid` naming `field`.
+    pub(crate) fn bind(mut self, resource: Option<&str>, field: &str) -> Result<Self, ApiError> {
+        let Some(uri) = resource else {
+            return Ok(self);
+        };
+        let (state, audience_ok) = match &self.subject {
+            TokenSubject::Active { state, token, .. } => {
+                (state, token.aud.iter().any(|a| a == uri))
+            }
+            TokenSubject::Refused {
+                state: Some(state), ..
+            } => (state, true),
+            TokenSubject::Refused { state: None, .. } => return Ok(self),
+        };
+        registered(state, uri, field)?;
+        if !audience_ok {
+            let state = Arc::clone(state);
+            self.subject = TokenSubject::Refused {
+                reason: Reason::TokenInactive,
+                challenge: Challenge::invalid_token(Some(state.compiled.tenant())),
+                state: Some(state),
+            };
+            self.outcome = "wrong_audience";
+        }
+        Ok(self)
+    }
+}
+
+/// The protected resource `uri` of the tenant, or `Invalid` naming `field`.
+pub(crate) fn registered<'s>(
+    state: &'s TenantState,
+    uri: &str,
+    field: &str,
+) -> Result<&'s ProtectedResource, ApiError> {
+    state
+        .tenant
+        .resource(uri)
+        .ok_or_else(|| ApiError::invalid(field, "is not a protected resource of the tenant"))
+}
+
+/// A request's resource URI (RFC 8707 §2: absolute, no fragment), `None` when empty.
+pub(crate) fn resource_uri<'r>(raw: &'r str, field: &str) -> Result<Option<&'r str>, ApiError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    check_resource_uri(raw).map_err(|message| ApiError::invalid(field, message))?;
+    Ok(Some(raw))
+}
+
+/// `challenge` in the MCP-grade form for the registered `resource`, if any: it points at the
+/// resource's metadata and, on a 401, names what `requirement` needs.
+pub(crate) fn resource_challenge(
+    state: &TenantState,
+    resource: Option<&ProtectedResource>,
+    requirement: Option<&Requirement>,
+    challenge: Challenge,
+) -> Challenge {
+    let Some(resource) = resource else {
+        return challenge;
+    };
+    let required = match requirement {
+        Some(requirement) if challenge.status == 401 => state.compiled.required_scope(requirement),
+        _ => String::new(),
+    };
+    challenge.for_resource(&resource.metadata_url(), &required)
 }
 
 /// Runs `token` (`None`: the caller saw none) through `pipeline` for `tenant`, or for the

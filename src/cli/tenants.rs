@@ -88,6 +88,13 @@ pub struct SettingsArgs {
     /// `ResolveScopes` drops unknown scopes instead of refusing; `=false` undoes it.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     drop_unknown_scopes: Option<bool>,
+    /// A protected resource's canonical URI (RFC 8707; MCP servers, APIs); repeat for several.
+    /// Replaces the list (names, documentation and operations: use a catalog file).
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
+    /// Protect no resource (empties the list).
+    #[arg(long, conflicts_with = "resources")]
+    clear_resources: bool,
 }
 
 impl SettingsArgs {
@@ -116,6 +123,18 @@ impl SettingsArgs {
             require_at_jwt_typ: self.require_at_jwt_typ,
             jwks_refresh_seconds: self.jwks_refresh_seconds,
             drop_unknown_scopes: self.drop_unknown_scopes,
+            resources: (self.clear_resources || !self.resources.is_empty()).then(|| {
+                pb::ProtectedResourceList {
+                    values: self
+                        .resources
+                        .iter()
+                        .map(|uri| pb::ProtectedResource {
+                            resource: uri.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }
+            }),
         })
     }
 }
@@ -241,6 +260,15 @@ fn show(out: &mut Printer<'_>, t: &pb::Tenant) -> Result<(), CliError> {
             ("require at+jwt typ", yes_no(t.require_at_jwt_typ)),
             ("jwks refresh seconds", t.jwks_refresh_seconds.to_string()),
             ("drop unknown scopes", yes_no(t.drop_unknown_scopes)),
+            (
+                "resources",
+                list(
+                    &t.resources
+                        .iter()
+                        .map(|r| r.resource.clone())
+                        .collect::<Vec<_>>(),
+                ),
+            ),
             ("reserved scopes", list(&t.reserved_scopes)),
             ("catalog revision", t.catalog_revision.to_string()),
             ("created", time(t.created_at.as_ref())),

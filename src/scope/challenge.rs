@@ -2,7 +2,7 @@
 
 use super::bits;
 use super::grant::join;
-use super::{CompiledCatalog, Decision, Grant, Reason, is_scope_char};
+use super::{CompiledCatalog, Decision, Grant, Reason, Requirement, is_scope_char};
 
 /// A ready answer for a resource server that denies a request.
 ///
@@ -53,15 +53,74 @@ impl Challenge {
     }
 }
 
+impl Challenge {
+    /// This challenge in the form the MCP authorization spec asks of a protected resource
+    /// (RFC 9728 §5.1): `resource_metadata` pointing at the resource's metadata document, on a
+    /// 401 also `scope` (what to ask for, when known: `required_scope`), and on a 403 an
+    /// `error_description`.
+    #[must_use]
+    pub fn for_resource(self, metadata_url: &str, required_scope: &str) -> Self {
+        let mut header = Header {
+            params: usize::from(self.www_authenticate != "Bearer"),
+            out: self.www_authenticate,
+        };
+        if self.status == 401 && !required_scope.is_empty() {
+            header.param("scope", required_scope, is_quoted_char);
+        }
+        header.param("resource_metadata", metadata_url, is_quoted_char);
+        if self.status == 403 {
+            let description = "the access token lacks a scope this request requires";
+            header.param("error_description", description, is_quoted_char);
+        }
+        Self {
+            status: self.status,
+            www_authenticate: header.finish(),
+        }
+    }
+}
+
 impl CompiledCatalog {
+    /// What a client holding nothing should ask for to satisfy `requirement`: its smallest
+    /// alternative, without reserved scopes and `offline_access` (never asked for in a
+    /// challenge). Empty when nothing in the catalog would help.
+    pub fn required_scope(&self, requirement: &Requirement) -> String {
+        let nothing = self.effective_grant(std::iter::empty(), false);
+        let decision = self.decide(&nothing, requirement);
+        let Some(closest) = decision.closest.or(decision.satisfied_by) else {
+            return String::new();
+        };
+        let mut wanted = vec![0; self.words];
+        for id in closest.scopes.iter().filter_map(|n| self.id(n.as_str())) {
+            bits::insert(&mut wanted, id);
+        }
+        self.challenge_scope(&wanted)
+    }
+
+    /// The names of `ids` a challenge may carry: never a reserved scope nor `offline_access`.
+    fn challenge_scope(&self, ids: &[u64]) -> String {
+        join(
+            bits::iter(ids)
+                .filter(|&id| !bits::contains(&self.reserved, id) && !self.offline(id))
+                .filter_map(|id| self.name(id)),
+        )
+    }
+
+    /// Whether `id` is `offline_access` (a refresh-token request, never a step-up).
+    fn offline(&self, id: u32) -> bool {
+        self.name(id)
+            .is_some_and(|n| n.as_str() == "offline_access")
+    }
+
     /// The challenge for a denied decision, or `None` when it is allowed.
     ///
     /// `InsufficientScope`: `Bearer error="insufficient_scope", scope="…"`, status 403, where
     /// the scope list is the token's own scopes (as filtered into `grant`, implied ones left
-    /// out) together with every scope of the closest alternative, sorted by name, so that a
-    /// client re-authorizing with exactly that list keeps what it had and gains what it
-    /// lacked (as the MCP authorization spec recommends). The attribute is left out when there
-    /// is no closest alternative (a stored operation left with no scope at all).
+    /// out) together with every scope of the closest alternative the token does not already
+    /// hold through an implication, sorted by name, so that a client re-authorizing with
+    /// exactly that list keeps what it had and gains what it lacked (as the MCP authorization
+    /// spec recommends). Reserved scopes and `offline_access` never appear. The attribute is
+    /// left out when there is no closest alternative (a stored operation left with no scope
+    /// at all) or when it would add nothing the token lacks (all it lacks is reserved).
     ///
     /// `UnknownScope` and `UnknownOperation`: `Bearer error="insufficient_scope"` with no
     /// `scope` attribute (no scope the client could ask for would help; naming one that does
@@ -86,15 +145,27 @@ impl CompiledCatalog {
                 let Some(closest) = decision.closest else {
                     return Some(Challenge::insufficient_scope(realm, ""));
                 };
-                let mut wanted: Vec<u64> = if std::ptr::eq(grant.catalog, self) {
+                let same = std::ptr::eq(grant.catalog, self);
+                let mut wanted: Vec<u64> = if same {
                     grant.direct.clone()
                 } else {
                     vec![0; self.words]
                 };
+                let held = |id| same && bits::contains(&grant.effective, id);
+                let askable = |id| !bits::contains(&self.reserved, id) && !self.offline(id);
+                let mut gains = false;
                 for id in closest.scopes.iter().filter_map(|n| self.id(n.as_str())) {
-                    bits::insert(&mut wanted, id);
+                    if !held(id) && askable(id) {
+                        bits::insert(&mut wanted, id);
+                        gains = true;
+                    }
                 }
-                let scope = join(bits::iter(&wanted).filter_map(|id| self.name(id)));
+                // Asking again for only what the token holds would be a pointless step-up.
+                let scope = if gains {
+                    self.challenge_scope(&wanted)
+                } else {
+                    String::new()
+                };
                 Some(Challenge::insufficient_scope(realm, &scope))
             }
         }
@@ -179,6 +250,36 @@ mod tests {
                 (got.status, got.www_authenticate.as_str()),
                 (status, header)
             );
+        }
+    }
+
+    #[test]
+    fn a_resource_challenge_adds_its_metadata_and_what_to_ask_for() {
+        let url = "https://mcp.example/.well-known/oauth-protected-resource/mcp";
+        let cases = [
+            (
+                Challenge::no_token(None).for_resource(url, ""),
+                format!(r#"Bearer resource_metadata="{url}""#),
+            ),
+            (
+                Challenge::no_token(Some("t")).for_resource(url, "a:read b"),
+                format!(r#"Bearer realm="t", scope="a:read b", resource_metadata="{url}""#),
+            ),
+            (
+                Challenge::invalid_token(Some("t")).for_resource(url, "a:read"),
+                format!(
+                    r#"Bearer realm="t", error="invalid_token", scope="a:read", resource_metadata="{url}""#
+                ),
+            ),
+            (
+                Challenge::insufficient_scope(None, "a:read").for_resource(url, "ignored"),
+                format!(
+                    r#"Bearer error="insufficient_scope", scope="a:read", resource_metadata="{url}", error_description="the access token lacks a scope this request requires""#
+                ),
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got.www_authenticate, want);
         }
     }
 }

@@ -22,6 +22,8 @@ pub(super) struct TenantRow {
     pub jwks_refresh_seconds: i64,
     pub admin_style: String,
     pub drop_unknown_scopes: bool,
+    /// JSON array of protected resources.
+    pub resources: String,
     pub preset: String,
     pub revision: i64,
     pub created_at_ms: i64,
@@ -127,6 +129,13 @@ pub(super) fn strings_to_json(list: &[String]) -> String {
     serde_json::Value::from(list.to_vec()).to_string()
 }
 
+/// JSON text of a tenant's protected resources (plain strings: serializing cannot fail).
+pub(super) fn resources_to_json(resources: &[crate::tenant::ProtectedResource]) -> String {
+    serde_json::to_value(resources)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// JSON text of an operation's alternatives.
 pub(super) fn alternatives_to_json(alternatives: &[Vec<ScopeName>]) -> String {
     let list: Vec<Vec<&str>> = alternatives
@@ -169,6 +178,7 @@ impl TryFrom<TenantRow> for Tenant {
             admin_style: AdminStyle::parse(&row.admin_style)
                 .ok_or_else(|| corrupt("tenant", "admin style"))?,
             drop_unknown_scopes: row.drop_unknown_scopes,
+            resources: serde_json::from_str(&row.resources).map_err(|e| corrupt("tenant", e))?,
             preset: row.preset,
             revision: row.revision,
             created_at_ms: row.created_at_ms,

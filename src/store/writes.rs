@@ -15,7 +15,7 @@ use super::{
     catalog::{load, write_changes},
     dialect::Dialect,
     now_ms, queries, reads,
-    rows::{TenantRow, key_source_columns, strings_to_json},
+    rows::{TenantRow, key_source_columns, resources_to_json, strings_to_json},
 };
 
 /// Writes the probe row; the caller commits it.
@@ -364,6 +364,7 @@ async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Resu
         t.revision.into(),
         t.created_at_ms.into(),
         t.updated_at_ms.into(),
+        resources_to_json(&t.resources).into(),
     ];
     match conn.execute(sql, &args).await {
         Ok(_) => Ok(()),

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DEFAULT_LEEWAY_SECONDS, KeySource, Tenant, TenantId};
+use super::{
+    DEFAULT_LEEWAY_SECONDS, KeySource, ProtectedResource, Tenant, TenantId,
+    resource::check_resources,
+};
 use crate::{
     scope::{
         AdminStyle,
@@ -69,6 +72,9 @@ pub struct TenantSettings {
     pub jwks_refresh_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_unknown_scopes: Option<bool>,
+    /// The protected resources (RFC 8707 / RFC 9728); replaces the list when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<ProtectedResource>>,
 }
 
 fn http_url(raw: &str) -> bool {
@@ -159,6 +165,10 @@ impl TenantSettings {
         if let Some(drop) = self.drop_unknown_scopes {
             base.drop_unknown_scopes = drop;
         }
+        if let Some(resources) = &self.resources {
+            check_resources(resources)?;
+            base.resources.clone_from(resources);
+        }
         Ok(base)
     }
 
@@ -187,6 +197,7 @@ impl TenantSettings {
             require_at_jwt_typ: Some(tenant.require_at_jwt_typ),
             jwks_refresh_seconds: Some(tenant.jwks_refresh_seconds),
             drop_unknown_scopes: Some(tenant.drop_unknown_scopes),
+            resources: Some(tenant.resources.clone()),
         }
     }
 }
@@ -213,6 +224,7 @@ pub fn new_tenant(
         jwks_refresh_seconds: DEFAULT_JWKS_REFRESH_SECONDS,
         admin_style: style,
         drop_unknown_scopes: false,
+        resources: Vec::new(),
         preset: preset.to_owned(),
         revision: 0,
         created_at_ms: now_ms,

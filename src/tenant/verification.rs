@@ -4,9 +4,9 @@ use super::Tenant;
 use crate::token::{Algorithm, Keyring, VerifyPolicy};
 
 impl Tenant {
-    /// The tenant's verification policy. Algorithm names are matched exactly (`RS256`, not
-    /// `rs256`); names that are not a supported JWS algorithm, `none` among them, are ignored,
-    /// never widened.
+    /// The tenant's verification policy; its protected resources' URIs are accepted audiences.
+    /// Algorithm names are matched exactly (`RS256`, not `rs256`); names that are not a
+    /// supported JWS algorithm, `none` among them, are ignored, never widened.
     pub fn verify_policy(&self) -> VerifyPolicy {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in self
@@ -20,7 +20,12 @@ impl Tenant {
         }
         VerifyPolicy {
             issuer: self.issuer.clone(),
-            audiences: self.audiences.clone(),
+            audiences: self
+                .audiences
+                .iter()
+                .chain(self.resources.iter().map(|r| &r.resource))
+                .cloned()
+                .collect(),
             algorithms,
             leeway_seconds: i64::from(self.leeway_seconds),
             require_at_jwt_typ: self.require_at_jwt_typ,

@@ -31,6 +31,7 @@ fn tenant(id: &str, issuer: &str) -> Tenant {
         jwks_refresh_seconds: 300,
         admin_style: AdminStyle::Colon,
         drop_unknown_scopes: false,
+        resources: Vec::new(),
         preset: "loopwise".to_owned(),
         revision: 0,
         created_at_ms: 1,

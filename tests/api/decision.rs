@@ -82,6 +82,7 @@ pub fn token_check(id: &str, token: &str, requirement: Requirement) -> Check {
         tenant: String::new(),
         subject: Some(Subject::Token(token.to_owned())),
         requirement: Some(requirement),
+        resource: String::new(),
     }
 }
 
@@ -100,6 +101,7 @@ pub fn granted_check(
             client_id: client_id.to_owned(),
         })),
         requirement: Some(requirement),
+        resource: String::new(),
     }
 }
 

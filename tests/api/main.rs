@@ -29,6 +29,7 @@ mod nginx;
 mod otlp;
 mod outage;
 mod replicas;
+mod resources;
 mod store_failures;
 mod tenants_clients_operations;
 mod token_types;

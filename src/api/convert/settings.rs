@@ -3,7 +3,7 @@
 use super::ApiError;
 use crate::{
     pb,
-    tenant::{Tenant, TenantSettings},
+    tenant::{ProtectedResource, Tenant, TenantSettings},
 };
 
 /// The domain patch of the wire's settings.
@@ -18,6 +18,31 @@ pub fn settings(s: &pb::TenantSettings) -> TenantSettings {
         require_at_jwt_typ: s.require_at_jwt_typ,
         jwks_refresh_seconds: s.jwks_refresh_seconds,
         drop_unknown_scopes: s.drop_unknown_scopes,
+        resources: s
+            .resources
+            .as_ref()
+            .map(|l| l.values.iter().map(resource_from_wire).collect()),
+    }
+}
+
+fn resource_from_wire(r: &pb::ProtectedResource) -> ProtectedResource {
+    ProtectedResource {
+        resource: r.resource.clone(),
+        name: r.name.clone(),
+        documentation: r.documentation.clone(),
+        authorization_servers: r.authorization_servers.clone(),
+        operations: r.operations.clone(),
+    }
+}
+
+/// A protected resource on the wire.
+pub fn resource_to_wire(r: &ProtectedResource) -> pb::ProtectedResource {
+    pb::ProtectedResource {
+        resource: r.resource.clone(),
+        name: r.name.clone(),
+        documentation: r.documentation.clone(),
+        authorization_servers: r.authorization_servers.clone(),
+        operations: r.operations.clone(),
     }
 }
 

@@ -4,9 +4,13 @@
 use tonic::{Code, Status};
 
 use crate::{
-    api::{status::ApiError, subject::count},
+    api::{
+        status::ApiError,
+        subject::{count, resource_challenge},
+    },
     pb,
     scope::{Challenge, Explain, Grant, Reason, Requirement, ScopeName},
+    tenant::ProtectedResource,
     tenant_states::TenantState,
 };
 
@@ -32,11 +36,13 @@ pub(super) fn reason(reason: Reason) -> pb::Reason {
     }
 }
 
-/// Decides `requirement` for `grant` against the tenant's compiled catalog.
+/// Decides `requirement` for `grant` against the tenant's compiled catalog; a denial's
+/// challenge takes the MCP form when the check is for a registered `resource`.
 pub(super) fn decided(
     state: &TenantState,
     grant: &Grant<'_>,
     requirement: &Requirement,
+    resource: Option<&ProtectedResource>,
     trace: Option<Trace>,
 ) -> pb::CheckResult {
     let compiled = &state.compiled;
@@ -47,7 +53,9 @@ pub(super) fn decided(
         }
         None => (compiled.decide(grant, requirement), None),
     };
-    let challenge = compiled.challenge(grant, &decision, Some(compiled.tenant()));
+    let challenge = compiled
+        .challenge(grant, &decision, Some(compiled.tenant()))
+        .map(|c| resource_challenge(state, resource, Some(requirement), c));
     count(decision.reason);
     pb::CheckResult {
         correlation_id: String::new(),

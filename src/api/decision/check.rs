@@ -6,7 +6,9 @@ use crate::{
     api::{
         convert,
         status::ApiError,
-        subject::{TokenSubject, tenant_state, token_subject},
+        subject::{
+            TokenSubject, registered, resource_challenge, resource_uri, tenant_state, token_subject,
+        },
     },
     pb::{
         self,
@@ -59,6 +61,7 @@ impl Batch<'_> {
             .as_ref()
             .ok_or_else(|| ApiError::invalid("subject", "a token or granted scopes is required"))?;
         let requirement = requirement(check.requirement.as_ref())?;
+        let resource = resource_uri(&check.resource, "resource")?;
         let own;
         let tenant = if check.tenant.is_empty() || check.tenant == self.raw_tenant {
             // The request's tenant, parsed once per batch.
@@ -70,8 +73,14 @@ impl Batch<'_> {
             &own
         };
         match subject {
-            Subject::Token(token) => self.token(tenant.as_ref(), token, &requirement).await,
-            Subject::Granted(granted) => self.granted(tenant.as_ref(), granted, &requirement).await,
+            Subject::Token(token) => {
+                self.token(tenant.as_ref(), token, &requirement, resource)
+                    .await
+            }
+            Subject::Granted(granted) => {
+                self.granted(tenant.as_ref(), granted, &requirement, resource)
+                    .await
+            }
         }
     }
 
@@ -81,9 +90,12 @@ impl Batch<'_> {
         tenant: Option<&TenantId>,
         token: &str,
         requirement: &Requirement,
+        resource: Option<&str>,
     ) -> Result<pb::CheckResult, ApiError> {
         let token = Some(token).filter(|t| !t.is_empty());
-        let seen = token_subject(self.pipeline, tenant, token, self.now).await?;
+        let seen = token_subject(self.pipeline, tenant, token, self.now)
+            .await?
+            .bind(resource, "resource")?;
         let trace = self.trace("token", seen.outcome, seen.cache_hit);
         Ok(match seen.subject {
             TokenSubject::Active {
@@ -93,13 +105,23 @@ impl Batch<'_> {
             } => {
                 let scopes = token.scopes.iter().map(String::as_str);
                 let grant = state.compiled.effective_grant(scopes, first_party);
-                answer::decided(&state, &grant, requirement, trace)
+                let resource = resource.and_then(|uri| state.tenant.resource(uri));
+                answer::decided(&state, &grant, requirement, resource, trace)
             }
             TokenSubject::Refused {
                 reason,
                 challenge,
                 state,
-            } => answer::denied(reason, challenge, state.as_deref(), trace),
+            } => {
+                let challenge = match (&state, resource) {
+                    (Some(state), Some(uri)) => {
+                        let resource = state.tenant.resource(uri);
+                        resource_challenge(state, resource, Some(requirement), challenge)
+                    }
+                    _ => challenge,
+                };
+                answer::denied(reason, challenge, state.as_deref(), trace)
+            }
         })
     }
 
@@ -108,6 +130,7 @@ impl Batch<'_> {
         tenant: Option<&TenantId>,
         granted: &pb::GrantedScopes,
         requirement: &Requirement,
+        resource: Option<&str>,
     ) -> Result<pb::CheckResult, ApiError> {
         let tenant = tenant.ok_or_else(|| {
             ApiError::invalid(
@@ -133,6 +156,10 @@ impl Batch<'_> {
                 trace,
             ));
         };
+        let resource = match resource {
+            Some(uri) => Some(registered(&state, uri, "resource")?),
+            None => None,
+        };
         let compiled = &state.compiled;
         let first_party = !granted.client_id.is_empty()
             && compiled
@@ -140,7 +167,13 @@ impl Batch<'_> {
                 .is_some_and(|c| c.first_party);
         let scopes = granted.scopes.iter().map(String::as_str);
         let grant = compiled.effective_grant(scopes, first_party);
-        Ok(answer::decided(&state, &grant, requirement, trace))
+        Ok(answer::decided(
+            &state,
+            &grant,
+            requirement,
+            resource,
+            trace,
+        ))
     }
 
     fn trace(&self, source: &'static str, outcome: &'static str, cache_hit: bool) -> Option<Trace> {

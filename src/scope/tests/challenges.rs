@@ -18,7 +18,8 @@ fn challenges_are_exact_rfc_6750_strings() {
     let cases: Vec<(Requirement, Option<&str>, &str)> = vec![
         (op("get_settings"), None, r#"Bearer error="insufficient_scope", scope="courses:write openid school:read""#),
         (op("get_settings"), Some("loopwise"), r#"Bearer realm="loopwise", error="insufficient_scope", scope="courses:write openid school:read""#),
-        (op("audit_log"), None, r#"Bearer error="insufficient_scope", scope="admin:read courses:write openid""#),
+        // Reserved scopes are never asked for: nothing is left that a step-up could gain.
+        (op("audit_log"), None, insufficient),
         (Requirement::all_of(names(&["profile", "email"])).unwrap(), None, r#"Bearer error="insufficient_scope", scope="courses:write email openid profile""#),
         (op("no_such_tool"), None, insufficient),
         (Requirement::all_of([n("nope")]).unwrap(), Some("loopwise"), r#"Bearer realm="loopwise", error="insufficient_scope""#),
@@ -44,6 +45,20 @@ fn challenges_are_exact_rfc_6750_strings() {
         challenge.www_authenticate, insufficient,
         "no alternative left to ask for"
     );
+
+    // offline_access is never asked for; a scope held through an implication is not asked
+    // again (courses:write implies courses:read here).
+    let offline = catalog.effective_grant(["offline_access", "courses:write"], false);
+    let wanted = Requirement::all_of(names(&["courses:read", "students:read"])).unwrap();
+    let decision = catalog.decide(&offline, &wanted);
+    let challenge = catalog.challenge(&offline, &decision, None).unwrap();
+    let header = r#"Bearer error="insufficient_scope", scope="courses:write students:read""#;
+    assert_eq!(challenge.www_authenticate, header);
+    assert_eq!(
+        catalog.required_scope(&wanted),
+        "courses:read students:read"
+    );
+    assert_eq!(catalog.required_scope(&op("audit_log")), "");
 
     let list_posts = op("list_posts");
     let decision = catalog.decide(&empty, &list_posts);
