@@ -70,12 +70,14 @@ class ScopegateAuth:
             # What we cannot read we cannot authorize: the SDK never sees it.
             return await respond(send, 400, b'{"error":"the body is not JSON-RPC"}')
 
-        headers = {"X-Scopegate-Resource": self.resource}
+        headers = {}
         for name, value in scope["headers"]:
             if name == b"authorization":
                 headers["Authorization"] = value.decode("latin-1")
         for operation in operations:
-            params = {"tenant": self.tenant}
+            # All in the query: scopegate reads its X-Scopegate-* headers only when the query
+            # names none of the route's settings.
+            params = {"tenant": self.tenant, "resource": self.resource}
             if operation is not None:
                 params["operation"] = operation
             verdict = await self.http.get(
