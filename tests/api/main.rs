@@ -26,6 +26,7 @@ mod limits;
 mod limits_input;
 mod logs;
 mod manage_scope;
+mod mcp;
 mod nginx;
 mod otlp;
 mod outage;
