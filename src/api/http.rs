@@ -3,9 +3,11 @@
 //!   `forward_auth` and Traefik `forwardAuth`, a thin adapter over the gateway core
 //!   (`api::gateway`, the same decision path as `CheckScopes` and ext_authz). The route's tenant
 //!   and requirement come from the query string the proxy's configuration puts in the auth URL
-//!   (`tenant`, `operation`, `all_of`, `any_of`), or, when it names none of them, from the
-//!   `X-Scopegate-Tenant/-Operation/-All-Of/-Any-Of` headers the proxy sets: a query string
-//!   cannot come from the client, headers can when a proxy forgets to set one. The token comes
+//!   (`tenant`, `operation`, `all_of`, `any_of`, `resource`), or, when it names none of them,
+//!   from the `X-Scopegate-Tenant/-Operation/-All-Of/-Any-Of/-Resource` headers the proxy sets:
+//!   a query string cannot come from the client, headers can when a proxy forgets to set one.
+//!   A query naming some settings beside a header for another is refused as invalid (500):
+//!   mixing both would silently drop the header. The token comes
 //!   from `Authorization: Bearer`. Allowed: 200 with the `x-scopegate-*` facts as response
 //!   headers for the proxy to copy upstream; denied: 401/403 with `WWW-Authenticate` and an
 //!   RFC 6750 JSON body; invalid route settings: 500 (never an allow); store needed and down:
@@ -158,19 +160,35 @@ async fn not_found() -> Response {
 const SETTINGS: [&str; 5] = ["tenant", "operation", "all_of", "any_of", "resource"];
 
 /// The route's settings: from the query string when it names any, else from the headers.
-fn route_settings(query: &HashMap<String, String>, headers: &HeaderMap) -> [Option<String>; 5] {
+/// When the query names some, a setting header for one it does not name is refused (`Invalid`,
+/// naming the header): it is either a proxy configuration that mixes both (its header would be
+/// silently lost, e.g. a resource binding) or a client's attempt to add to the route.
+fn route_settings(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<[Option<String>; 5], ApiError> {
+    let header_of = |name: &str| format!("x-scopegate-{}", name.replace('_', "-"));
     let from_query = SETTINGS.iter().any(|name| query.contains_key(*name));
-    SETTINGS.map(|name| {
+    if from_query {
+        if let Some(name) = SETTINGS
+            .iter()
+            .find(|name| !query.contains_key(**name) && headers.contains_key(header_of(name)))
+        {
+            let message = "is set while the query string names the route: set every setting in \
+                           the query";
+            return Err(ApiError::invalid(header_of(name), message));
+        }
+    }
+    Ok(SETTINGS.map(|name| {
         if from_query {
             query.get(name).cloned()
         } else {
-            let header = format!("x-scopegate-{}", name.replace('_', "-"));
             headers
-                .get(header.as_str())
+                .get(header_of(name).as_str())
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         }
-    })
+    }))
 }
 
 async fn forward_auth(
@@ -178,7 +196,10 @@ async fn forward_auth(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let [tenant, operation, all_of, any_of, resource] = route_settings(&query, &headers);
+    let [tenant, operation, all_of, any_of, resource] = match route_settings(&query, &headers) {
+        Ok(settings) => settings,
+        Err(err) => return invalid_route(&err),
+    };
     let requirement = match GatewayRequirement::from_route(
         operation.as_deref(),
         all_of.as_deref(),

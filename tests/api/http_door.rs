@@ -232,6 +232,15 @@ async fn forward_auth_takes_the_route_from_the_query_over_client_headers(backend
         .send()
         .await
         .unwrap();
+    // A query naming the route beside a setting header it does not name: a proxy mixing both
+    // (whose header would be lost) or a client adding to the route. Refused, never allowed.
+    let mixed = http
+        .get(format!("{base}/v1/authorize?tenant=school"))
+        .bearer_auth(&weak)
+        .header("x-scopegate-all-of", "courses:read")
+        .send()
+        .await
+        .unwrap();
     let unknown_tenant = http
         .get(format!("{base}/v1/authorize?tenant=nowhere"))
         .bearer_auth(&weak)
@@ -242,6 +251,7 @@ async fn forward_auth_takes_the_route_from_the_query_over_client_headers(backend
     assert_eq!(spoofed.status(), StatusCode::FORBIDDEN);
     assert_eq!(by_headers.status(), StatusCode::OK);
     assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(mixed.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(unknown_tenant.status(), StatusCode::UNAUTHORIZED);
 }
 
