@@ -169,15 +169,13 @@ fn route_settings(
 ) -> Result<[Option<String>; 5], ApiError> {
     let header_of = |name: &str| format!("x-scopegate-{}", name.replace('_', "-"));
     let from_query = SETTINGS.iter().any(|name| query.contains_key(*name));
-    if from_query {
-        if let Some(name) = SETTINGS
-            .iter()
-            .find(|name| !query.contains_key(**name) && headers.contains_key(header_of(name)))
-        {
-            let message = "is set while the query string names the route: set every setting in \
-                           the query";
-            return Err(ApiError::invalid(header_of(name), message));
-        }
+    let stray = SETTINGS
+        .iter()
+        .find(|name| !query.contains_key(**name) && headers.contains_key(header_of(name)));
+    if let Some(name) = stray.filter(|_| from_query) {
+        let message = "is set while the query string names the route: set every setting in the \
+                       query";
+        return Err(ApiError::invalid(header_of(name), message));
     }
     Ok(SETTINGS.map(|name| {
         if from_query {
