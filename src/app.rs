@@ -207,7 +207,7 @@ impl App {
                     .max_decoding_message_size(DECISION_MAX_REQUEST),
             )
             .add_service(
-                envoy_types::ext_authz::v3::pb::AuthorizationServer::new(ext_authz)
+                crate::api::ext_authz::AuthorizationServer::new(ext_authz)
                     .max_decoding_message_size(EXT_AUTHZ_MAX_REQUEST),
             )
             .add_service(

@@ -8,19 +8,22 @@
 //! settings). A store that cannot answer is a gRPC `UNAVAILABLE`, so Envoy's
 //! `failure_mode_allow` / `status_on_error` decide; nothing else is a gRPC error.
 
-use std::collections::HashMap;
+mod server;
+pub mod wire;
+
+use std::borrow::Cow;
 
 use envoy_types::{
     ext_authz::v3::pb::{
-        Authorization, CheckRequest, CheckResponse, DeniedHttpResponse, HeaderAppendAction,
-        HeaderValue, HeaderValueOption, HttpResponse, HttpStatus, OkHttpResponse,
+        CheckResponse, DeniedHttpResponse, HeaderAppendAction, HeaderValue, HeaderValueOption,
+        HttpResponse, HttpStatus, OkHttpResponse,
     },
     pb::google::{
         protobuf::{Struct, Value, value::Kind},
         rpc,
     },
 };
-use tonic::{Code, Request, Response, Status};
+use tonic::Code;
 
 use super::{
     gateway::{Allowed, Denied, Gateway, GatewayDecision, GatewayRequirement, bearer_token},
@@ -33,6 +36,7 @@ pub const SERVICE_NAME: &str =
 
 use super::gateway::OUR_PREFIX;
 pub use super::gateway::{CLIENT_ID_HEADER, SCOPES_HEADER, SUBJECT_HEADER, TENANT_HEADER};
+pub use server::AuthorizationServer;
 
 /// The ext_authz service.
 #[derive(Debug, Clone)]
@@ -46,11 +50,11 @@ impl ExtAuthzService {
         Self { gateway }
     }
 
-    async fn check_inner(&self, request: &CheckRequest) -> Result<CheckResponse, ApiError> {
-        let empty = HashMap::new();
+    /// Answers one `Check`. Errors only when the store is needed and cannot answer.
+    async fn check(&self, request: &wire::CheckRequest) -> Result<CheckResponse, ApiError> {
         let attributes = request.attributes.as_ref();
-        let extensions = attributes.map_or(&empty, |a| &a.context_extensions);
-        let setting = |name: &str| extensions.get(name).map(String::as_str);
+        let extensions = attributes.map_or(&[][..], |a| &a.context_extensions);
+        let setting = |name: &str| wire::last_value(extensions, name);
         let http = attributes
             .and_then(|a| a.request.as_ref())
             .and_then(|r| r.http.as_ref());
@@ -93,16 +97,22 @@ struct Headers<'a> {
 }
 
 impl<'a> Headers<'a> {
-    fn of(
-        http: &'a envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest,
-    ) -> Self {
+    /// The headers read here (`authorization` and ours) of `http`; the rest are never looked at.
+    fn of(http: &'a wire::HttpRequest) -> Self {
         let mut pairs: Vec<(&str, &[u8])> = http
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .filter(|h| read_here(&h.key))
+            .map(|h| (h.key.as_str(), h.value.as_bytes()))
             .collect();
+        // `headers` is a map: of entries with the same key, a map decoder keeps the last. So
+        // does this: reversed, a stable sort puts each key's last entry first, and `dedup_by`
+        // keeps the first of a run.
+        pairs.reverse();
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        pairs.dedup_by(|later, first| later.0 == first.0);
         if let Some(map) = &http.header_map {
-            pairs.extend(map.headers.iter().map(|h| {
+            pairs.extend(map.headers.iter().filter(|h| read_here(&h.key)).map(|h| {
                 let value = if h.raw_value.is_empty() {
                     h.value.as_bytes()
                 } else {
@@ -115,18 +125,19 @@ impl<'a> Headers<'a> {
     }
 
     /// The `authorization` value; several are merged with `,` as Envoy merges them (so a
-    /// request with two never passes as either one).
-    fn authorization(&self) -> Option<String> {
+    /// request with two never passes as either one). Borrowed when there is exactly one.
+    fn authorization(&self) -> Option<Cow<'a, str>> {
         let mut values = self
             .pairs
             .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .filter(|(k, _)| is_authorization(k))
             .map(|(_, v)| String::from_utf8_lossy(v));
         let first = values.next()?;
-        Some(values.fold(first.into_owned(), |mut all, v| {
+        Some(values.fold(first, |all, v| {
+            let mut all = all.into_owned();
             all.push(',');
             all.push_str(&v);
-            all
+            Cow::Owned(all)
         }))
     }
 
@@ -135,16 +146,27 @@ impl<'a> Headers<'a> {
         let mut names: Vec<String> = self
             .pairs
             .iter()
-            .filter(|(k, _)| {
-                k.len() >= OUR_PREFIX.len()
-                    && k.as_bytes()[..OUR_PREFIX.len()].eq_ignore_ascii_case(OUR_PREFIX.as_bytes())
-            })
+            .filter(|(k, _)| is_ours(k))
             .map(|(k, _)| k.to_ascii_lowercase())
             .collect();
         names.sort_unstable();
         names.dedup();
         names
     }
+}
+
+fn is_authorization(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization")
+}
+
+/// An `x-scopegate-*` name, in any case.
+fn is_ours(name: &str) -> bool {
+    name.len() >= OUR_PREFIX.len()
+        && name.as_bytes()[..OUR_PREFIX.len()].eq_ignore_ascii_case(OUR_PREFIX.as_bytes())
+}
+
+fn read_here(name: &str) -> bool {
+    is_authorization(name) || is_ours(name)
 }
 
 /// Sets our headers (overwriting any client copy) and removes the client's other
@@ -252,12 +274,69 @@ fn string_value(value: String) -> Value {
     }
 }
 
-#[tonic::async_trait]
-impl Authorization for ExtAuthzService {
-    async fn check(
-        &self,
-        request: Request<CheckRequest>,
-    ) -> Result<Response<CheckResponse>, Status> {
-        Ok(Response::new(self.check_inner(request.get_ref()).await?))
+#[cfg(test)]
+mod tests {
+    use envoy_types::pb::envoy::service::auth::v3::{
+        AttributeContext, CheckRequest,
+        attribute_context::{HttpRequest, Request},
+    };
+    use prost::Message;
+
+    use super::*;
+
+    fn with_headers(pairs: &[(&str, &str)]) -> CheckRequest {
+        let http = HttpRequest {
+            headers: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Default::default()
+        };
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(Request {
+                    time: None,
+                    http: Some(http),
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_header_sent_twice_in_the_map_is_read_as_a_map_decoder_keeps_it() {
+        // Two encodings back to back are one merged message: the second's `authorization`
+        // replaces the first's, it is not merged with it.
+        let first = [("authorization", "Bearer first"), ("x-scopegate-role", "a")];
+        let mut bytes = with_headers(&first).encode_to_vec();
+        bytes.extend(with_headers(&[("authorization", "Bearer second")]).encode_to_vec());
+
+        let full = CheckRequest::decode(bytes.as_slice()).unwrap();
+        let slim = wire::CheckRequest::decode(bytes.as_slice()).unwrap();
+        let http = slim.attributes.and_then(|a| a.request?.http).unwrap();
+        let headers = Headers::of(&http);
+
+        let full_http = full.attributes.and_then(|a| a.request?.http).unwrap();
+        assert_eq!(
+            headers.authorization().as_deref(),
+            full_http.headers.get("authorization").map(String::as_str)
+        );
+        assert_eq!(headers.authorization().as_deref(), Some("Bearer second"));
+        assert_eq!(headers.ours(), ["x-scopegate-role"]);
+    }
+
+    #[test]
+    fn differently_cased_authorization_headers_are_merged_never_picked_from() {
+        let two = with_headers(&[("authorization", "Bearer a"), ("Authorization", "Bearer b")]);
+        let bytes = two.encode_to_vec();
+
+        let slim = wire::CheckRequest::decode(bytes.as_slice()).unwrap();
+        let http = slim.attributes.and_then(|a| a.request?.http).unwrap();
+        let merged = Headers::of(&http).authorization().unwrap_or_default();
+
+        assert!(
+            merged == "Bearer b,Bearer a" || merged == "Bearer a,Bearer b",
+            "{merged}"
+        );
     }
 }
