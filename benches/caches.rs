@@ -63,6 +63,7 @@ async fn fixture() -> Fixture {
         admin_style: AdminStyle::Colon,
         drop_unknown_scopes: false,
         resources: Vec::new(),
+        scope_claims: Default::default(),
         preset: "loopwise".into(),
         revision: 0,
         created_at_ms: now_ms,

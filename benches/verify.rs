@@ -112,6 +112,7 @@ fn verification(c: &mut Criterion) {
         algorithms: keys.iter().map(|k| k.alg).collect(),
         leeway_seconds: 60,
         require_at_jwt_typ: true,
+        scope_claims: Default::default(),
     };
     let mut group = c.benchmark_group("verify");
     for key in &keys {

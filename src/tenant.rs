@@ -10,6 +10,8 @@ use crate::scope::AdminStyle;
 
 /// Where a tenant's verification keys come from (the token module's type).
 pub use crate::token::KeySource;
+/// Roles claims mapped to scopes (the token module's type).
+pub use crate::token::{ClaimSource, ScopeClaims};
 
 pub use resource::{
     MAX_RESOURCES, METADATA_WELL_KNOWN, ProtectedResource, ResourceMetadata, check_resource_uri,
@@ -99,6 +101,8 @@ pub struct Tenant {
     pub drop_unknown_scopes: bool,
     /// The resources its tokens are for (RFC 8707): each URI is also an accepted audience.
     pub resources: Vec<ProtectedResource>,
+    /// Claims besides `scope`/`scp` whose values are the token's scopes (roles claims).
+    pub scope_claims: ScopeClaims,
     /// The preset the tenant was created from.
     pub preset: String,
     /// Catalog revision: bumped by every write to the tenant.
@@ -130,6 +134,7 @@ impl Tenant {
             "admin_style": self.admin_style.as_str(),
             "drop_unknown_scopes": self.drop_unknown_scopes,
             "resources": self.resources,
+            "scope_claims": self.scope_claims,
             "preset": self.preset,
         })
         .to_string()

@@ -21,6 +21,7 @@ mod keys;
 mod rejection;
 mod remote;
 mod roca;
+mod scope_claims;
 mod signature;
 mod skip;
 mod source;
@@ -42,6 +43,9 @@ pub use keys::{
     KeyError, KeyOrigin, KeySet, MAX_JWKS_BYTES, MAX_KEYS, SkippedKey, VerificationKey,
 };
 pub use rejection::Rejection;
+pub use scope_claims::{
+    ClaimSource, MAX_POINTER_BYTES, MAX_PREFIX_BYTES, MAX_SCOPE_CLAIM_SOURCES, ScopeClaims,
+};
 pub use skip::SkipReason;
 pub use source::{KeySource, Keyring};
 pub use verify::{VerifyPolicy, peek_issuer, verify};

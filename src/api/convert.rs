@@ -169,6 +169,7 @@ pub fn tenant(t: &Tenant) -> pb::Tenant {
         created_at: Some(timestamp(t.created_at_ms)),
         updated_at: Some(timestamp(t.updated_at_ms)),
         resources: t.resources.iter().map(settings::resource_to_wire).collect(),
+        scope_claims: Some(settings::scope_claims_to_wire(&t.scope_claims)),
     }
 }
 

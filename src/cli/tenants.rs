@@ -135,6 +135,8 @@ impl SettingsArgs {
                         .collect(),
                 }
             }),
+            // Roles claims mappings are set through the API or a catalog file.
+            scope_claims: None,
         })
     }
 }

@@ -24,6 +24,8 @@ pub(super) struct TenantRow {
     pub drop_unknown_scopes: bool,
     /// JSON array of protected resources.
     pub resources: String,
+    /// JSON object: roles claims mapped to scopes.
+    pub scope_claims: String,
     pub preset: String,
     pub revision: i64,
     pub created_at_ms: i64,
@@ -136,6 +138,13 @@ pub(super) fn resources_to_json(resources: &[crate::tenant::ProtectedResource]) 
         .to_string()
 }
 
+/// JSON text of a tenant's scope claims mapping (plain strings: serializing cannot fail).
+pub(super) fn scope_claims_to_json(scope_claims: &crate::tenant::ScopeClaims) -> String {
+    serde_json::to_value(scope_claims)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// JSON text of an operation's alternatives.
 pub(super) fn alternatives_to_json(alternatives: &[Vec<ScopeName>]) -> String {
     let list: Vec<Vec<&str>> = alternatives
@@ -179,6 +188,8 @@ impl TryFrom<TenantRow> for Tenant {
                 .ok_or_else(|| corrupt("tenant", "admin style"))?,
             drop_unknown_scopes: row.drop_unknown_scopes,
             resources: serde_json::from_str(&row.resources).map_err(|e| corrupt("tenant", e))?,
+            scope_claims: serde_json::from_str(&row.scope_claims)
+                .map_err(|e| corrupt("tenant", e))?,
             preset: row.preset,
             revision: row.revision,
             created_at_ms: row.created_at_ms,

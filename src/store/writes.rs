@@ -15,7 +15,9 @@ use super::{
     catalog::{load, write_changes},
     dialect::Dialect,
     now_ms, queries, reads,
-    rows::{TenantRow, key_source_columns, resources_to_json, strings_to_json},
+    rows::{
+        TenantRow, key_source_columns, resources_to_json, scope_claims_to_json, strings_to_json,
+    },
 };
 
 /// Writes the probe row; the caller commits it.
@@ -371,6 +373,7 @@ async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Resu
         t.created_at_ms.into(),
         t.updated_at_ms.into(),
         resources_to_json(&t.resources).into(),
+        scope_claims_to_json(&t.scope_claims).into(),
     ];
     match conn.execute(sql, &args).await {
         Ok(_) => Ok(()),

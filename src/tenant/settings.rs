@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEFAULT_LEEWAY_SECONDS, KeySource, ProtectedResource, Tenant, TenantId,
+    DEFAULT_LEEWAY_SECONDS, KeySource, ProtectedResource, ScopeClaims, Tenant, TenantId,
     resource::check_resources,
 };
 use crate::{
@@ -75,6 +75,9 @@ pub struct TenantSettings {
     /// The protected resources (RFC 8707 / RFC 9728); replaces the list when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<ProtectedResource>>,
+    /// Roles claims mapped to scopes; replaces the mapping when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_claims: Option<ScopeClaims>,
 }
 
 fn http_url(raw: &str) -> bool {
@@ -169,6 +172,12 @@ impl TenantSettings {
             check_resources(resources)?;
             base.resources.clone_from(resources);
         }
+        if let Some(scope_claims) = &self.scope_claims {
+            scope_claims
+                .check()
+                .map_err(|(field, message)| invalid(format!("scope_claims.{field}"), message))?;
+            base.scope_claims.clone_from(scope_claims);
+        }
         Ok(base)
     }
 
@@ -198,6 +207,7 @@ impl TenantSettings {
             jwks_refresh_seconds: Some(tenant.jwks_refresh_seconds),
             drop_unknown_scopes: Some(tenant.drop_unknown_scopes),
             resources: Some(tenant.resources.clone()),
+            scope_claims: Some(tenant.scope_claims.clone()),
         }
     }
 }
@@ -225,6 +235,7 @@ pub fn new_tenant(
         admin_style: style,
         drop_unknown_scopes: false,
         resources: Vec::new(),
+        scope_claims: ScopeClaims::default(),
         preset: preset.to_owned(),
         revision: 0,
         created_at_ms: now_ms,

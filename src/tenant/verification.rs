@@ -29,6 +29,7 @@ impl Tenant {
             algorithms,
             leeway_seconds: i64::from(self.leeway_seconds),
             require_at_jwt_typ: self.require_at_jwt_typ,
+            scope_claims: self.scope_claims.clone(),
         }
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::BEARER;
 use super::rejection::Rejection;
+use super::scope_claims::ScopeClaims;
 use super::verify::VerifyPolicy;
 
 /// Claims lifted into [`VerifiedToken`]'s fields; everything else lands in `other_claims`.
@@ -47,8 +48,9 @@ pub struct VerifiedToken {
     pub client_id: Option<String>,
     /// `username`, else `preferred_username`.
     pub username: Option<String>,
-    /// The token's scopes, from `scope` (space-separated) or else `scp` (array or string), in order,
-    /// without duplicates. Not yet filtered against any catalog.
+    /// The token's scopes, from `scope` (space-separated) or else `scp` (array or string), then
+    /// the values of the tenant's mapped claims ([`ScopeClaims`]), in order, without
+    /// duplicates. Not yet filtered against any catalog.
     pub scopes: Vec<String>,
     /// Always `"Bearer"`.
     pub token_type: &'static str,
@@ -115,7 +117,7 @@ pub(crate) fn validate(
         jti: string_claim(&claims, "jti")?.map(str::to_owned),
         client_id: first_string(&claims, "client_id", "azp")?,
         username: first_string(&claims, "username", "preferred_username")?,
-        scopes: scopes(&claims)?,
+        scopes: scopes(&claims, &policy.scope_claims)?,
         token_type: BEARER,
         alg,
         kid,
@@ -213,8 +215,9 @@ fn audiences(aud: Option<&Value>) -> Result<Vec<String>, Rejection> {
 
 /// `scope` (RFC 9068 §2.2.3, space-separated) wins; else `scp` as an array of strings or, as some
 /// issuers send it, a space-separated string.
-fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, Rejection> {
-    let raw: Vec<&str> = match (claims.get("scope"), claims.get("scp")) {
+fn scopes(claims: &Map<String, Value>, mapped: &ScopeClaims) -> Result<Vec<String>, Rejection> {
+    let mut raw: Vec<&str> = match (claims.get("scope"), claims.get("scp")) {
+        _ if !mapped.keeps_scope_claim() => Vec::new(),
         (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => s.split(' ').collect(),
         (None, Some(Value::Array(items))) => items
             .iter()
@@ -223,6 +226,7 @@ fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, Rejection> {
         (None, None) => Vec::new(),
         _ => return Err(Rejection::InvalidClaim),
     };
+    mapped.each(claims, |name| raw.push(name));
     // Seeded foldhash: SipHash and its per-call seeding showed in cold-token profiles.
     let mut seen =
         HashSet::with_capacity_and_hasher(raw.len(), foldhash::fast::RandomState::default());

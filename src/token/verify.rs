@@ -10,6 +10,7 @@ use super::claims::{self, VerifiedToken};
 use super::jws::{split_compact, verify_jws};
 use super::keys::KeySet;
 use super::rejection::Rejection;
+use super::scope_claims::ScopeClaims;
 use super::{MAX_TOKEN_BYTES, strict_json};
 
 /// What a tenant accepts; the tenant module builds it from the tenant's settings.
@@ -26,6 +27,8 @@ pub struct VerifyPolicy {
     pub leeway_seconds: i64,
     /// Require `typ` = `at+jwt` or `application/at+jwt` (RFC 9068 §4).
     pub require_at_jwt_typ: bool,
+    /// Other claims whose values are scopes too (roles claims).
+    pub scope_claims: ScopeClaims,
 }
 
 /// Verifies a compact JWT access token, in this order, failing closed: size (16 KiB) before any

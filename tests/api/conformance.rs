@@ -32,6 +32,7 @@ fn tenant(id: &str, issuer: &str) -> Tenant {
         admin_style: AdminStyle::Colon,
         drop_unknown_scopes: false,
         resources: Vec::new(),
+        scope_claims: Default::default(),
         preset: "loopwise".to_owned(),
         revision: 0,
         created_at_ms: 1,

@@ -32,6 +32,7 @@ mod otlp;
 mod outage;
 mod replicas;
 mod resources;
+mod roles_claims;
 mod store_failures;
 mod tenants_clients_operations;
 mod token_types;

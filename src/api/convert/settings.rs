@@ -3,7 +3,7 @@
 use super::ApiError;
 use crate::{
     pb,
-    tenant::{ProtectedResource, Tenant, TenantSettings},
+    tenant::{ClaimSource, ProtectedResource, ScopeClaims, Tenant, TenantSettings},
 };
 
 /// The domain patch of the wire's settings.
@@ -22,6 +22,32 @@ pub fn settings(s: &pb::TenantSettings) -> TenantSettings {
             .resources
             .as_ref()
             .map(|l| l.values.iter().map(resource_from_wire).collect()),
+        scope_claims: s.scope_claims.as_ref().map(|c| ScopeClaims {
+            sources: c
+                .sources
+                .iter()
+                .map(|s| ClaimSource {
+                    pointer: s.pointer.clone(),
+                    prefix: s.prefix.clone(),
+                })
+                .collect(),
+            replace: c.replace,
+        }),
+    }
+}
+
+/// A scope claims mapping on the wire.
+pub fn scope_claims_to_wire(c: &ScopeClaims) -> pb::ScopeClaims {
+    pb::ScopeClaims {
+        sources: c
+            .sources
+            .iter()
+            .map(|s| pb::ClaimSource {
+                pointer: s.pointer.clone(),
+                prefix: s.prefix.clone(),
+            })
+            .collect(),
+        replace: c.replace,
     }
 }
 

@@ -169,6 +169,7 @@ pub fn policy() -> VerifyPolicy {
         ],
         leeway_seconds: 60,
         require_at_jwt_typ: true,
+        scope_claims: crate::token::ScopeClaims::default(),
     }
 }
 
@@ -211,6 +212,7 @@ pub fn tenant(key_source: KeySource) -> TestTenant {
             algorithms: vec![RS256, PS256, ES256, EdDSA],
             leeway_seconds: 60,
             require_at_jwt_typ: true,
+            scope_claims: crate::token::ScopeClaims::default(),
         },
     }
 }

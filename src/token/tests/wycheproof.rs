@@ -32,6 +32,7 @@ fn policy() -> VerifyPolicy {
         ],
         leeway_seconds: 0,
         require_at_jwt_typ: false,
+        scope_claims: crate::token::ScopeClaims::default(),
     }
 }
 
