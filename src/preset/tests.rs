@@ -66,8 +66,25 @@ fn lumoauth_uses_the_dot_style_admin_pair() {
 fn exporting_then_importing_changes_nothing() {
     let catalog = seeded("loopwise");
     let id = crate::tenant::TenantId::parse("school").unwrap();
-    let tenant = crate::tenant::new_tenant(id, "School".into(), "loopwise", AdminStyle::Colon, 1);
-    let file = CatalogFile::parse(&CatalogFile::export(&tenant, &catalog).to_toml()).unwrap();
+    let mut tenant =
+        crate::tenant::new_tenant(id, "School".into(), "loopwise", AdminStyle::Colon, 1);
+    // Resources and roles claims mappings travel with the settings.
+    tenant.resources = vec![crate::tenant::ProtectedResource {
+        resource: "https://mcp.school.test/mcp".into(),
+        name: "School MCP".into(),
+        operations: vec!["get_settings".into()],
+        ..Default::default()
+    }];
+    tenant.scope_claims = crate::tenant::ScopeClaims {
+        sources: vec![crate::tenant::ClaimSource {
+            pointer: "/realm_access/roles".into(),
+            prefix: "loopwise:".into(),
+        }],
+        replace: true,
+    };
+    let text = CatalogFile::export(&tenant, &catalog).to_toml();
+    assert!(text.contains("[[tenant.resources]]"), "{text}");
+    let file = CatalogFile::parse(&text).unwrap();
     let plan = import(&catalog, &file, 2).unwrap();
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     let settings = file.tenant.unwrap();
