@@ -11,6 +11,7 @@
 //! Nothing here logs a token or key material: a token appears only as [`token_fingerprint`].
 
 mod cache;
+mod certificate;
 mod claims;
 mod destination;
 mod fetch;
@@ -34,6 +35,7 @@ pub use cache::{
     CacheSource, CachedVerification, Generation, TokenCacheConfig, TokenCacheKey,
     VerifiedTokenCache, token_cache_key,
 };
+pub use certificate::{MAX_CERTIFICATE_BYTES, certificate_matches, certificate_thumbprint};
 pub use claims::VerifiedToken;
 pub use destination::{Denied, NetworkPolicy};
 pub use fetch::{MAX_JWKS_URI_BYTES, check_jwks_uri};

@@ -72,7 +72,15 @@ impl ExtAuthzService {
         let bearer = authorization.as_deref().and_then(bearer_token);
         let decision = match self
             .gateway
-            .authorize(setting("tenant"), &requirement, bearer, setting("resource"))
+            .authorize(
+                setting("tenant"),
+                &requirement,
+                bearer,
+                setting("resource"),
+                attributes
+                    .and_then(|a| a.source.as_ref())
+                    .map(|peer| peer.certificate.as_str()),
+            )
             .await
         {
             Ok(decision) => decision,

@@ -251,7 +251,8 @@ impl Gateway {
     /// that needs `requirement`, carrying `bearer` (the token, without its scheme), for the
     /// protected `resource` (RFC 8707 URI; `None` or empty: none), to which the token is then
     /// bound (see [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the
-    /// MCP form.
+    /// MCP form, presented by a TLS peer with the client `certificate` (PEM or URL-encoded
+    /// PEM; `None`: unknown), which a certificate-bound token needs (RFC 8705).
     ///
     /// Errors: `Invalid` (naming `tenant` or `resource`) for a malformed tenant id or a
     /// resource that is malformed or not registered with the tenant; a store error only when
@@ -263,6 +264,7 @@ impl Gateway {
         requirement: &GatewayRequirement,
         bearer: Option<&str>,
         resource: Option<&str>,
+        certificate: Option<&str>,
     ) -> Result<GatewayDecision, ApiError> {
         let tenant = match tenant.filter(|t| !t.is_empty()) {
             None => None,
@@ -275,7 +277,8 @@ impl Gateway {
         let now = now_ms() / 1000;
         let seen = token_subject(&self.pipeline, tenant.as_ref(), bearer, now)
             .await?
-            .bind(resource, "resource")?;
+            .bind(resource, "resource")?
+            .bind_certificate(certificate);
         let decision = match seen.subject {
             TokenSubject::Refused {
                 reason,

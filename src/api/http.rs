@@ -156,6 +156,11 @@ async fn not_found() -> Response {
         .into_response()
 }
 
+/// The client certificate of the TLS connection, as the proxy passes it (URL-encoded PEM, e.g.
+/// nginx's `$ssl_client_escaped_cert`), for certificate-bound tokens. The proxy must set it
+/// on every request (overwriting, or removing, what a client sent).
+const CLIENT_CERT_HEADER: &str = "x-scopegate-client-cert";
+
 /// The route settings forward auth reads, by query parameter name.
 const SETTINGS: [&str; 5] = ["tenant", "operation", "all_of", "any_of", "resource"];
 
@@ -212,7 +217,15 @@ async fn forward_auth(
         .and_then(bearer_token);
     match state
         .gateway
-        .authorize(tenant.as_deref(), &requirement, bearer, resource.as_deref())
+        .authorize(
+            tenant.as_deref(),
+            &requirement,
+            bearer,
+            resource.as_deref(),
+            headers
+                .get(CLIENT_CERT_HEADER)
+                .and_then(|v| v.to_str().ok()),
+        )
         .await
     {
         Ok(GatewayDecision::Allow(allowed)) => {

@@ -11,7 +11,7 @@ use crate::{
     store::StoreError,
     tenant::{ProtectedResource, TenantId, check_resource_uri},
     tenant_states::TenantState,
-    token::{MAX_TOKEN_BYTES, VerifiedToken, peek_issuer, token_fingerprint},
+    token::{MAX_TOKEN_BYTES, VerifiedToken, certificate_matches, peek_issuer, token_fingerprint},
 };
 
 /// What the token pipeline made of a presented (or missing) token.
@@ -72,6 +72,29 @@ impl Seen {
             self.outcome = "wrong_audience";
         }
         Ok(self)
+    }
+}
+
+impl Seen {
+    /// Holds a certificate-bound token (RFC 8705 §3: `cnf` `x5t#S256`) to the client
+    /// `certificate` the caller's TLS peer presented (PEM or URL-encoded PEM; `None`: none was
+    /// passed): without it, or with another, the token is inactive for this request (outcome
+    /// `certificate_mismatch`, 401 `invalid_token`). Tokens bound to no certificate pass.
+    pub(crate) fn bind_certificate(mut self, certificate: Option<&str>) -> Self {
+        let TokenSubject::Active { state, token, .. } = &self.subject else {
+            return self;
+        };
+        if certificate_matches(token, certificate.filter(|c| !c.is_empty())) {
+            return self;
+        }
+        let state = Arc::clone(state);
+        self.subject = TokenSubject::Refused {
+            reason: Reason::TokenInactive,
+            challenge: Challenge::invalid_token(Some(state.compiled.tenant())),
+            state: Some(state),
+        };
+        self.outcome = "certificate_mismatch";
+        self
     }
 }
 

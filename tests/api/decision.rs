@@ -83,6 +83,7 @@ pub fn token_check(id: &str, token: &str, requirement: Requirement) -> Check {
         subject: Some(Subject::Token(token.to_owned())),
         requirement: Some(requirement),
         resource: String::new(),
+        client_certificate: String::new(),
     }
 }
 
@@ -102,6 +103,7 @@ pub fn granted_check(
         })),
         requirement: Some(requirement),
         resource: String::new(),
+        client_certificate: String::new(),
     }
 }
 

@@ -14,6 +14,7 @@ mod tokens;
 mod admin_auth;
 mod authzen;
 mod bench;
+mod bound_tokens;
 mod cli;
 mod coherence;
 mod conformance;

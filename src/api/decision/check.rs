@@ -74,7 +74,8 @@ impl Batch<'_> {
         };
         match subject {
             Subject::Token(token) => {
-                self.token(tenant.as_ref(), token, &requirement, resource)
+                let certificate = Some(check.client_certificate.as_str());
+                self.token(tenant.as_ref(), token, &requirement, resource, certificate)
                     .await
             }
             Subject::Granted(granted) => {
@@ -91,11 +92,13 @@ impl Batch<'_> {
         token: &str,
         requirement: &Requirement,
         resource: Option<&str>,
+        certificate: Option<&str>,
     ) -> Result<pb::CheckResult, ApiError> {
         let token = Some(token).filter(|t| !t.is_empty());
         let seen = token_subject(self.pipeline, tenant, token, self.now)
             .await?
-            .bind(resource, "resource")?;
+            .bind(resource, "resource")?
+            .bind_certificate(certificate);
         let trace = self.trace("token", seen.outcome, seen.cache_hit);
         Ok(match seen.subject {
             TokenSubject::Active {

@@ -19,12 +19,23 @@ pub struct CheckRequest {
 /// `envoy.service.auth.v3.AttributeContext`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AttributeContext {
+    /// `source = 1`: the downstream peer.
+    #[prost(message, optional, tag = "1")]
+    pub source: Option<Peer>,
     /// `request = 4`.
     #[prost(message, optional, tag = "4")]
     pub request: Option<Request>,
     /// `map<string, string> context_extensions = 10`: the route's settings.
     #[prost(message, repeated, tag = "10")]
     pub context_extensions: Vec<Entry>,
+}
+
+/// `envoy.service.auth.v3.AttributeContext.Peer`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Peer {
+    /// `certificate = 5`: the client certificate of the TLS connection, URL-encoded PEM.
+    #[prost(string, tag = "5")]
+    pub certificate: String,
 }
 
 /// `envoy.service.auth.v3.AttributeContext.Request`.

@@ -72,7 +72,7 @@ impl Gateway {
     ) -> Result<GatewayDecision, ApiError> {
         match subject {
             GatewaySubject::Bearer(bearer) => {
-                self.authorize(Some(tenant.as_str()), requirement, bearer, resource)
+                self.authorize(Some(tenant.as_str()), requirement, bearer, resource, None)
                     .await
             }
             GatewaySubject::Granted(granted) => {
