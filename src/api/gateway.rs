@@ -8,10 +8,12 @@ use crate::{
     api::{
         decision::names,
         status::ApiError,
-        subject::{TokenSubject, count, resource_challenge, resource_uri, token_subject},
+        subject::{
+            TokenSubject, count, resource_challenge, resource_uri, token_grant, token_subject,
+        },
     },
     pipeline::TokenPipeline,
-    scope::{Grant, Reason, Requirement, RequirementError},
+    scope::{Challenge, Grant, Reason, Requirement, RequirementError},
     store::now_ms,
     tenant::TenantId,
     tenant_states::TenantState,
@@ -189,6 +191,18 @@ impl Denied {
         .to_string()
     }
 
+    /// A subject refused before any requirement was looked at (no token, an inactive one, no
+    /// such tenant), with the challenge it earned; `no_token`: the request carried none.
+    pub(super) fn refused(reason: Reason, challenge: Challenge, no_token: bool) -> Self {
+        Self::of(
+            reason,
+            challenge.status,
+            challenge.www_authenticate,
+            no_token,
+            Vec::new(),
+        )
+    }
+
     fn of(
         reason: Reason,
         status: u16,
@@ -293,22 +307,14 @@ impl Gateway {
                     }
                     _ => challenge,
                 };
-                Denied::of(
-                    reason,
-                    challenge.status,
-                    challenge.www_authenticate,
-                    bearer.is_none(),
-                    Vec::new(),
-                )
-                .into()
+                Denied::refused(reason, challenge, bearer.is_none()).into()
             }
             TokenSubject::Active {
                 state,
                 token,
                 first_party,
             } => {
-                let scopes = token.scopes.iter().map(String::as_str);
-                let grant = state.compiled.effective_grant(scopes, first_party);
+                let grant = token_grant(&state, &token, first_party);
                 let facts = Facts {
                     subject: token.sub.clone(),
                     client_id: token.client_id.clone(),

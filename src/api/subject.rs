@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::{
     api::status::ApiError,
     pipeline::TokenPipeline,
-    scope::{Challenge, Reason, Requirement},
+    scope::{Challenge, Grant, Reason, Requirement},
     store::StoreError,
     tenant::{ProtectedResource, TenantId, check_resource_uri},
     tenant_states::TenantState,
@@ -96,6 +96,16 @@ impl Seen {
         self.outcome = "certificate_mismatch";
         self
     }
+}
+
+/// The effective grant of an active `token` against its tenant's catalog.
+pub(crate) fn token_grant<'s>(
+    state: &'s TenantState,
+    token: &VerifiedToken,
+    first_party: bool,
+) -> Grant<'s> {
+    let scopes = token.scopes.iter().map(String::as_str);
+    state.compiled.effective_grant(scopes, first_party)
 }
 
 /// The protected resource `uri` of the tenant, or `Invalid` naming `field`.

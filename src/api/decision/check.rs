@@ -7,7 +7,8 @@ use crate::{
         convert,
         status::ApiError,
         subject::{
-            TokenSubject, registered, resource_challenge, resource_uri, tenant_state, token_subject,
+            TokenSubject, registered, resource_challenge, resource_uri, tenant_state, token_grant,
+            token_subject,
         },
     },
     pb::{
@@ -106,8 +107,7 @@ impl Batch<'_> {
                 token,
                 first_party,
             } => {
-                let scopes = token.scopes.iter().map(String::as_str);
-                let grant = state.compiled.effective_grant(scopes, first_party);
+                let grant = token_grant(&state, &token, first_party);
                 let resource = resource.and_then(|uri| state.tenant.resource(uri));
                 answer::decided(&state, &grant, requirement, resource, trace)
             }

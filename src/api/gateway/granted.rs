@@ -126,11 +126,5 @@ impl Gateway {
 /// No such tenant: the grant cannot be used here (`invalid_token`, no realm).
 pub(super) fn unknown_tenant() -> Denied {
     let challenge = Challenge::invalid_token(None);
-    Denied::of(
-        Reason::TenantNotFound,
-        challenge.status,
-        challenge.www_authenticate,
-        false,
-        Vec::new(),
-    )
+    Denied::refused(Reason::TenantNotFound, challenge, false)
 }

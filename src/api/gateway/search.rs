@@ -5,7 +5,9 @@ use super::{Denied, Gateway, GatewaySubject, granted::unknown_tenant};
 use crate::{
     api::{
         status::ApiError,
-        subject::{TokenSubject, registered, resource_uri, tenant_state, token_subject},
+        subject::{
+            TokenSubject, registered, resource_uri, tenant_state, token_grant, token_subject,
+        },
     },
     scope::{Grant, Requirement},
     store::now_ms,
@@ -50,20 +52,13 @@ impl Gateway {
                 Ok(match seen.subject {
                     TokenSubject::Refused {
                         reason, challenge, ..
-                    } => Permitted::Refused(Denied::of(
-                        reason,
-                        challenge.status,
-                        challenge.www_authenticate,
-                        bearer.is_none(),
-                        Vec::new(),
-                    )),
+                    } => Permitted::Refused(Denied::refused(reason, challenge, bearer.is_none())),
                     TokenSubject::Active {
                         state,
                         token,
                         first_party,
                     } => {
-                        let scopes = token.scopes.iter().map(String::as_str);
-                        let grant = state.compiled.effective_grant(scopes, first_party);
+                        let grant = token_grant(&state, &token, first_party);
                         Permitted::Operations(permitted(&state, &grant, resource))
                     }
                 })
