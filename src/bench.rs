@@ -13,10 +13,12 @@ mod keys;
 mod memory;
 mod plan;
 mod report;
+mod requests;
 mod scenario;
 mod server;
 mod setup;
 mod svg;
+mod wire;
 
 use std::{io::Write, path::PathBuf, time::Duration};
 
