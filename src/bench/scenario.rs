@@ -106,7 +106,7 @@ pub(crate) enum Workload {
     Health,
     /// Calls of `rpc` cycling through `requests`, each encoded once before the run: one per
     /// cached token (all cached after the warm-up), or the single request of a scenario
-    /// without a token. Sending them costs the client the same whatever the message.
+    /// without a token: no scenario builds a message per call.
     Encoded {
         rpc: Rpc,
         requests: Vec<Bytes>,

@@ -1,6 +1,6 @@
 //! The load generator's wire: requests encoded once before a scenario runs and sent as bytes,
-//! and slim answers that decode only the fields a scenario checks, so a call costs the client
-//! the same whatever the message (Envoy builds its `CheckRequest` in C++, not in our client).
+//! and slim answers that decode only the fields a scenario checks, so no call costs the client
+//! message building (Envoy builds its `CheckRequest` in C++, not in our client).
 
 use std::marker::PhantomData;
 
