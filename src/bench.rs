@@ -4,19 +4,22 @@
 //!
 //! The path of a run: [`server`] starts or reaches the server → [`setup`] creates throwaway
 //! tenants, keys, scopes and operations through the admin API → [`keys`] mints tokens →
-//! [`plan`] builds each [`scenario`]'s workload → [`driver`] runs it for a fixed time after a
-//! warm-up → [`report`] prints the table and JSON, [`svg`] draws the chart. [`memory`] is the
-//! RSS harness (`--memory`).
+//! [`plan`] builds each [`scenario`]'s workload, its requests encoded once by [`requests`] →
+//! [`driver`] runs it for a fixed time after a warm-up, the calls sent as bytes and their
+//! answers decoded slim by [`wire`] → [`report`] prints the table and JSON, [`svg`] draws the
+//! chart. [`memory`] is the RSS harness (`--memory`).
 
 mod driver;
 mod keys;
 mod memory;
 mod plan;
 mod report;
+mod requests;
 mod scenario;
 mod server;
 mod setup;
 mod svg;
+mod wire;
 
 use std::{io::Write, path::PathBuf, time::Duration};
 

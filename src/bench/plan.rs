@@ -7,8 +7,10 @@ use std::{sync::Arc, time::Duration};
 use super::{
     BenchArgs, BenchError,
     driver::{self, Load},
+    requests,
     scenario::{Conn, Pool, Workload},
     setup::{CLIENT_ID, Fixture},
+    wire::{self, Rpc},
 };
 use jsonwebtoken::Algorithm;
 
@@ -65,30 +67,39 @@ impl<'a> Plans<'a> {
         let f = self.fixture;
         let workload = match name {
             "health_check" => Workload::Health,
-            "check_scopes_cached_token" | "check_scopes_batch10" => Workload::CheckToken {
-                tenant: f.tenant.clone(),
-                tokens: self.cached.clone(),
-                operations: f.allowed_operations.clone(),
-                batch: if name == "check_scopes_batch10" {
+            "check_scopes_cached_token" | "check_scopes_batch10" => {
+                let batch = if name == "check_scopes_batch10" {
                     10
                 } else {
                     1
-                },
+                };
+                let operations = &f.allowed_operations;
+                Workload::Encoded {
+                    rpc: Rpc::CheckScopes { expected: batch },
+                    requests: requests::per_token(&self.cached, |t| {
+                        requests::check_scopes(&f.tenant, t, operations, batch)
+                    }),
+                }
+            }
+            "ext_authz_cached_token" => Workload::Encoded {
+                rpc: Rpc::ExtAuthz,
+                requests: requests::per_token(&self.cached, |t| {
+                    requests::envoy_check(&f.tenant, &f.allowed_operations[0], t)
+                }),
             },
-            "ext_authz_cached_token" => Workload::ExtAuthzToken {
-                tenant: f.tenant.clone(),
-                tokens: self.cached.clone(),
-                operation: f.allowed_operations[0].clone(),
-            },
-            "check_scopes_granted" => Workload::CheckGranted {
-                tenant: f.tenant.clone(),
-                scopes: f.token_scope.split(' ').map(str::to_owned).collect(),
-                operation: f.allowed_operations[0].clone(),
-            },
+            "check_scopes_granted" => {
+                let scopes: Vec<String> = f.token_scope.split(' ').map(str::to_owned).collect();
+                let request = requests::check_granted(&f.tenant, &scopes, &f.allowed_operations[0]);
+                Workload::Encoded {
+                    rpc: Rpc::CheckScopes { expected: 1 },
+                    requests: vec![wire::encode(&request)],
+                }
+            }
             "introspect_cached" => {
                 self.confirm_cached().await?;
-                Workload::IntrospectCached {
-                    tokens: self.cached.clone(),
+                Workload::Encoded {
+                    rpc: Rpc::Introspect,
+                    requests: requests::per_token(&self.cached, requests::introspect),
                 }
             }
             "introspect_cold_rs256" => self.cold(Algorithm::RS256, load).await?,

@@ -2,20 +2,18 @@
 //! count as a success (an inactive token or a denial where an allow is expected is an error,
 //! so no scenario can be sped up by answering something cheaper).
 
-use std::{
-    collections::HashMap,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use envoy_types::pb::envoy::service::auth::v3::{
-    AttributeContext, CheckRequest, attribute_context, authorization_client::AuthorizationClient,
-    check_response::HttpResponse,
-};
+use bytes::Bytes;
 use tonic::{Request, metadata::AsciiMetadataValue, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+use super::{
+    requests,
+    wire::{self, Rpc},
+};
 use crate::pb::{
-    self, check, scope_admin_client::ScopeAdminClient, scope_decision_client::ScopeDecisionClient,
+    self, scope_admin_client::ScopeAdminClient, scope_decision_client::ScopeDecisionClient,
     token_introspection_client::TokenIntrospectionClient,
 };
 
@@ -45,7 +43,8 @@ pub(crate) struct Conn {
     decision: ScopeDecisionClient<Channel>,
     introspection: TokenIntrospectionClient<Channel>,
     admin: ScopeAdminClient<Channel>,
-    ext_authz: AuthorizationClient<Channel>,
+    /// Sends the pre-encoded requests.
+    grpc: tonic::client::Grpc<Channel>,
 }
 
 impl Conn {
@@ -56,7 +55,7 @@ impl Conn {
             decision: ScopeDecisionClient::new(channel.clone()),
             introspection: TokenIntrospectionClient::new(channel.clone()),
             admin: ScopeAdminClient::new(channel.clone()),
-            ext_authz: AuthorizationClient::new(channel.clone()),
+            grpc: tonic::client::Grpc::new(channel.clone()),
         }
     }
 
@@ -74,24 +73,30 @@ impl Conn {
     }
 }
 
-/// Tokens each used exactly once across all workers: every call misses the token cache.
+/// Introspect requests of tokens each used exactly once across all workers: every call misses
+/// the token cache. Each token is encoded once, when the pool is made.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    tokens: Vec<String>,
+    requests: Vec<Bytes>,
     next: AtomicUsize,
 }
 
 impl Pool {
+    /// Encodes an `Introspect` request of each of `tokens` (each token dropped once encoded:
+    /// a cold pool may hold 200,000).
     pub fn new(tokens: Vec<String>) -> Self {
         Self {
-            tokens,
+            requests: tokens
+                .into_iter()
+                .map(|t| wire::encode(&requests::introspect(&t)))
+                .collect(),
             next: AtomicUsize::new(0),
         }
     }
 
-    fn take(&self) -> Option<&str> {
+    fn take(&self) -> Option<Bytes> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
-        self.tokens.get(i).map(String::as_str)
+        self.requests.get(i).cloned()
     }
 }
 
@@ -99,28 +104,12 @@ impl Pool {
 #[derive(Debug)]
 pub(crate) enum Workload {
     Health,
-    /// One check per call of a token from `tokens` (all cached after the warm-up).
-    CheckToken {
-        tenant: String,
-        tokens: Vec<String>,
-        operations: Vec<String>,
-        batch: usize,
-    },
-    /// One Envoy ext_authz `Check` per call, shaped as Envoy sends it, of a token from
-    /// `tokens` (all cached after the warm-up) on a route requiring `operation`.
-    ExtAuthzToken {
-        tenant: String,
-        tokens: Vec<String>,
-        operation: String,
-    },
-    CheckGranted {
-        tenant: String,
-        scopes: Vec<String>,
-        operation: String,
-    },
-    /// Introspect cycling through tokens that are cached after the warm-up.
-    IntrospectCached {
-        tokens: Vec<String>,
+    /// Calls of `rpc` cycling through `requests`, each encoded once before the run: one per
+    /// cached token (all cached after the warm-up), or the single request of a scenario
+    /// without a token: no scenario builds a message per call.
+    Encoded {
+        rpc: Rpc,
+        requests: Vec<Bytes>,
     },
     /// Introspect, each token once.
     IntrospectCold {
@@ -173,68 +162,11 @@ impl Workload {
                     Err(s) => status(&s),
                 }
             }
-            Self::CheckToken {
-                tenant,
-                tokens,
-                operations,
-                batch,
-            } => {
-                let token = &tokens[seq % tokens.len()];
-                let checks = (0..*batch)
-                    .map(|i| pb::Check {
-                        correlation_id: if *batch > 1 {
-                            i.to_string()
-                        } else {
-                            String::new()
-                        },
-                        subject: Some(check::Subject::Token(token.clone())),
-                        requirement: Some(check::Requirement::Operation(
-                            operations[i % operations.len()].clone(),
-                        )),
-                        ..Default::default()
-                    })
-                    .collect();
-                checked(conn, tenant, checks, *batch).await
-            }
-            Self::ExtAuthzToken {
-                tenant,
-                tokens,
-                operation,
-            } => {
-                let token = &tokens[seq % tokens.len()];
-                let request = envoy_check(tenant, operation, token);
-                match conn.ext_authz.check(request).await {
-                    Ok(r) => expect(
-                        r.get_ref().status.as_ref().is_some_and(|s| s.code == 0)
-                            && matches!(
-                                r.get_ref().http_response,
-                                Some(HttpResponse::OkResponse(_))
-                            ),
-                        "not allowed",
-                    ),
-                    Err(s) => status(&s),
-                }
-            }
-            Self::CheckGranted {
-                tenant,
-                scopes,
-                operation,
-            } => {
-                let checks = vec![pb::Check {
-                    subject: Some(check::Subject::Granted(pb::GrantedScopes {
-                        scopes: scopes.clone(),
-                        client_id: String::new(),
-                    })),
-                    requirement: Some(check::Requirement::Operation(operation.clone())),
-                    ..Default::default()
-                }];
-                checked(conn, tenant, checks, 1).await
-            }
-            Self::IntrospectCached { tokens } => {
-                introspected(conn, tokens[seq % tokens.len()].clone()).await
+            Self::Encoded { rpc, requests } => {
+                answered(conn, *rpc, requests[seq % requests.len()].clone()).await
             }
             Self::IntrospectCold { pool } => match pool.take() {
-                Some(token) => introspected(conn, token.to_owned()).await,
+                Some(request) => answered(conn, Rpc::Introspect, request).await,
                 None => Outcome::Exhausted,
             },
             Self::Resolve {
@@ -282,81 +214,10 @@ impl Workload {
     }
 }
 
-/// An Envoy `CheckRequest` for `GET /settings` carrying `token`, on a route of `tenant` that
-/// requires `operation`: the headers a typical proxied request has, lower-cased.
-fn envoy_check(tenant: &str, operation: &str, token: &str) -> CheckRequest {
-    let headers: HashMap<String, String> = [
-        (":authority", "api.bench.test"),
-        (":method", "GET"),
-        (":path", "/settings"),
-        (":scheme", "https"),
-        ("accept", "application/json"),
-        ("user-agent", "scopegate-bench"),
-        ("x-forwarded-proto", "https"),
-        ("x-request-id", "3e5b1f0c-8d5e-4c1b-9a53-5b8a2e0f6d11"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .chain([("authorization".to_owned(), format!("Bearer {token}"))])
-    .collect();
-    let http = attribute_context::HttpRequest {
-        method: "GET".to_owned(),
-        path: "/settings".to_owned(),
-        host: "api.bench.test".to_owned(),
-        scheme: "https".to_owned(),
-        protocol: "HTTP/2".to_owned(),
-        headers,
-        ..Default::default()
-    };
-    CheckRequest {
-        attributes: Some(AttributeContext {
-            request: Some(attribute_context::Request {
-                time: None,
-                http: Some(http),
-            }),
-            context_extensions: [
-                ("tenant".to_owned(), tenant.to_owned()),
-                ("operation".to_owned(), operation.to_owned()),
-            ]
-            .into_iter()
-            .collect(),
-            ..Default::default()
-        }),
-    }
-}
-
-/// One `CheckScopes` call whose `expected` results must all be allowed.
-async fn checked(
-    conn: &mut Conn,
-    tenant: &str,
-    checks: Vec<pb::Check>,
-    expected: usize,
-) -> Outcome {
-    let request = pb::CheckScopesRequest {
-        tenant: tenant.to_owned(),
-        checks,
-        explain: false,
-    };
-    match conn.decision.check_scopes(request).await {
-        Ok(r) => {
-            let results = &r.get_ref().results;
-            let all =
-                results.len() == expected && results.iter().all(|c| c.allowed && c.error.is_none());
-            expect(all, "a check was not allowed")
-        }
-        Err(s) => status(&s),
-    }
-}
-
-/// One `Introspect` call routed by the token's issuer (no tenant named, as an RFC 7662 caller
-/// would send it) that must answer active.
-async fn introspected(conn: &mut Conn, token: String) -> Outcome {
-    let request = pb::IntrospectRequest {
-        token,
-        ..Default::default()
-    };
-    match conn.introspection.introspect(request).await {
-        Ok(r) => expect(r.get_ref().active, "token inactive"),
+/// One call of `rpc` with the pre-encoded `request`, its answer checked.
+async fn answered(conn: &mut Conn, rpc: Rpc, request: Bytes) -> Outcome {
+    match rpc.call(&mut conn.grpc, request).await {
+        Ok(expected) => expect(expected, rpc.unexpected()),
         Err(s) => status(&s),
     }
 }
