@@ -14,6 +14,7 @@ mod cache;
 mod certificate;
 mod claims;
 mod destination;
+mod dpop;
 mod fetch;
 mod jwk;
 mod jwks;
@@ -38,6 +39,10 @@ pub use cache::{
 pub use certificate::{MAX_CERTIFICATE_BYTES, certificate_matches, certificate_thumbprint};
 pub use claims::VerifiedToken;
 pub use destination::{Denied, NetworkPolicy};
+pub use dpop::{
+    DEFAULT_REPLAY_CAPACITY, DpopPolicy, DpopRejection, DpopRequest, MAX_JTI_BYTES,
+    MAX_PROOF_BYTES, ReplayCache, jwk_thumbprint, verify_proof,
+};
 pub use fetch::{MAX_JWKS_URI_BYTES, check_jwks_uri};
 pub use jwk::KeyKind;
 pub use jwks::{JwksConfig, JwksProvider};
