@@ -8,6 +8,9 @@
 //! module converts its settings into a [`VerifyPolicy`] and a [`Keyring`]. Everything fails closed: any doubt is a [`Rejection`], whose label goes
 //! to logs and metrics and never into an RFC 7662 answer.
 //!
+//! DPoP (RFC 9449): [`verify_proof`] checks the proof sent with a DPoP-bound token
+//! ([`VerifiedToken::dpop_binding`]) against the request, the token and a [`ReplayCache`].
+//!
 //! Nothing here logs a token or key material: a token appears only as [`token_fingerprint`].
 
 mod cache;
