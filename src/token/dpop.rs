@@ -104,8 +104,8 @@ pub(crate) struct SignedProof {
 /// base64url segments; header a JSON object without repeated members; `typ` `dpop+jwt`; `alg`
 /// asymmetric and in the policy; no `crit`/`b64`/`jku`/`x5u`/`x5c`; `jwk` a public key
 /// (private members refused) usable for `alg`; the signature by that key; payload a JSON object
-/// without repeated members; `htm` equal to the method; `htu` the request's URI
-/// ([`htu`](self) rules: query and fragment ignored); `iat` within the window; `jti` present,
+/// without repeated members; `htm` equal to the method; `htu` the request's URI (query and
+/// fragment of both ignored, see `dpop/htu.rs`); `iat` within the window; `jti` present,
 /// non-empty, at most [`MAX_JTI_BYTES`]; `ath` the base64url SHA-256 of `access_token`; the
 /// token's `cnf.jkt` the RFC 7638 thumbprint of `jwk`; and finally the proof not seen before,
 /// which also records it in `replay` for twice the window.
