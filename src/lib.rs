@@ -13,7 +13,7 @@
 //! | [`store`] | the persistence port (`Store`), SQLite and Postgres implementations, migrations, the change feed's vocabulary (`store::Change`) |
 //! | [`scope`] | the pure domain: scope names, catalogs compiled for decisions, requirements, decisions and RFC 6750 challenges, catalog edit rules. No I/O |
 //! | [`tenant`] | tenant ids and settings, and their conversion into what `token` verifies with (`Tenant::verify_policy`, `Tenant::keyring`) |
-//! | [`token`] | JWT verification (RFC 9068 / RFC 8725), key sets and JWKS fetching with destination checks, the verified-token cache; knows nothing of tenants: it verifies under a `VerifyPolicy` with the keys of a `Keyring` |
+//! | [`token`] | JWT verification (RFC 9068 / RFC 8725), key sets and JWKS fetching with destination checks, the verified-token cache, DPoP proofs (`token/dpop.rs`, RFC 9449); knows nothing of tenants: it verifies under a `VerifyPolicy` with the keys of a `Keyring` |
 //! | [`preset`] | catalog presets and the import/export file format |
 //! | [`config`], [`telemetry`], [`cli`], [`bench`], [`pb`] | configuration, logs/metrics/traces, the admin CLI, the load benchmark, generated code |
 //!

@@ -8,12 +8,16 @@
 //! module converts its settings into a [`VerifyPolicy`] and a [`Keyring`]. Everything fails closed: any doubt is a [`Rejection`], whose label goes
 //! to logs and metrics and never into an RFC 7662 answer.
 //!
+//! DPoP (RFC 9449): [`verify_proof`] checks the proof sent with a DPoP-bound token
+//! ([`VerifiedToken::dpop_binding`]) against the request, the token and a [`ReplayCache`].
+//!
 //! Nothing here logs a token or key material: a token appears only as [`token_fingerprint`].
 
 mod cache;
 mod certificate;
 mod claims;
 mod destination;
+mod dpop;
 mod fetch;
 mod jwk;
 mod jwks;
@@ -38,6 +42,10 @@ pub use cache::{
 pub use certificate::{MAX_CERTIFICATE_BYTES, certificate_matches, certificate_thumbprint};
 pub use claims::VerifiedToken;
 pub use destination::{Denied, NetworkPolicy};
+pub use dpop::{
+    DEFAULT_REPLAY_CAPACITY, DpopPolicy, DpopRejection, DpopRequest, MAX_JTI_BYTES,
+    MAX_PROOF_BYTES, ReplayCache, jwk_thumbprint, verify_proof,
+};
 pub use fetch::{MAX_JWKS_URI_BYTES, check_jwks_uri};
 pub use jwk::KeyKind;
 pub use jwks::{JwksConfig, JwksProvider};

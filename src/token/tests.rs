@@ -1,9 +1,13 @@
 //! Unit tests of the token module: real keys (generated per run, never committed), real
-//! signatures, the attacks verification must resist, Wycheproof vectors, a local JWKS server and
-//! the verified-token cache.
+//! signatures, the attacks verification must resist, Wycheproof vectors, a local JWKS server,
+//! the verified-token cache and DPoP proofs (RFC 9449).
 
 mod attack_support;
 mod claim_attacks;
+mod dpop_claims;
+mod dpop_proofs;
+mod dpop_support;
+mod dpop_vectors;
 mod facts;
 mod header_attacks;
 mod jwk_support;
