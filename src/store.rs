@@ -12,6 +12,7 @@
 
 mod catalog;
 mod dialect;
+mod migrations;
 mod postgres;
 mod queries;
 mod reads;

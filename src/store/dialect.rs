@@ -5,7 +5,7 @@
 
 use std::{borrow::Cow, future::Future};
 
-use sqlx::{Arguments as _, Database, Encode, FromRow, Type, postgres::PgRow, sqlite::SqliteRow};
+use sqlx::{Arguments as _, Database, Encode, Row as _, Type, postgres::PgRow, sqlite::SqliteRow};
 
 use super::Change;
 
@@ -47,15 +47,43 @@ impl From<bool> for Arg<'_> {
     }
 }
 
-/// A row type both dialects can read (every `#[derive(sqlx::FromRow)]` struct).
-pub(super) trait Record:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{
+/// A row type both dialects can read, by column name (`rows.rs`). Written out rather than
+/// derived: sqlx's derive lives in its proc-macro crate, which builds a second sqlx for the host.
+pub(super) trait Record: Sized + Send + Unpin {
+    /// Reads one result row.
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error>;
 }
 
-impl<T> Record for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{
+/// A result row of either dialect, read by column name: the store stores only text, integers
+/// and booleans.
+pub(super) trait Columns {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
+}
+
+impl Columns for SqliteRow {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+        self.try_get(column)
+    }
+}
+
+impl Columns for PgRow {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+        self.try_get(column)
+    }
 }
 
 /// A connection (usually inside a transaction) of one dialect. Statements are `'static`: the

@@ -44,7 +44,7 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to Postgres: {e}")))?;
-        sqlx::migrate!("migrations/postgres")
+        super::migrations::postgres()
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("Postgres migration failed: {e}")))?;
@@ -133,7 +133,8 @@ impl Dialect for PgConnection {
         args: &[Arg<'_>],
     ) -> Result<Vec<T>, sqlx::Error> {
         let arguments = arguments::<Postgres>(args)?;
-        sqlx::query_as_with(sql, arguments).fetch_all(self).await
+        let rows = sqlx::query_with(sql, arguments).fetch_all(self).await?;
+        rows.iter().map(T::read).collect()
     }
 
     async fn fetch_optional<T: Record>(
@@ -142,9 +143,10 @@ impl Dialect for PgConnection {
         args: &[Arg<'_>],
     ) -> Result<Option<T>, sqlx::Error> {
         let arguments = arguments::<Postgres>(args)?;
-        sqlx::query_as_with(sql, arguments)
+        let row = sqlx::query_with(sql, arguments)
             .fetch_optional(self)
-            .await
+            .await?;
+        row.as_ref().map(T::read).transpose()
     }
 
     /// `NOTIFY` is delivered when the transaction commits, and not at all if it rolls back.

@@ -7,7 +7,7 @@ use super::{
     AuditEvent, DirectoryRows, IntrospectionCredential, Revocation, StoreError,
     dialect::Dialect,
     queries,
-    rows::{AuditRow, IntrospectionCredentialRow, RevocationRow, TenantRow},
+    rows::{AuditRow, DirectoryRow, IntrospectionCredentialRow, RevocationRow, TenantRow},
 };
 
 pub(super) async fn ping(conn: &mut impl Dialect) -> Result<(), StoreError> {
@@ -51,10 +51,10 @@ pub(super) async fn list_tenants(
 }
 
 pub(super) async fn directory(conn: &mut impl Dialect) -> Result<DirectoryRows, StoreError> {
-    let rows: Vec<(String, String)> = conn.fetch_all(queries::DIRECTORY, &[]).await?;
+    let rows: Vec<DirectoryRow> = conn.fetch_all(queries::DIRECTORY, &[]).await?;
     let tenants = rows
         .into_iter()
-        .map(|(id, issuer)| {
+        .map(|DirectoryRow { id, issuer }| {
             TenantId::parse(&id)
                 .map(|id| (id, issuer))
                 .map_err(|e| StoreError::Internal(format!("stored tenant id {id:?}: {e}")))

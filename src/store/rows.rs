@@ -6,9 +6,12 @@ use crate::{
     tenant::{KeySource, Tenant, TenantId},
 };
 
-use super::{AuditEvent, IntrospectionCredential, Revocation, RevocationKind, StoreError};
+use super::{
+    AuditEvent, IntrospectionCredential, Revocation, RevocationKind, StoreError,
+    dialect::{Columns, Record},
+};
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct TenantRow {
     pub id: String,
     pub display_name: String,
@@ -32,7 +35,7 @@ pub(super) struct TenantRow {
     pub updated_at_ms: i64,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct ScopeRow {
     pub id: i64,
     pub name: String,
@@ -46,7 +49,7 @@ pub(super) struct ScopeRow {
     pub etag: String,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct ClientRow {
     pub client_id: String,
     pub name: String,
@@ -54,14 +57,14 @@ pub(super) struct ClientRow {
     pub allowed_scopes: String,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct OperationRow {
     pub name: String,
     pub description: String,
     pub alternatives: String,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct AuditRow {
     pub id: i64,
     pub tenant_id: String,
@@ -74,7 +77,7 @@ pub(super) struct AuditRow {
     pub revision: i64,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct RevocationRow {
     pub kind: String,
     pub value: String,
@@ -82,13 +85,20 @@ pub(super) struct RevocationRow {
     pub expires_at: i64,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct IntrospectionCredentialRow {
     pub client_id: String,
     pub tenant_id: String,
     pub name: String,
     pub secret_sha256: String,
     pub created_at_ms: i64,
+}
+
+/// One entry of the tenant directory: a tenant and its issuer.
+#[derive(Debug)]
+pub(super) struct DirectoryRow {
+    pub id: String,
+    pub issuer: String,
 }
 
 impl TryFrom<IntrospectionCredentialRow> for IntrospectionCredential {
@@ -105,6 +115,119 @@ impl TryFrom<IntrospectionCredentialRow> for IntrospectionCredential {
             name: row.name,
             secret_sha256,
             created_at_ms: row.created_at_ms,
+        })
+    }
+}
+
+// Each row read by column name, as the statements of `queries.rs` name them.
+
+impl Record for TenantRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.text("id")?,
+            display_name: row.text("display_name")?,
+            issuer: row.text("issuer")?,
+            audiences: row.text("audiences")?,
+            key_kind: row.text("key_kind")?,
+            key_value: row.text("key_value")?,
+            algorithms: row.text("algorithms")?,
+            leeway_seconds: row.int("leeway_seconds")?,
+            require_at_jwt_typ: row.flag("require_at_jwt_typ")?,
+            jwks_refresh_seconds: row.int("jwks_refresh_seconds")?,
+            admin_style: row.text("admin_style")?,
+            drop_unknown_scopes: row.flag("drop_unknown_scopes")?,
+            resources: row.text("resources")?,
+            scope_claims: row.text("scope_claims")?,
+            preset: row.text("preset")?,
+            revision: row.int("revision")?,
+            created_at_ms: row.int("created_at_ms")?,
+            updated_at_ms: row.int("updated_at_ms")?,
+        })
+    }
+}
+
+impl Record for ScopeRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.int("id")?,
+            name: row.text("name")?,
+            description: row.text("description")?,
+            is_default: row.flag("is_default")?,
+            is_system: row.flag("is_system")?,
+            is_reserved: row.flag("is_reserved")?,
+            implies: row.text("implies")?,
+            created_at_ms: row.int("created_at_ms")?,
+            updated_at_ms: row.int("updated_at_ms")?,
+            etag: row.text("etag")?,
+        })
+    }
+}
+
+impl Record for ClientRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            client_id: row.text("client_id")?,
+            name: row.text("name")?,
+            first_party: row.flag("first_party")?,
+            allowed_scopes: row.text("allowed_scopes")?,
+        })
+    }
+}
+
+impl Record for OperationRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            name: row.text("name")?,
+            description: row.text("description")?,
+            alternatives: row.text("alternatives")?,
+        })
+    }
+}
+
+impl Record for AuditRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.int("id")?,
+            tenant_id: row.text("tenant_id")?,
+            at_ms: row.int("at_ms")?,
+            actor: row.text("actor")?,
+            action: row.text("action")?,
+            target: row.text("target")?,
+            before_json: row.text("before_json")?,
+            after_json: row.text("after_json")?,
+            revision: row.int("revision")?,
+        })
+    }
+}
+
+impl Record for RevocationRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            kind: row.text("kind")?,
+            value: row.text("value")?,
+            not_before: row.int("not_before")?,
+            expires_at: row.int("expires_at")?,
+        })
+    }
+}
+
+impl Record for IntrospectionCredentialRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            client_id: row.text("client_id")?,
+            tenant_id: row.text("tenant_id")?,
+            name: row.text("name")?,
+            secret_sha256: row.text("secret_sha256")?,
+            created_at_ms: row.int("created_at_ms")?,
+        })
+    }
+}
+
+impl Record for DirectoryRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.text("id")?,
+            issuer: row.text("issuer")?,
         })
     }
 }

@@ -56,7 +56,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database: {e}")))?;
-        sqlx::migrate!("migrations/sqlite")
+        super::migrations::sqlite()
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("SQLite migration failed: {e}")))?;
@@ -141,7 +141,8 @@ impl Dialect for SqliteConnection {
         args: &[Arg<'_>],
     ) -> Result<Vec<T>, sqlx::Error> {
         let arguments = arguments::<Sqlite>(args)?;
-        sqlx::query_as_with(sql, arguments).fetch_all(self).await
+        let rows = sqlx::query_with(sql, arguments).fetch_all(self).await?;
+        rows.iter().map(T::read).collect()
     }
 
     async fn fetch_optional<T: Record>(
@@ -150,9 +151,10 @@ impl Dialect for SqliteConnection {
         args: &[Arg<'_>],
     ) -> Result<Option<T>, sqlx::Error> {
         let arguments = arguments::<Sqlite>(args)?;
-        sqlx::query_as_with(sql, arguments)
+        let row = sqlx::query_with(sql, arguments)
             .fetch_optional(self)
-            .await
+            .await?;
+        row.as_ref().map(T::read).transpose()
     }
 
     /// One process owns a SQLite file: there are no other replicas to tell.
