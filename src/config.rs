@@ -94,6 +94,10 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// SHA-256 of the bootstrap admin key, if one is configured.
     pub admin_key: Option<AdminKeyHash>,
+    /// With no `admin_key`: generate one on the database's first start (shown once, stored
+    /// hashed) and accept the one generated then on later starts. On for `scopegate serve`;
+    /// off in [`Config::new`], so an embedded app has no admin key unless given one.
+    pub first_run_admin_key: bool,
     /// The tenant whose admin tokens administer every tenant.
     pub admin_tenant: Option<crate::tenant::TenantId>,
     /// How long in-flight calls may drain after a shutdown signal.
@@ -137,6 +141,7 @@ impl Config {
             http_listen: None,
             database_url: DatabaseUrl::new(database_url),
             admin_key: None,
+            first_run_admin_key: false,
             admin_tenant: None,
             shutdown_grace: Duration::from_secs(10),
             health_interval: Duration::from_secs(5),

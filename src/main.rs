@@ -3,6 +3,8 @@
 
 use std::{io::Write, process::ExitCode};
 
+use secrecy::ExposeSecret as _;
+
 use clap::{Parser, Subcommand};
 use scopegate::{
     app::App,
@@ -136,16 +138,23 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), String> {
     let shutdown = shutdown_signal();
-    if config.admin_key.is_none() {
-        tracing::warn!(
-            "no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY / admin_key): the admin API refuses every call"
-        );
-    }
+    let configured_key = config.admin_key.is_some();
     if let Some(addr) = config.metrics_listen {
         telemetry::serve_metrics(addr)?;
         tracing::info!(%addr, "serving metrics at /metrics");
     }
     let app = App::build(config).await.map_err(|e| e.to_string())?;
+    match app.generated_admin_key() {
+        Some(key) => print_generated_admin_key(key.expose_secret(), app.local_addr()),
+        None if !configured_key && app.has_admin_key() => tracing::info!(
+            "admin key: the one generated on this database's first start (shown then only; \
+             --admin-key / SCOPEGATE_ADMIN_KEY sets your own)"
+        ),
+        None if !configured_key => tracing::warn!(
+            "no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY / admin_key): the admin API refuses every call"
+        ),
+        None => {}
+    }
     tracing::info!(addr = %app.local_addr(), "listening");
     if let Some(addr) = app.http_addr() {
         tracing::info!(%addr, "serving HTTP (forward auth, RFC 7662 introspection, probes)");
@@ -153,6 +162,25 @@ async fn serve(config: Config) -> Result<(), String> {
     app.run_until(shutdown).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Shows the first-run admin key once, on stdout (never through the logs, which are kept and
+/// shipped), with how to use it.
+fn print_generated_admin_key(key: &str, addr: std::net::SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let shown = writeln!(
+        out,
+        "\nNo admin key was configured, so this first start of the database generated one.\n\
+         It is shown only now; the database keeps only its SHA-256:\n\n    {key}\n\n\
+         Use it with the admin commands, e.g.:\n\n    \
+         export SCOPEGATE_ADMIN_KEY='{key}'\n    \
+         scopegate tenants list --server http://{addr}\n\n\
+         Starting with --admin-key (or SCOPEGATE_ADMIN_KEY / admin_key) uses your key instead.\n"
+    )
+    .and_then(|()| out.flush());
+    if let Err(err) = shown {
+        tracing::error!(%err, "cannot print the generated admin key");
+    }
 }
 
 async fn migrate(config: &Config) -> Result<(), String> {

@@ -304,6 +304,24 @@ impl Change {
     }
 }
 
+/// What [`Store::first_run_admin_key`] found: the SHA-256 of the database's first-run admin key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum FirstRunKey {
+    /// The key offered was recorded now: this process generated it and must show it once.
+    Created([u8; 32]),
+    /// A key was recorded before (by an earlier start or another replica).
+    Existing([u8; 32]),
+}
+
+impl fmt::Debug for FirstRunKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Created(_) => "FirstRunKey::Created(<redacted>)",
+            Self::Existing(_) => "FirstRunKey::Existing(<redacted>)",
+        })
+    }
+}
+
 /// Receives change announcements; see [`Store::watch_changes`]. Called on the feed's task:
 /// it must not block.
 pub type ChangeHandler = Box<dyn Fn(Change) + Send + Sync>;
@@ -320,6 +338,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// I/O error) and a one-row write probe still fails: cheap while writes succeed, one
     /// committed probe per call while they do not.
     async fn check_writes(&self) -> Result<(), StoreError>;
+
+    /// The admin key generated on the database's first start when none is configured: records
+    /// `key_sha256` if no key was ever recorded (then `Created`), else returns the one that
+    /// was (`Existing`). Concurrent first starts agree on one key: exactly one sees `Created`.
+    async fn first_run_admin_key(&self, key_sha256: &[u8; 32]) -> Result<FirstRunKey, StoreError>;
 
     /// One tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError>;

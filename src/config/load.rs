@@ -144,6 +144,7 @@ impl Config {
             )
             .filter(|key| !key.expose_secret().is_empty())
             .map(|key| AdminKeyHash::of(key.expose_secret()));
+        config.first_run_admin_key = true;
         let admin_tenant = src.value(
             flags.admin_tenant.clone(),
             "SCOPEGATE_ADMIN_TENANT",

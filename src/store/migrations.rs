@@ -51,7 +51,8 @@ mod tests {
         let versions = |m: &Migrator| m.iter().map(|m| m.version).collect::<Vec<_>>();
         let both = versions(&sqlite());
         assert_eq!(both, versions(&postgres()));
-        assert_eq!(both, (1..=both.len() as i64).collect::<Vec<_>>());
+        assert_eq!(both.first(), Some(&1));
+        assert!(both.windows(2).all(|pair| pair[0] < pair[1]), "{both:?}");
         let first = sqlite().iter().next().map(|m| m.description.to_string());
         assert_eq!(first.as_deref(), Some("initial"));
     }

@@ -9,8 +9,8 @@ use sqlx::{
 };
 
 use super::{
-    Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows, IntrospectionCredential,
-    Planner, Revocation, Store, StoreError, TenantUpdate,
+    Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
+    IntrospectionCredential, Planner, Revocation, Store, StoreError, TenantUpdate,
     catalog::load,
     dialect::{Arg, Dialect, Record, arguments},
     queries, reads,
@@ -173,6 +173,13 @@ impl Store for PostgresStore {
             self.commit(tx).await?;
         }
         Ok(())
+    }
+
+    async fn first_run_admin_key(&self, key_sha256: &[u8; 32]) -> Result<FirstRunKey, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let key = writes::first_run_admin_key(&mut *tx, key_sha256).await?;
+        self.commit(tx).await?;
+        Ok(key)
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {

@@ -107,3 +107,9 @@ pub(super) const PING: &str = "SELECT 1";
 /// The one-row write `check_writes` commits to learn whether the storage takes writes again.
 pub(super) const PROBE_WRITE: &str = "INSERT INTO write_probe (id, at_ms) VALUES (1, $1) \
     ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms";
+
+/// Records the first-run admin key unless one was recorded before (no error either way).
+pub(super) const INSERT_FIRST_RUN_ADMIN_KEY: &str = "INSERT INTO first_run_admin_key \
+    (id, key_sha256, created_at_ms) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
+pub(super) const FIRST_RUN_ADMIN_KEY: &str =
+    "SELECT key_sha256 FROM first_run_admin_key WHERE id = 1";

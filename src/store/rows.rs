@@ -94,6 +94,12 @@ pub(super) struct IntrospectionCredentialRow {
     pub created_at_ms: i64,
 }
 
+/// The first-run admin key's hash (hex).
+#[derive(Debug)]
+pub(super) struct FirstRunKeyRow {
+    pub key_sha256: String,
+}
+
 /// One entry of the tenant directory: a tenant and its issuer.
 #[derive(Debug)]
 pub(super) struct DirectoryRow {
@@ -219,6 +225,14 @@ impl Record for IntrospectionCredentialRow {
             name: row.text("name")?,
             secret_sha256: row.text("secret_sha256")?,
             created_at_ms: row.int("created_at_ms")?,
+        })
+    }
+}
+
+impl Record for FirstRunKeyRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            key_sha256: row.text("key_sha256")?,
         })
     }
 }

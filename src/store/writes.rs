@@ -10,13 +10,14 @@ use crate::{
 };
 
 use super::{
-    Actor, Change, Committed, IntrospectionCredential, Planner, Revocation, StoreError,
-    TenantUpdate,
+    Actor, Change, Committed, FirstRunKey, IntrospectionCredential, Planner, Revocation,
+    StoreError, TenantUpdate,
     catalog::{load, write_changes},
     dialect::Dialect,
     now_ms, queries, reads,
     rows::{
-        TenantRow, key_source_columns, resources_to_json, scope_claims_to_json, strings_to_json,
+        FirstRunKeyRow, TenantRow, key_source_columns, resources_to_json, scope_claims_to_json,
+        strings_to_json,
     },
 };
 
@@ -25,6 +26,33 @@ pub(super) async fn probe_write(conn: &mut impl Dialect) -> Result<(), StoreErro
     conn.execute(queries::PROBE_WRITE, &[now_ms().into()])
         .await?;
     Ok(())
+}
+
+/// Records `key_sha256` as the first-run admin key unless one is recorded already; see
+/// [`Store::first_run_admin_key`](super::Store::first_run_admin_key).
+pub(super) async fn first_run_admin_key(
+    conn: &mut impl Dialect,
+    key_sha256: &[u8; 32],
+) -> Result<FirstRunKey, StoreError> {
+    let inserted = conn
+        .execute(
+            queries::INSERT_FIRST_RUN_ADMIN_KEY,
+            &[hex::encode(key_sha256).into(), now_ms().into()],
+        )
+        .await?;
+    let row: Option<FirstRunKeyRow> = conn
+        .fetch_optional(queries::FIRST_RUN_ADMIN_KEY, &[])
+        .await?;
+    let row =
+        row.ok_or_else(|| StoreError::Internal("the first-run admin key is missing".into()))?;
+    let mut stored = [0; 32];
+    hex::decode_to_slice(&row.key_sha256, &mut stored)
+        .map_err(|e| StoreError::Internal(format!("corrupt first-run admin key row: {e}")))?;
+    Ok(if inserted == 1 {
+        FirstRunKey::Created(stored)
+    } else {
+        FirstRunKey::Existing(stored)
+    })
 }
 
 /// Deletes the revocations that expired before `now_unix`: no tenant's state changes, so it

@@ -18,7 +18,7 @@ use scopegate::{
     preset::{self, CatalogFile},
     scope::{AdminStyle, CatalogSnapshot, edit::Edit},
     store::{
-        self, Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows,
+        self, Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
         IntrospectionCredential, Planner, Revocation, RevocationKind, Store, StoreError,
         TenantUpdate,
     },
@@ -218,6 +218,9 @@ impl GatedStore {
 impl Store for GatedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+    async fn first_run_admin_key(&self, key_sha256: &[u8; 32]) -> Result<FirstRunKey, StoreError> {
+        self.inner.first_run_admin_key(key_sha256).await
     }
     async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {
         self.inner.tenant(id).await

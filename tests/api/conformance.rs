@@ -9,7 +9,10 @@ use scopegate::{
         AdminStyle, ScopeName,
         edit::{self, EditError, NewScope},
     },
-    store::{self, Actor, IntrospectionCredential, Revocation, RevocationKind, Store, StoreError},
+    store::{
+        self, Actor, FirstRunKey, IntrospectionCredential, Revocation, RevocationKind, Store,
+        StoreError,
+    },
     tenant::{KeySource, Tenant, TenantId},
 };
 
@@ -391,6 +394,53 @@ async fn an_introspection_credential_is_deleted_only_from_its_own_tenant(backend
     assert_eq!(directory_credential(&store, "ic_m").await, None);
 }
 
+/// Concurrent first starts of one database agree on one first-run admin key: exactly one
+/// offer is recorded (and only its maker sees `Created`); every later call sees that one.
+async fn the_first_run_admin_key_is_recorded_once(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = store::connect(&db.url).await.unwrap();
+    let offers: Vec<[u8; 32]> = (0..8u8).map(|i| [i + 1; 32]).collect();
+    let answers = futures_join(offers.iter().map(|offer| {
+        let store = Arc::clone(&store);
+        let offer = *offer;
+        async move { store.first_run_admin_key(&offer).await.unwrap() }
+    }))
+    .await;
+
+    let created: Vec<[u8; 32]> = answers
+        .iter()
+        .filter_map(|a| match a {
+            FirstRunKey::Created(hash) => Some(*hash),
+            FirstRunKey::Existing(_) => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{answers:?}");
+    let kept = created[0];
+    assert!(offers.contains(&kept));
+    for answer in &answers {
+        let (FirstRunKey::Created(hash) | FirstRunKey::Existing(hash)) = answer;
+        assert_eq!(*hash, kept);
+    }
+    let again = store.first_run_admin_key(&[0xee; 32]).await.unwrap();
+    assert_eq!(again, FirstRunKey::Existing(kept));
+}
+
+/// Runs `futures` concurrently, each on its own task.
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outputs.push(task.await.unwrap());
+    }
+    outputs
+}
+
 /// The credential with `client_id` as the directory lists it.
 async fn directory_credential(
     store: &Arc<dyn Store>,
@@ -412,4 +462,5 @@ backend_tests!(
     revocations_persist_replace_and_prune,
     settings_and_catalog_change_in_one_transaction,
     deleting_a_tenant_keeps_its_audit_trail,
+    the_first_run_admin_key_is_recorded_once,
 );

@@ -18,6 +18,7 @@ pub struct Served {
     pub addr: String,
     child: Child,
     events: mpsc::UnboundedReceiver<Value>,
+    stdout: mpsc::UnboundedReceiver<String>,
 }
 
 impl Served {
@@ -31,10 +32,11 @@ impl Served {
             .args(args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
         let stderr = child.stderr.take().unwrap();
         let (tx, events) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
@@ -48,6 +50,7 @@ impl Served {
             addr: String::new(),
             child,
             events,
+            stdout,
         };
         let listening = served
             .event(|e| e["fields"]["message"] == "listening")
@@ -77,6 +80,40 @@ impl Served {
         }
     }
 
+    /// The next line the server printed on stdout that satisfies `wanted` (bounded wait).
+    pub async fn stdout_line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        let found = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = self.stdout.recv().await {
+                if wanted(&line) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            Ok(None) => panic!("the server closed stdout without printing the line"),
+            Err(_) => panic!("the server did not print the line in time"),
+        }
+    }
+
+    /// Sends SIGTERM, waits for the process to exit, and returns the stdout lines not read yet.
+    pub async fn terminate_reading_stdout(mut self) -> (ExitStatus, Vec<String>) {
+        let mut stdout = std::mem::replace(&mut self.stdout, mpsc::unbounded_channel().1);
+        let status = self.terminate().await;
+        let mut rest = Vec::new();
+        // The process has exited: its stdout is closed, so this ends.
+        let drained = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = stdout.recv().await {
+                rest.push(line);
+            }
+        })
+        .await;
+        assert!(drained.is_ok(), "stdout did not close after exit");
+        (status, rest)
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub async fn terminate(mut self) -> ExitStatus {
         let killed = Command::new("kill")
@@ -89,4 +126,15 @@ impl Served {
             .unwrap()
             .unwrap()
     }
+}
+
+/// The lines of `stream`, read on a thread of their own until it closes.
+fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }
