@@ -9,6 +9,7 @@ mod catalog;
 mod clients;
 mod connect;
 mod credentials;
+mod decide;
 mod error;
 mod json;
 mod operations;
@@ -23,6 +24,7 @@ use output::Printer;
 pub use catalog::{AuditArgs, CatalogCommand};
 pub use clients::ClientsCommand;
 pub use credentials::CredentialsCommand;
+pub use decide::{CheckArgs, IntrospectArgs, RevokeArgs, TokenArgs};
 pub use error::CliError;
 pub use operations::{OperationsCommand, RequirementArgs};
 pub use output::Output;
@@ -41,6 +43,7 @@ Exit codes:
   1  failure: cannot connect, UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE, INTERNAL, ...
   2  refused as given: bad arguments or file, INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
      FAILED_PRECONDITION (system scope, implication cycle), ABORTED (etag mismatch)
+  3  `check`: denied; `introspect`: the token is not active (the answer is printed)
 Errors go to stderr as `error: <gRPC code>: <message>`, then one `  <field>: <reason>` line
 per field violation the server reports beyond its message.";
 
@@ -161,6 +164,33 @@ pub enum AdminCommand {
         #[command(flatten)]
         args: AuditArgs,
     },
+    /// Ask for a decision as a resource server would (CheckScopes): a token or granted
+    /// scopes against an operation or scopes; prints the reason, what is missing and the
+    /// challenge. Exit 0 allowed, 3 denied.
+    #[command(after_help = EXIT_CODES)]
+    Check {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: CheckArgs,
+    },
+    /// Show what the server makes of a token (Introspect). Exit 0 active, 3 inactive.
+    #[command(after_help = EXIT_CODES)]
+    Introspect {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: IntrospectArgs,
+    },
+    /// Revoke a token, a `jti`, or a client's or subject's tokens (RevokeToken; needs the
+    /// admin credential).
+    #[command(after_help = EXIT_CODES)]
+    Revoke {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: RevokeArgs,
+    },
 }
 
 /// Runs one admin subcommand against the server it names, writing its result to `out`.
@@ -173,7 +203,10 @@ pub async fn run(command: AdminCommand, out: &mut impl Write) -> Result<(), CliE
     | AdminCommand::IntrospectionCredentials { connection, .. }
     | AdminCommand::Operations { connection, .. }
     | AdminCommand::Catalog { connection, .. }
-    | AdminCommand::Audit { connection, .. }) = &command;
+    | AdminCommand::Audit { connection, .. }
+    | AdminCommand::Check { connection, .. }
+    | AdminCommand::Introspect { connection, .. }
+    | AdminCommand::Revoke { connection, .. }) = &command;
     let mut printer = Printer::new(connection.output, out);
     let out = &mut printer;
     match command {
@@ -202,5 +235,10 @@ pub async fn run(command: AdminCommand, out: &mut impl Write) -> Result<(), CliE
             command,
         } => catalog::run(&connection, command, out).await,
         AdminCommand::Audit { connection, args } => catalog::audit(&connection, args, out).await,
+        AdminCommand::Check { connection, args } => decide::check(&connection, args, out).await,
+        AdminCommand::Introspect { connection, args } => {
+            decide::introspect(&connection, args, out).await
+        }
+        AdminCommand::Revoke { connection, args } => decide::revoke(&connection, args, out).await,
     }
 }

@@ -23,6 +23,7 @@ const LIST_ATTEMPTS: usize = 3;
 #[derive(Debug, Clone)]
 pub struct Admin {
     client: ScopeAdminClient<Channel>,
+    channel: Channel,
     bearer: Option<AsciiMetadataValue>,
 }
 
@@ -61,12 +62,19 @@ impl Admin {
             detail: chain(&e),
         })?;
         Ok(Self {
-            client: ScopeAdminClient::new(channel),
+            client: ScopeAdminClient::new(channel.clone()),
+            channel,
             bearer,
         })
     }
 
-    fn request<T>(&self, message: T) -> Request<T> {
+    /// The connection, for the server's other services.
+    pub(super) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// `message` as a request carrying the admin credential, if one was given.
+    pub(super) fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         if let Some(bearer) = &self.bearer {
             request

@@ -20,6 +20,10 @@ pub enum CliError {
     /// A listing did not settle: the catalog kept changing between its pages.
     #[error("{0}")]
     Unsettled(String),
+    /// The server answered, and the answer is a denial (`check`) or an inactive token
+    /// (`introspect`): printed already; exit 3.
+    #[error("{0}")]
+    Denied(String),
     /// Writing the output failed (a closed pipe, a full disk).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -41,7 +45,8 @@ impl CliError {
     }
 
     /// 2 when the request was refused as given (arguments, unknown or conflicting objects,
-    /// rules of the catalog), 1 for every other failure. Never 0.
+    /// rules of the catalog), 3 for a denial or an inactive token, 1 for every other failure.
+    /// Never 0.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
@@ -55,6 +60,7 @@ impl CliError {
                 _ => 1,
             },
             Self::Connect { .. } | Self::Unsettled(_) | Self::Output(_) => 1,
+            Self::Denied(_) => 3,
         }
     }
 
@@ -68,6 +74,9 @@ impl CliError {
             // The reader left (`| head`): there is nobody to tell, and stderr would only add
             // noise to the terminal.
             return String::new();
+        }
+        if let Self::Denied(why) = self {
+            return format!("denied: {why}\n");
         }
         let mut text = format!("error: {self}\n");
         if let Self::Status(status) = self

@@ -13,6 +13,7 @@ use crate::helpers::{ADMIN_KEY, TestApp};
 
 mod catalog;
 mod credentials;
+mod decide;
 mod errors;
 mod manage;
 
