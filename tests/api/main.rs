@@ -19,6 +19,7 @@ mod cli;
 mod coherence;
 mod conformance;
 mod decision;
+mod deploy;
 mod ext_authz;
 mod first_run;
 mod health;
