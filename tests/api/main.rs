@@ -19,6 +19,7 @@ mod cli;
 mod coherence;
 mod conformance;
 mod decision;
+mod dpop;
 mod ext_authz;
 mod health;
 mod introspection;
