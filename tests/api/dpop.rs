@@ -19,8 +19,9 @@ use envoy_types::pb::envoy::service::auth::v3::{
 use jsonwebtoken::{Algorithm, EncodingKey, jwk::Jwk};
 use reqwest::StatusCode;
 use scopegate::pb::{
-    Check, HttpPresentation, IntrospectRequest, Reason, check::Subject,
-    token_introspection_client::TokenIntrospectionClient,
+    Check, DpopSettings, HttpPresentation, IntrospectRequest, ManageTenantRequest, Reason,
+    TenantSettings, UpdateTenant, check::Subject, manage_tenant_request::Action,
+    manage_tenant_response, token_introspection_client::TokenIntrospectionClient,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -28,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     backend_tests,
     decision::{SCHOOL, check_all, op, school},
-    helpers::{Backend, TestDb},
+    helpers::{Backend, TestApp, TestDb, authed},
     http_door::with_http,
 };
 
@@ -38,6 +39,7 @@ backend_tests!(
     ext_authz_and_forward_auth_check_the_proof_against_the_original_request,
     introspect_answers_cnf_and_checks_a_proof_when_given_one,
     a_proof_replayed_concurrently_is_accepted_exactly_once,
+    the_tenant_policy_is_stored_and_applied_and_an_admin_write_keeps_the_replay_cache,
 );
 
 const URI: &str = "https://api.school.test/courses";
@@ -587,7 +589,7 @@ async fn introspect_answers_cnf_and_checks_a_proof_when_given_one(backend: Backe
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (app, base) = with_http(&db).await;
+    let (app, _) = with_http(&db).await;
     let idp = school(&app).await;
     let key = DpopKey::new();
     let bound = idp.mint(&json!({ "scope": "courses:read", "cnf": { "jkt": key.jkt } }));
@@ -626,9 +628,6 @@ async fn introspect_answers_cnf_and_checks_a_proof_when_given_one(backend: Backe
     assert!(!answer.active);
     assert_eq!(answer.explain.unwrap().outcome, "dpop_replayed");
     assert_eq!(answer.cnf, None);
-
-    // The RFC 7662 door carries `cnf` among the claims.
-    let _ = base;
 }
 
 async fn a_proof_replayed_concurrently_is_accepted_exactly_once(backend: Backend) {
@@ -677,6 +676,100 @@ async fn a_proof_replayed_concurrently_is_accepted_exactly_once(backend: Backend
         }
     }
     assert_eq!(accepted, 1, "{tasks} tasks");
+}
+
+async fn set_policy(app: &TestApp, dpop: DpopSettings) -> Result<DpopSettings, tonic::Status> {
+    let update = UpdateTenant {
+        id: SCHOOL.to_owned(),
+        settings: Some(TenantSettings {
+            dpop: Some(dpop),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let request = ManageTenantRequest {
+        action: Some(Action::Update(update)),
+    };
+    let answer = app
+        .admin()
+        .manage_tenant(authed(request))
+        .await?
+        .into_inner();
+    match answer.result {
+        Some(manage_tenant_response::Result::Tenant(tenant)) => Ok(tenant.dpop.unwrap()),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn the_tenant_policy_is_stored_and_applied_and_an_admin_write_keeps_the_replay_cache(
+    backend: Backend,
+) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, _) = with_http(&db).await;
+    let idp = school(&app).await;
+    let key = DpopKey::new();
+    let bound = idp.mint(&json!({ "scope": "courses:read", "cnf": { "jkt": key.jkt } }));
+    let used = key.proof("GET", URI, &bound);
+    let one = |proof: &str| presentation("DPoP", &[proof], "GET", URI);
+    let first = verdicts(&app, vec![check("first", &bound, one(&used))]).await;
+    assert!(first[0].1, "{first:?}");
+
+    // A settings write drops the tenant state; the replay cache lives on.
+    let policy = DpopSettings {
+        algorithms: vec!["ES256".to_owned(), "EdDSA".to_owned()],
+        iat_window_seconds: 30,
+        replay_capacity: 10,
+    };
+    assert_eq!(set_policy(&app, policy.clone()).await.unwrap(), policy);
+    let results = verdicts(
+        &app,
+        vec![check("replayed-after-write", &bound, one(&used))],
+    )
+    .await;
+    assert_eq!(results[0].2, "dpop_replayed");
+
+    // ES256 no longer accepted: the challenge lists what is.
+    let eddsa = DpopSettings {
+        algorithms: vec!["EdDSA".to_owned()],
+        ..Default::default()
+    };
+    set_policy(&app, eddsa).await.unwrap();
+    let proof = key.proof("GET", URI, &bound);
+    let results = verdicts(&app, vec![check("es256-now-refused", &bound, one(&proof))]).await;
+    assert_eq!(results[0].2, "dpop_bad_alg");
+    assert!(results[0].3.contains(r#"algs="EdDSA""#), "{}", results[0].3);
+
+    // Refused, with the field named: symmetric algorithms, oversized limits.
+    let hs = DpopSettings {
+        algorithms: vec!["HS256".to_owned()],
+        ..Default::default()
+    };
+    let refused = set_policy(&app, hs).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("dpop.algorithms[0]"),
+        "{}",
+        refused.message()
+    );
+    let window = DpopSettings {
+        iat_window_seconds: 601,
+        ..Default::default()
+    };
+    assert!(set_policy(&app, window).await.is_err());
+
+    // Back to the defaults (an empty policy): ES256 passes again.
+    assert_eq!(
+        set_policy(&app, DpopSettings::default()).await.unwrap(),
+        DpopSettings::default()
+    );
+    let results = verdicts(
+        &app,
+        vec![check("es256", &bound, one(&key.proof("GET", URI, &bound)))],
+    )
+    .await;
+    assert!(results[0].1, "{results:?}");
 }
 
 fn rand_byte() -> u8 {
