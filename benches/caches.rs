@@ -64,6 +64,7 @@ async fn fixture() -> Fixture {
         drop_unknown_scopes: false,
         resources: Vec::new(),
         scope_claims: Default::default(),
+        dpop: Default::default(),
         preset: "loopwise".into(),
         revision: 0,
         created_at_ms: now_ms,

@@ -14,3 +14,5 @@ pub mod http;
 pub mod introspection;
 pub mod status;
 pub(crate) mod subject;
+
+pub use subject::{Presentation, ProofHeader, TokenScheme, access_token};

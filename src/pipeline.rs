@@ -2,7 +2,11 @@
 //! verify it (through the verified-token cache and the tenant's keys), re-check the cached
 //! facts against the tenant's current settings, and apply revocations.
 
+mod replay;
+
 use std::sync::Arc;
+
+pub use replay::DpopReplays;
 
 use crate::{
     store::StoreError,
@@ -58,6 +62,8 @@ pub struct TokenPipeline {
     states: TenantStates,
     keys: JwksProvider,
     tokens: VerifiedTokenCache,
+    /// Outlives tenant states (see `pipeline/replay.rs`).
+    replays: Arc<DpopReplays>,
 }
 
 impl TokenPipeline {
@@ -71,7 +77,13 @@ impl TokenPipeline {
             states,
             keys: JwksProvider::new(jwks)?,
             tokens: VerifiedTokenCache::new(cache),
+            replays: Arc::default(),
         })
+    }
+
+    /// The DPoP replay caches, one per tenant, shared by every door.
+    pub fn dpop_replays(&self) -> &DpopReplays {
+        &self.replays
     }
 
     /// The tenant state cache this pipeline reads (and every write goes through).

@@ -1,5 +1,6 @@
 //! Tenants: the slug that names one and the token-verification settings it carries.
 
+mod dpop;
 mod resource;
 mod settings;
 mod verification;
@@ -13,6 +14,10 @@ pub use crate::token::KeySource;
 /// Roles claims mapped to scopes (the token module's type).
 pub use crate::token::{ClaimSource, ScopeClaims};
 
+pub use dpop::{
+    DEFAULT_DPOP_IAT_WINDOW_SECONDS, DpopSettings, MAX_DPOP_IAT_WINDOW_SECONDS,
+    MAX_DPOP_REPLAY_CAPACITY,
+};
 pub use resource::{
     MAX_RESOURCES, METADATA_WELL_KNOWN, ProtectedResource, ResourceMetadata, check_resource_uri,
 };
@@ -103,6 +108,8 @@ pub struct Tenant {
     pub resources: Vec<ProtectedResource>,
     /// Claims besides `scope`/`scp` whose values are the token's scopes (roles claims).
     pub scope_claims: ScopeClaims,
+    /// How DPoP proofs (RFC 9449) of its DPoP-bound tokens are checked.
+    pub dpop: DpopSettings,
     /// The preset the tenant was created from.
     pub preset: String,
     /// Catalog revision: bumped by every write to the tenant.
@@ -135,6 +142,7 @@ impl Tenant {
             "drop_unknown_scopes": self.drop_unknown_scopes,
             "resources": self.resources,
             "scope_claims": self.scope_claims,
+            "dpop": self.dpop,
             "preset": self.preset,
         })
         .to_string()

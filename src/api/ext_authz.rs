@@ -26,8 +26,9 @@ use envoy_types::{
 use tonic::Code;
 
 use super::{
-    gateway::{Allowed, Denied, Gateway, GatewayDecision, GatewayRequirement, bearer_token},
+    gateway::{Allowed, Denied, Gateway, GatewayDecision, GatewayRequirement},
     status::ApiError,
+    subject::{Presentation, ProofHeader, access_token},
 };
 
 /// The service's full name, as health checkers and reflection know it.
@@ -69,17 +70,33 @@ impl ExtAuthzService {
             Err(err) => return Ok(invalid_route(&err)),
         };
         let authorization = headers.authorization();
-        let bearer = authorization.as_deref().and_then(bearer_token);
+        let presented_token = authorization.as_deref().and_then(access_token);
+        let proofs = headers.values("dpop");
+        let proof = ProofHeader::from_values(proofs.iter().map(AsRef::as_ref));
+        // The target URI is built only when there is a proof to check it against.
+        let (method, uri) = match proof {
+            ProofHeader::One(_) => (headers.first(":method"), headers.target_uri(http)),
+            _ => (None, None),
+        };
+        let presented = Presentation {
+            scheme: presented_token
+                .map(|(scheme, _)| scheme)
+                .unwrap_or_default(),
+            proof,
+            method: method.as_deref(),
+            uri: uri.as_deref(),
+        };
         let decision = match self
             .gateway
             .authorize(
                 setting("tenant"),
                 &requirement,
-                bearer,
+                presented_token.map(|(_, token)| token),
                 setting("resource"),
                 attributes
                     .and_then(|a| a.source.as_ref())
                     .map(|peer| peer.certificate.as_str()),
+                &presented,
             )
             .await
         {
@@ -149,6 +166,39 @@ impl<'a> Headers<'a> {
         }))
     }
 
+    /// Every value of the header `name` (lower case), in order.
+    fn values(&self, name: &str) -> Vec<Cow<'a, str>> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v))
+            .collect()
+    }
+
+    /// The first value of the header `name` (lower case).
+    fn first(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v))
+    }
+
+    /// The request's absolute target URI, for a DPoP proof's `htu`: the scheme the client used
+    /// (the first `x-forwarded-proto` hop, else the request's `scheme`), `:authority` and
+    /// `:path`. `None` when a part is missing.
+    fn target_uri(&self, http: Option<&wire::HttpRequest>) -> Option<String> {
+        let forwarded = self.first("x-forwarded-proto");
+        let scheme = forwarded
+            .as_deref()
+            .and_then(|list| list.split(',').next())
+            .map(|s| s.trim_matches(' '))
+            .filter(|s| !s.is_empty())
+            .or_else(|| http.map(|h| h.scheme.as_str()).filter(|s| !s.is_empty()))?;
+        let authority = self.first(":authority").filter(|a| !a.is_empty())?;
+        let path = self.first(":path").filter(|p| p.starts_with('/'))?;
+        Some(format!("{scheme}://{authority}{path}"))
+    }
+
     /// Names of the client's `x-scopegate-*` headers, lower-cased, each once.
     fn ours(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -173,8 +223,19 @@ fn is_ours(name: &str) -> bool {
         && name.as_bytes()[..OUR_PREFIX.len()].eq_ignore_ascii_case(OUR_PREFIX.as_bytes())
 }
 
+/// What a DPoP proof is checked against: the proof and the request's method and target.
+const DPOP_HEADERS: [&str; 5] = [
+    "dpop",
+    ":method",
+    ":path",
+    ":authority",
+    "x-forwarded-proto",
+];
+
 fn read_here(name: &str) -> bool {
-    is_authorization(name) || is_ours(name)
+    is_authorization(name)
+        || is_ours(name)
+        || DPOP_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// Sets our headers (overwriting any client copy) and removes the client's other

@@ -9,7 +9,8 @@ use crate::{
         decision::names,
         status::ApiError,
         subject::{
-            TokenSubject, count, resource_challenge, resource_uri, token_grant, token_subject,
+            Presentation, TokenSubject, count, resource_challenge, resource_uri, token_grant,
+            token_subject,
         },
     },
     pipeline::TokenPipeline,
@@ -241,14 +242,6 @@ impl Denied {
     }
 }
 
-/// The token of an `Authorization` header value `Bearer <token>` (scheme case-insensitive,
-/// RFC 7235 §2.1); `None` for any other scheme or an empty token.
-pub fn bearer_token(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim_start_matches(' ').split_once(' ')?;
-    let token = token.trim_matches(' ');
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// Decides gateway requests over the one token pipeline and catalog. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Gateway {
@@ -266,7 +259,10 @@ impl Gateway {
     /// protected `resource` (RFC 8707 URI; `None` or empty: none), to which the token is then
     /// bound (see [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the
     /// MCP form, presented by a TLS peer with the client `certificate` (PEM or URL-encoded
-    /// PEM; `None`: unknown), which a certificate-bound token needs (RFC 8705).
+    /// PEM; `None`: unknown), which a certificate-bound token needs (RFC 8705), and
+    /// `presented` with the token's scheme, its DPoP proof and the request's method and URI,
+    /// which a DPoP-bound token needs (RFC 9449, see
+    /// [`Seen::bind_dpop`](super::subject::Seen::bind_dpop)).
     ///
     /// Errors: `Invalid` (naming `tenant` or `resource`) for a malformed tenant id or a
     /// resource that is malformed or not registered with the tenant; a store error only when
@@ -279,6 +275,7 @@ impl Gateway {
         bearer: Option<&str>,
         resource: Option<&str>,
         certificate: Option<&str>,
+        presented: &Presentation<'_>,
     ) -> Result<GatewayDecision, ApiError> {
         let tenant = match tenant.filter(|t| !t.is_empty()) {
             None => None,
@@ -292,7 +289,8 @@ impl Gateway {
         let seen = token_subject(&self.pipeline, tenant.as_ref(), bearer, now)
             .await?
             .bind(resource, "resource")?
-            .bind_certificate(certificate);
+            .bind_certificate(certificate)
+            .bind_dpop(&self.pipeline, bearer, presented, now);
         let decision = match seen.subject {
             TokenSubject::Refused {
                 reason,
@@ -394,13 +392,14 @@ mod tests {
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive_and_other_schemes_carry_no_token() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
-        assert_eq!(bearer_token("Basic dXNlcjpwYXNz"), None);
-        assert_eq!(bearer_token("Bearer"), None);
-        assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token("Bearerabc"), None);
+        use crate::api::subject::{TokenScheme::Bearer, access_token};
+        assert_eq!(access_token("Bearer abc"), Some((Bearer, "abc")));
+        assert_eq!(access_token("bearer abc"), Some((Bearer, "abc")));
+        assert_eq!(access_token("BEARER  abc "), Some((Bearer, "abc")));
+        assert_eq!(access_token("Basic dXNlcjpwYXNz"), None);
+        assert_eq!(access_token("Bearer"), None);
+        assert_eq!(access_token("Bearer "), None);
+        assert_eq!(access_token("Bearerabc"), None);
     }
 
     #[test]

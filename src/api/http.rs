@@ -8,7 +8,9 @@
 //!   a query string cannot come from the client, headers can when a proxy forgets to set one.
 //!   A query naming some settings beside a header for another is refused as invalid (500):
 //!   mixing both would silently drop the header. The token comes
-//!   from `Authorization: Bearer`. Allowed: 200 with the `x-scopegate-*` facts as response
+//!   from `Authorization: Bearer` or `Authorization: DPoP`; a DPoP-bound token's proof from
+//!   `DPoP`, checked against the original method and URI the proxy forwards
+//!   (`X-Original-Method`/`-URL`, or `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri`). Allowed: 200 with the `x-scopegate-*` facts as response
 //!   headers for the proxy to copy upstream; denied: 401/403 with `WWW-Authenticate` and an
 //!   RFC 6750 JSON body; invalid route settings: 500 (never an allow); store needed and down:
 //!   503.
@@ -45,8 +47,9 @@ use tonic::Request;
 
 use super::{
     auth::AdminAuth,
-    gateway::{Denied, Gateway, GatewayDecision, GatewayRequirement, bearer_token},
+    gateway::{Denied, Gateway, GatewayDecision, GatewayRequirement},
     status::ApiError,
+    subject::{Presentation, ProofHeader, access_token},
 };
 use crate::pipeline::TokenPipeline;
 use tonic_health::{
@@ -161,6 +164,9 @@ async fn not_found() -> Response {
 /// on every request (overwriting, or removing, what a client sent).
 const CLIENT_CERT_HEADER: &str = "x-scopegate-client-cert";
 
+/// The DPoP proof of the original request (RFC 9449 §4.1), which the proxy passes on as sent.
+const DPOP_HEADER: &str = "dpop";
+
 /// The route settings forward auth reads, by query parameter name.
 const SETTINGS: [&str; 5] = ["tenant", "operation", "all_of", "any_of", "resource"];
 
@@ -194,6 +200,44 @@ fn route_settings(
     }))
 }
 
+/// The request's `DPoP` header(s); a value that is not visible ASCII counts as a proof (one
+/// that cannot verify), never as none.
+fn dpop_proof(headers: &HeaderMap) -> ProofHeader<'_> {
+    ProofHeader::from_values(
+        headers
+            .get_all(DPOP_HEADER)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("?")),
+    )
+}
+
+/// The original request's method and absolute target URI as the proxy forwards them, for a
+/// DPoP proof: nginx's `X-Original-Method` and `X-Original-URL` (`$scheme://$http_host
+/// $request_uri`), else Traefik's and Caddy's `X-Forwarded-Method`, `-Proto`, `-Host` and
+/// `-Uri`. `None` for what is missing: the proof is then refused, never skipped.
+fn forwarded_request(headers: &HeaderMap) -> (Option<&str>, Option<String>) {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+    };
+    let method = get("x-original-method").or_else(|| get("x-forwarded-method"));
+    let uri = get("x-original-url").map(str::to_owned).or_else(|| {
+        let scheme = get("x-forwarded-proto")?
+            .split(',')
+            .next()?
+            .trim_matches(' ');
+        let host = get("x-forwarded-host")?
+            .split(',')
+            .next()?
+            .trim_matches(' ');
+        let path = get("x-forwarded-uri").filter(|p| p.starts_with('/'))?;
+        Some(format!("{scheme}://{host}{path}"))
+    });
+    (method, uri)
+}
+
 async fn forward_auth(
     State(state): State<HttpState>,
     Query(query): Query<HashMap<String, String>>,
@@ -211,20 +255,35 @@ async fn forward_auth(
         Ok(requirement) => requirement,
         Err(err) => return invalid_route(&err),
     };
-    let bearer = headers
+    let presented_token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token);
+        .and_then(access_token);
+    let proof = dpop_proof(&headers);
+    // The target URI is built only when there is a proof to check it against.
+    let (method, uri) = match proof {
+        ProofHeader::One(_) => forwarded_request(&headers),
+        _ => (None, None),
+    };
+    let presented = Presentation {
+        scheme: presented_token
+            .map(|(scheme, _)| scheme)
+            .unwrap_or_default(),
+        proof,
+        method,
+        uri: uri.as_deref(),
+    };
     match state
         .gateway
         .authorize(
             tenant.as_deref(),
             &requirement,
-            bearer,
+            presented_token.map(|(_, token)| token),
             resource.as_deref(),
             headers
                 .get(CLIENT_CERT_HEADER)
                 .and_then(|v| v.to_str().ok()),
+            &presented,
         )
         .await
     {

@@ -10,18 +10,28 @@ use super::{
     auth::{Access, AdminAuth, permit},
     convert,
     status::ApiError,
+    subject::presentation,
 };
 use crate::{
     pb::{self, revoke_token_request::Target},
     pipeline::TokenPipeline,
     store::{Revocation, RevocationKind, now_ms},
     tenant::MAX_LEEWAY_SECONDS,
-    token::{MAX_TOKEN_BYTES, token_fingerprint},
+    token::{MAX_TOKEN_BYTES, VerifiedToken, token_fingerprint},
 };
 
 /// How long a revocation is kept when the revoked tokens' expiry is not known: longer than
 /// any access token should live.
 const REVOCATION_RETENTION_SECONDS: i64 = 366 * 24 * 3600;
+
+/// The token's `cnf` (RFC 7800) as the answer carries it, `None` when it has no binding.
+fn confirmation(token: &VerifiedToken) -> Option<pb::Confirmation> {
+    let (jkt, x5t) = (token.dpop_binding(), token.certificate_binding());
+    (jkt.is_some() || x5t.is_some()).then(|| pb::Confirmation {
+        jkt: jkt.unwrap_or_default().to_owned(),
+        x5t_s256: x5t.unwrap_or_default().to_owned(),
+    })
+}
 
 /// The introspection service.
 #[derive(Debug, Clone)]
@@ -50,7 +60,17 @@ impl IntrospectionService {
         if let Some(tenant) = &tenant {
             crate::telemetry::record_tenant(tenant);
         }
-        let answer = answer::answer(&self.pipeline, tenant.as_ref(), &request.token).await?;
+        let presented = match &request.presentation {
+            Some(wire) => Some(presentation(Some(wire), "presentation")?),
+            None => None,
+        };
+        let answer = answer::answer(
+            &self.pipeline,
+            tenant.as_ref(),
+            &request.token,
+            presented.as_ref(),
+        )
+        .await?;
         let explain = |outcome: &str| {
             request.explain.then(|| pb::IntrospectExplain {
                 outcome: outcome.to_owned(),
@@ -74,7 +94,7 @@ impl IntrospectionService {
             scope: active.scope.clone(),
             client_id: token.client_id.clone().unwrap_or_default(),
             username: token.username.clone().unwrap_or_default(),
-            token_type: token.token_type.to_owned(),
+            token_type: answer::token_type(token).to_owned(),
             exp: Some(token.exp),
             iat: token.iat,
             nbf: token.nbf,
@@ -86,6 +106,7 @@ impl IntrospectionService {
             claims: Some(to_struct(&token.other_claims)),
             catalog_revision: active.catalog_revision,
             explain: explain("ok"),
+            cnf: confirmation(token),
         })
     }
 

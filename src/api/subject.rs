@@ -2,7 +2,11 @@
 //! say whether it is an active token of a known tenant, or the 401 it earns. Shared by every
 //! door (`CheckScopes`, Envoy ext_authz, forward auth) so that they refuse tokens alike.
 
+mod dpop;
+
 use std::sync::Arc;
+
+pub use dpop::{Presentation, ProofHeader, TokenScheme, access_token};
 
 use crate::{
     api::status::ApiError,
@@ -106,6 +110,33 @@ pub(crate) fn token_grant<'s>(
 ) -> Grant<'s> {
     let scopes = token.scopes.iter().map(String::as_str);
     state.compiled.effective_grant(scopes, first_party)
+}
+
+/// A request's [`Presentation`] from its wire form (`None`: not sent): `Invalid` naming
+/// `field.scheme` for a scheme other than `DPoP`, `Bearer` or empty.
+pub(crate) fn presentation<'p>(
+    wire: Option<&'p crate::pb::HttpPresentation>,
+    field: &str,
+) -> Result<Presentation<'p>, ApiError> {
+    let Some(wire) = wire else {
+        return Ok(Presentation::default());
+    };
+    let scheme = match TokenScheme::parse(&wire.scheme) {
+        TokenScheme::Unknown if !wire.scheme.is_empty() => {
+            return Err(ApiError::invalid(
+                format!("{field}.scheme"),
+                "must be DPoP, Bearer or empty",
+            ));
+        }
+        scheme => scheme,
+    };
+    let given = |s: &'p String| Some(s.as_str()).filter(|s| !s.is_empty());
+    Ok(Presentation {
+        scheme,
+        proof: ProofHeader::from_values(wire.dpop_proofs.iter().map(String::as_str)),
+        method: given(&wire.method),
+        uri: given(&wire.uri),
+    })
 }
 
 /// The protected resource `uri` of the tenant, or `Invalid` naming `field`.

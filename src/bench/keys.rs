@@ -131,6 +131,97 @@ impl Signer {
     }
 }
 
+/// A client's DPoP key (ES256) and the proofs it signs (RFC 9449 §4.2).
+pub(crate) struct DpopSigner {
+    key: EncodingKey,
+    /// The RFC 7638 thumbprint a bound token's `cnf.jkt` carries.
+    pub jkt: String,
+    /// The encoded protected header (`typ`, `alg`, public `jwk`), the same for every proof.
+    header_b64: String,
+}
+
+impl std::fmt::Debug for DpopSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopSigner")
+            .field("jkt", &self.jkt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DpopSigner {
+    /// A fresh P-256 key.
+    pub fn generate() -> Result<Self, BenchError> {
+        let pair =
+            EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(keygen("DPoP"))?;
+        let der = pair.to_pkcs8v1().map_err(keygen("DPoP"))?;
+        let key = EncodingKey::from_ec_der(der.as_ref());
+        let full = Jwk::from_encoding_key(&key, Algorithm::ES256)
+            .map_err(|e| BenchError::Setup(format!("DPoP JWK: {e}")))
+            .and_then(|jwk| {
+                serde_json::to_value(jwk).map_err(|e| BenchError::Setup(format!("JWK: {e}")))
+            })?;
+        let jwk = json!({ "kty": "EC", "crv": "P-256", "x": full["x"], "y": full["y"] });
+        let jkt = crate::token::jwk_thumbprint(&jwk)
+            .ok_or_else(|| BenchError::Setup("DPoP key thumbprint".into()))?;
+        let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": jwk }).to_string();
+        Ok(Self {
+            key,
+            jkt,
+            header_b64: URL_SAFE_NO_PAD.encode(header),
+        })
+    }
+
+    /// `count` proofs for `GET` `uri` carrying `access_token`, each with its own `jti` and `iat`
+    /// now, signed on every core.
+    pub fn proofs(
+        &self,
+        count: usize,
+        uri: &str,
+        access_token: &str,
+        tag: &str,
+    ) -> Result<Vec<String>, BenchError> {
+        use sha2::Digest as _;
+        let ath = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(access_token.as_bytes()));
+        let now = crate::store::now_ms() / 1000;
+        let one = |i: usize| -> Result<String, BenchError> {
+            let claims = json!({ "htm": "GET", "htu": uri, "iat": now, "jti": format!("{tag}-{i}"), "ath": ath });
+            let input = format!(
+                "{}.{}",
+                self.header_b64,
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let signature =
+                jsonwebtoken::crypto::sign(input.as_bytes(), &self.key, Algorithm::ES256)
+                    .map_err(|e| BenchError::Setup(format!("signing: {e}")))?;
+            Ok(format!("{input}.{signature}"))
+        };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = count.div_ceil(threads).max(1);
+        let parts: Vec<Result<Vec<String>, BenchError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..count)
+                .step_by(chunk)
+                .map(|start| {
+                    let end = (start + chunk).min(count);
+                    scope.spawn(move || (start..end).map(one).collect())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(BenchError::Setup("a signing thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut proofs = Vec::with_capacity(count);
+        for part in parts {
+            proofs.extend(part?);
+        }
+        Ok(proofs)
+    }
+}
+
 /// The JWS name of an algorithm (`Algorithm`'s variant names are the JWS names).
 pub(crate) fn alg_name(alg: Algorithm) -> String {
     format!("{alg:?}")

@@ -125,7 +125,7 @@ pub(crate) async fn run(
             })
         })?;
         let conns: Vec<Conn> = channels.iter().map(Conn::new).collect();
-        let workload = Arc::new(Workload::IntrospectCold {
+        let workload = Arc::new(Workload::Cold {
             pool: Pool::new(minted),
         });
         let load = Load {

@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 use super::{
     BenchArgs, BenchError,
     driver::{self, Load},
+    keys::DpopSigner,
     requests,
     scenario::{Conn, Pool, Workload},
     setup::{CLIENT_ID, Fixture},
@@ -35,7 +36,7 @@ impl<'a> Plans<'a> {
     ) -> Result<Self, BenchError> {
         eprintln!("bench: minting {} cached tokens", args.cached_tokens);
         let cached = fixture.tokens(Algorithm::RS256, "cached", args.cached_tokens)?;
-        let prime = Arc::new(Workload::IntrospectCold {
+        let prime = Arc::new(Workload::Cold {
             pool: Pool::new(cached.clone()),
         });
         let load = Load {
@@ -81,6 +82,7 @@ impl<'a> Plans<'a> {
                     }),
                 }
             }
+            "check_scopes_dpop" => self.dpop(load).await?,
             "ext_authz_cached_token" => Workload::Encoded {
                 rpc: Rpc::ExtAuthz,
                 requests: requests::per_token(&self.cached, |t| {
@@ -148,7 +150,7 @@ impl<'a> Plans<'a> {
             3_000
         };
         let tag = format!("cold{}", self.pools);
-        let probe = Workload::IntrospectCold {
+        let probe = Workload::Cold {
             pool: Pool::new(self.fixture.tokens(alg, &format!("{tag}p"), probe_size)?),
         };
         let probe_load = Load {
@@ -167,8 +169,56 @@ impl<'a> Plans<'a> {
             probed.rps()
         );
         let tokens = self.fixture.tokens(alg, &tag, size)?;
-        Ok(Workload::IntrospectCold {
+        Ok(Workload::Cold {
             pool: Pool::new(tokens),
+        })
+    }
+
+    /// CheckScopes of one DPoP-bound token (cached after its first use), each call with a
+    /// fresh proof (RFC 9449 forbids reuse): a pool sized like a cold pool, from a probe of
+    /// the server's rate. Proofs carry `iat` = now at minting, so the window must end within
+    /// the tenant's `iat` window (60 s) of the minting; longer runs would see stale proofs.
+    async fn dpop(&mut self, load: Load) -> Result<Workload, BenchError> {
+        const URI: &str = "https://api.bench.test/courses";
+        self.pools += 1;
+        let tag = format!("{}-dpop{}", self.fixture.run_id, self.pools);
+        let signer = DpopSigner::generate()?;
+        let mut claims = self.fixture.claims(Algorithm::ES256, &tag, 0);
+        claims["cnf"] = serde_json::json!({ "jkt": signer.jkt });
+        let token = self.fixture.signer(Algorithm::ES256)?.mint(&claims)?;
+        let f = self.fixture;
+        let operation = &f.allowed_operations[0];
+        let pool = |proofs: Vec<String>| {
+            let requests = proofs
+                .into_iter()
+                .map(|p| {
+                    wire::encode(&requests::check_scopes_dpop(
+                        &f.tenant, &token, operation, p, URI,
+                    ))
+                })
+                .collect();
+            Pool::encoded(Rpc::CheckScopes { expected: 1 }, requests)
+        };
+        let probe = Workload::Cold {
+            pool: pool(signer.proofs(3_000, URI, &token, &format!("{tag}p"))?),
+        };
+        let probe_load = Load {
+            concurrency: load.concurrency,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(2),
+            server_pid: None,
+        };
+        let probed = driver::drive("probe", Arc::new(probe), self.conns, probe_load).await?;
+        let seconds = (load.warmup + load.duration).as_secs_f64();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, positive
+        let wanted = (probed.rps() * seconds * 1.6) as usize + 4 * load.concurrency;
+        let size = wanted.clamp(1_000, self.args.max_cold_tokens.max(1_000));
+        eprintln!(
+            "bench: signing {size} DPoP proofs (probe: {:.0} checks/s)",
+            probed.rps()
+        );
+        Ok(Workload::Cold {
+            pool: pool(signer.proofs(size, URI, &token, &tag)?),
         })
     }
 }

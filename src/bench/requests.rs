@@ -40,6 +40,25 @@ pub(crate) fn check_scopes(
     }
 }
 
+/// A `CheckScopes` request of `tenant` with one check of the DPoP-bound `token` against
+/// `operation`, presented with the `DPoP` scheme and `proof` for `GET` `uri`.
+pub(crate) fn check_scopes_dpop(
+    tenant: &str,
+    token: &str,
+    operation: &str,
+    proof: String,
+    uri: &str,
+) -> pb::CheckScopesRequest {
+    let mut request = check_scopes(tenant, token, &[operation.to_owned()], 1);
+    request.checks[0].presentation = Some(pb::HttpPresentation {
+        scheme: "DPoP".to_owned(),
+        dpop_proofs: vec![proof],
+        method: "GET".to_owned(),
+        uri: uri.to_owned(),
+    });
+    request
+}
+
 /// A `CheckScopes` request of `tenant` with one check of `scopes` given as granted (no token)
 /// against `operation`.
 pub(crate) fn check_granted(
@@ -213,6 +232,7 @@ mod tests {
             tenant: String::new(),
             token_type_hint: String::new(),
             explain: false,
+            presentation: None,
         };
         assert_eq!(decoded, vec![expected("a"), expected("b")]);
     }

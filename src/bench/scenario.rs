@@ -18,9 +18,10 @@ use crate::pb::{
 };
 
 /// Every scenario, in report order; the first is the baseline.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "health_check",
     "check_scopes_cached_token",
+    "check_scopes_dpop",
     "check_scopes_granted",
     "check_scopes_batch10",
     "ext_authz_cached_token",
@@ -73,10 +74,12 @@ impl Conn {
     }
 }
 
-/// Introspect requests of tokens each used exactly once across all workers: every call misses
-/// the token cache. Each token is encoded once, when the pool is made.
+/// Requests each sent exactly once across all workers: Introspect requests of fresh tokens
+/// (every call misses the token cache) or CheckScopes requests each carrying a fresh DPoP proof
+/// (RFC 9449 forbids reusing one). Each is encoded once, when the pool is made.
 #[derive(Debug)]
 pub(crate) struct Pool {
+    rpc: Rpc,
     requests: Vec<Bytes>,
     next: AtomicUsize,
 }
@@ -85,11 +88,20 @@ impl Pool {
     /// Encodes an `Introspect` request of each of `tokens` (each token dropped once encoded:
     /// a cold pool may hold 200,000).
     pub fn new(tokens: Vec<String>) -> Self {
-        Self {
-            requests: tokens
+        Self::encoded(
+            Rpc::Introspect,
+            tokens
                 .into_iter()
                 .map(|t| wire::encode(&requests::introspect(&t)))
                 .collect(),
+        )
+    }
+
+    /// Pre-encoded `requests` of `rpc`, each to be sent once.
+    pub fn encoded(rpc: Rpc, requests: Vec<Bytes>) -> Self {
+        Self {
+            rpc,
+            requests,
             next: AtomicUsize::new(0),
         }
     }
@@ -111,8 +123,8 @@ pub(crate) enum Workload {
         rpc: Rpc,
         requests: Vec<Bytes>,
     },
-    /// Introspect, each token once.
-    IntrospectCold {
+    /// Each request of the pool once (fresh tokens, fresh DPoP proofs).
+    Cold {
         pool: Pool,
     },
     Resolve {
@@ -165,8 +177,8 @@ impl Workload {
             Self::Encoded { rpc, requests } => {
                 answered(conn, *rpc, requests[seq % requests.len()].clone()).await
             }
-            Self::IntrospectCold { pool } => match pool.take() {
-                Some(request) => answered(conn, Rpc::Introspect, request).await,
+            Self::Cold { pool } => match pool.take() {
+                Some(request) => answered(conn, pool.rpc, request).await,
                 None => Outcome::Exhausted,
             },
             Self::Resolve {

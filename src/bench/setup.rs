@@ -135,6 +135,11 @@ pub(crate) async fn create_tenant(
         algorithms: Some(pb::StringList {
             values: signers.iter().map(|s| keys::alg_name(s.alg)).collect(),
         }),
+        // `check_scopes_dpop` sends a fresh proof per call, each remembered for two minutes.
+        dpop: Some(pb::DpopSettings {
+            replay_capacity: crate::tenant::MAX_DPOP_REPLAY_CAPACITY,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let create = pb::CreateTenant {

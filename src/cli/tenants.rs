@@ -95,6 +95,19 @@ pub struct SettingsArgs {
     /// Protect no resource (empties the list).
     #[arg(long, conflicts_with = "resources")]
     clear_resources: bool,
+    /// A DPoP proof algorithm (asymmetric); repeat for several [server default: every
+    /// asymmetric algorithm]. Any `--dpop-*` flag replaces the whole DPoP policy: the ones
+    /// not given take their defaults.
+    #[arg(long = "dpop-algorithm", value_name = "ALG")]
+    dpop_algorithms: Vec<String>,
+    /// How far a DPoP proof's `iat` may be from now, in seconds [server default: 60, at most
+    /// 600].
+    #[arg(long, value_name = "N")]
+    dpop_iat_window_seconds: Option<u32>,
+    /// Most DPoP proofs remembered at once for the replay check, per replica [server
+    /// default: 100000].
+    #[arg(long, value_name = "N")]
+    dpop_replay_capacity: Option<u32>,
 }
 
 impl SettingsArgs {
@@ -137,6 +150,19 @@ impl SettingsArgs {
             }),
             // Roles claims mappings are set through the API or a catalog file.
             scope_claims: None,
+            dpop: self.dpop_settings(),
+        })
+    }
+
+    /// The DPoP policy the `--dpop-*` flags describe, `None` when none is given.
+    fn dpop_settings(&self) -> Option<pb::DpopSettings> {
+        let given = !self.dpop_algorithms.is_empty()
+            || self.dpop_iat_window_seconds.is_some()
+            || self.dpop_replay_capacity.is_some();
+        given.then(|| pb::DpopSettings {
+            algorithms: self.dpop_algorithms.clone(),
+            iat_window_seconds: self.dpop_iat_window_seconds.unwrap_or(0),
+            replay_capacity: self.dpop_replay_capacity.unwrap_or(0),
         })
     }
 }

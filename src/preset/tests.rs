@@ -82,8 +82,14 @@ fn exporting_then_importing_changes_nothing() {
         }],
         replace: true,
     };
+    tenant.dpop = crate::tenant::DpopSettings {
+        algorithms: vec!["ES256".into(), "EdDSA".into()],
+        iat_window_seconds: 30,
+        replay_capacity: 5_000,
+    };
     let text = CatalogFile::export(&tenant, &catalog).to_toml();
     assert!(text.contains("[[tenant.resources]]"), "{text}");
+    assert!(text.contains("[tenant.dpop]"), "{text}");
     let file = CatalogFile::parse(&text).unwrap();
     let plan = import(&catalog, &file, 2).unwrap();
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);

@@ -1,4 +1,5 @@
-//! The RFC 6750 §3 `WWW-Authenticate: Bearer …` challenge and HTTP status for a decision.
+//! The RFC 6750 §3 `WWW-Authenticate: Bearer …` challenge and HTTP status for a decision, and
+//! its RFC 9449 §7.1 `DPoP …` form for DPoP-bound tokens.
 
 use super::bits;
 use super::grant::join;
@@ -6,7 +7,7 @@ use super::{CompiledCatalog, Decision, Grant, Reason, Requirement, is_scope_char
 
 /// A ready answer for a resource server that denies a request.
 ///
-/// Guarantees: `www_authenticate` starts with `Bearer`, every parameter value is a
+/// Guarantees: `www_authenticate` starts with `Bearer` (or `DPoP`, see [`Challenge::dpop`]), every parameter value is a
 /// well-formed quoted-string holding no `"` and no `\` (characters that could break it are
 /// left out, never escaped), and the `scope` value holds only scope-token characters
 /// (`%x21 / %x23-5B / %x5D-7E`) separated by single spaces.
@@ -53,6 +54,40 @@ impl Challenge {
     }
 }
 
+/// The RFC 9449 §7.1 error codes of a `DPoP` challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopError {
+    /// The proof is missing, malformed, replayed or for another request: `invalid_dpop_proof`.
+    InvalidProof,
+    /// The token cannot be used with this proof (not bound, bound to another key, sent with
+    /// the wrong scheme): `invalid_token`.
+    InvalidToken,
+}
+
+impl Challenge {
+    /// A refusal in the `DPoP` scheme (RFC 9449 §7.1): `DPoP realm="…", algs="<algs>",
+    /// error="invalid_dpop_proof"|"invalid_token", error_description="<description>"`, status
+    /// 401. `algs` is the space-separated list of proof algorithms accepted.
+    pub fn dpop(realm: Option<&str>, algs: &str, error: DpopError, description: &str) -> Self {
+        let mut header = Header::with_scheme("DPoP", realm);
+        if !algs.is_empty() {
+            header.param("algs", algs, is_quoted_char);
+        }
+        let code = match error {
+            DpopError::InvalidProof => "invalid_dpop_proof",
+            DpopError::InvalidToken => "invalid_token",
+        };
+        header.param("error", code, is_quoted_char);
+        if !description.is_empty() {
+            header.param("error_description", description, is_quoted_char);
+        }
+        Self {
+            status: 401,
+            www_authenticate: header.finish(),
+        }
+    }
+}
+
 impl Challenge {
     /// This challenge in the form the MCP authorization spec asks of a protected resource
     /// (RFC 9728 §5.1): `resource_metadata` pointing at the resource's metadata document, on a
@@ -61,7 +96,8 @@ impl Challenge {
     #[must_use]
     pub fn for_resource(self, metadata_url: &str, required_scope: &str) -> Self {
         let mut header = Header {
-            params: usize::from(self.www_authenticate != "Bearer"),
+            // A scheme alone (`Bearer`, `DPoP`) has no parameter yet.
+            params: usize::from(self.www_authenticate.contains(' ')),
             out: self.www_authenticate,
         };
         if self.status == 401 && !required_scope.is_empty() {
@@ -186,8 +222,12 @@ struct Header {
 
 impl Header {
     fn new(realm: Option<&str>) -> Self {
+        Self::with_scheme("Bearer", realm)
+    }
+
+    fn with_scheme(scheme: &str, realm: Option<&str>) -> Self {
         let mut header = Self {
-            out: String::from("Bearer"),
+            out: String::from(scheme),
             params: 0,
         };
         if let Some(realm) = realm {
@@ -251,6 +291,35 @@ mod tests {
                 (status, header)
             );
         }
+    }
+
+    #[test]
+    fn dpop_challenges_name_the_scheme_the_algorithms_and_the_error() {
+        let proof = Challenge::dpop(
+            Some("t"),
+            "ES256 EdDSA",
+            DpopError::InvalidProof,
+            "DPoP proof \"replayed\"",
+        );
+        assert_eq!(
+            (proof.status, proof.www_authenticate.as_str()),
+            (
+                401,
+                r#"DPoP realm="t", algs="ES256 EdDSA", error="invalid_dpop_proof", error_description="DPoP proof replayed""#
+            )
+        );
+        let token = Challenge::dpop(None, "ES256", DpopError::InvalidToken, "");
+        assert_eq!(
+            token.www_authenticate,
+            r#"DPoP algs="ES256", error="invalid_token""#
+        );
+        let url = "https://mcp.example/.well-known/oauth-protected-resource/mcp";
+        assert_eq!(
+            token.for_resource(url, "a:read").www_authenticate,
+            format!(
+                r#"DPoP algs="ES256", error="invalid_token", scope="a:read", resource_metadata="{url}""#
+            )
+        );
     }
 
     #[test]

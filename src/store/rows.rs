@@ -29,6 +29,8 @@ pub(super) struct TenantRow {
     pub resources: String,
     /// JSON object: roles claims mapped to scopes.
     pub scope_claims: String,
+    /// JSON object: the DPoP proof policy.
+    pub dpop: String,
     pub preset: String,
     pub revision: i64,
     pub created_at_ms: i64,
@@ -144,6 +146,7 @@ impl Record for TenantRow {
             drop_unknown_scopes: row.flag("drop_unknown_scopes")?,
             resources: row.text("resources")?,
             scope_claims: row.text("scope_claims")?,
+            dpop: row.text("dpop")?,
             preset: row.text("preset")?,
             revision: row.int("revision")?,
             created_at_ms: row.int("created_at_ms")?,
@@ -282,6 +285,11 @@ pub(super) fn scope_claims_to_json(scope_claims: &crate::tenant::ScopeClaims) ->
         .to_string()
 }
 
+/// JSON text of a tenant's DPoP settings (plain strings and numbers: serializing cannot fail).
+pub(super) fn dpop_to_json(dpop: &crate::tenant::DpopSettings) -> String {
+    serde_json::to_value(dpop).unwrap_or_default().to_string()
+}
+
 /// JSON text of an operation's alternatives.
 pub(super) fn alternatives_to_json(alternatives: &[Vec<ScopeName>]) -> String {
     let list: Vec<Vec<&str>> = alternatives
@@ -327,6 +335,7 @@ impl TryFrom<TenantRow> for Tenant {
             resources: serde_json::from_str(&row.resources).map_err(|e| corrupt("tenant", e))?,
             scope_claims: serde_json::from_str(&row.scope_claims)
                 .map_err(|e| corrupt("tenant", e))?,
+            dpop: serde_json::from_str(&row.dpop).map_err(|e| corrupt("tenant", e))?,
             preset: row.preset,
             revision: row.revision,
             created_at_ms: row.created_at_ms,

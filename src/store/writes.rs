@@ -16,8 +16,8 @@ use super::{
     dialect::Dialect,
     now_ms, queries, reads,
     rows::{
-        FirstRunKeyRow, TenantRow, key_source_columns, resources_to_json, scope_claims_to_json,
-        strings_to_json,
+        FirstRunKeyRow, TenantRow, dpop_to_json, key_source_columns, resources_to_json,
+        scope_claims_to_json, strings_to_json,
     },
 };
 
@@ -402,6 +402,7 @@ async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Resu
         t.updated_at_ms.into(),
         resources_to_json(&t.resources).into(),
         scope_claims_to_json(&t.scope_claims).into(),
+        dpop_to_json(&t.dpop).into(),
     ];
     match conn.execute(sql, &args).await {
         Ok(_) => Ok(()),

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEFAULT_LEEWAY_SECONDS, KeySource, ProtectedResource, ScopeClaims, Tenant, TenantId,
-    resource::check_resources,
+    DEFAULT_LEEWAY_SECONDS, DpopSettings, KeySource, ProtectedResource, ScopeClaims, Tenant,
+    TenantId, resource::check_resources,
 };
 use crate::{
     scope::{
@@ -78,6 +78,9 @@ pub struct TenantSettings {
     /// Roles claims mapped to scopes; replaces the mapping when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope_claims: Option<ScopeClaims>,
+    /// The DPoP proof policy; replaces it when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<DpopSettings>,
 }
 
 fn http_url(raw: &str) -> bool {
@@ -178,6 +181,10 @@ impl TenantSettings {
                 .map_err(|(field, message)| invalid(format!("scope_claims.{field}"), message))?;
             base.scope_claims.clone_from(scope_claims);
         }
+        if let Some(dpop) = &self.dpop {
+            dpop.check()?;
+            base.dpop.clone_from(dpop);
+        }
         Ok(base)
     }
 
@@ -208,6 +215,7 @@ impl TenantSettings {
             drop_unknown_scopes: Some(tenant.drop_unknown_scopes),
             resources: Some(tenant.resources.clone()),
             scope_claims: Some(tenant.scope_claims.clone()),
+            dpop: Some(tenant.dpop.clone()),
         }
     }
 }
@@ -236,6 +244,7 @@ pub fn new_tenant(
         drop_unknown_scopes: false,
         resources: Vec::new(),
         scope_claims: ScopeClaims::default(),
+        dpop: DpopSettings::default(),
         preset: preset.to_owned(),
         revision: 0,
         created_at_ms: now_ms,

@@ -84,6 +84,7 @@ pub fn token_check(id: &str, token: &str, requirement: Requirement) -> Check {
         requirement: Some(requirement),
         resource: String::new(),
         client_certificate: String::new(),
+        presentation: None,
     }
 }
 
@@ -104,6 +105,7 @@ pub fn granted_check(
         requirement: Some(requirement),
         resource: String::new(),
         client_certificate: String::new(),
+        presentation: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod coherence;
 mod conformance;
 mod decision;
 mod deploy;
+mod dpop;
 mod ext_authz;
 mod first_run;
 mod health;

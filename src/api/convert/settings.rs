@@ -3,7 +3,7 @@
 use super::ApiError;
 use crate::{
     pb,
-    tenant::{ClaimSource, ProtectedResource, ScopeClaims, Tenant, TenantSettings},
+    tenant::{ClaimSource, DpopSettings, ProtectedResource, ScopeClaims, Tenant, TenantSettings},
 };
 
 /// The domain patch of the wire's settings.
@@ -33,6 +33,20 @@ pub fn settings(s: &pb::TenantSettings) -> TenantSettings {
                 .collect(),
             replace: c.replace,
         }),
+        dpop: s.dpop.as_ref().map(|d| DpopSettings {
+            algorithms: d.algorithms.clone(),
+            iat_window_seconds: d.iat_window_seconds,
+            replay_capacity: d.replay_capacity,
+        }),
+    }
+}
+
+/// A DPoP proof policy on the wire.
+pub fn dpop_to_wire(d: &DpopSettings) -> pb::DpopSettings {
+    pb::DpopSettings {
+        algorithms: d.algorithms.clone(),
+        iat_window_seconds: d.iat_window_seconds,
+        replay_capacity: d.replay_capacity,
     }
 }
 

@@ -7,8 +7,8 @@ use crate::{
         convert,
         status::ApiError,
         subject::{
-            TokenSubject, registered, resource_challenge, resource_uri, tenant_state, token_grant,
-            token_subject,
+            Presentation, TokenSubject, presentation, registered, resource_challenge, resource_uri,
+            tenant_state, token_grant, token_subject,
         },
     },
     pb::{
@@ -25,6 +25,15 @@ use crate::{
 
 /// Most scope names a granted subject may list.
 pub const MAX_GRANTED_SCOPES: usize = 1024;
+
+/// What a token subject is bound to besides its tenant: the protected resource, the client
+/// certificate (RFC 8705) and the presentation with its DPoP proof (RFC 9449).
+#[derive(Debug)]
+struct Bound<'a> {
+    resource: Option<&'a str>,
+    certificate: Option<&'a str>,
+    presented: Presentation<'a>,
+}
 
 /// What every check of one batch shares.
 #[derive(Debug)]
@@ -76,7 +85,13 @@ impl Batch<'_> {
         match subject {
             Subject::Token(token) => {
                 let certificate = Some(check.client_certificate.as_str());
-                self.token(tenant.as_ref(), token, &requirement, resource, certificate)
+                let presented = presentation(check.presentation.as_ref(), "presentation")?;
+                let bound = Bound {
+                    resource,
+                    certificate,
+                    presented,
+                };
+                self.token(tenant.as_ref(), token, &requirement, &bound)
                     .await
             }
             Subject::Granted(granted) => {
@@ -92,14 +107,15 @@ impl Batch<'_> {
         tenant: Option<&TenantId>,
         token: &str,
         requirement: &Requirement,
-        resource: Option<&str>,
-        certificate: Option<&str>,
+        bound: &Bound<'_>,
     ) -> Result<pb::CheckResult, ApiError> {
+        let resource = bound.resource;
         let token = Some(token).filter(|t| !t.is_empty());
         let seen = token_subject(self.pipeline, tenant, token, self.now)
             .await?
             .bind(resource, "resource")?
-            .bind_certificate(certificate);
+            .bind_certificate(bound.certificate)
+            .bind_dpop(self.pipeline, token, &bound.presented, self.now);
         let trace = self.trace("token", seen.outcome, seen.cache_hit);
         Ok(match seen.subject {
             TokenSubject::Active {

@@ -49,13 +49,17 @@ pub struct Request {
 /// `envoy.service.auth.v3.AttributeContext.HttpRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct HttpRequest {
-    /// `map<string, string> headers = 3`: lower-cased names, repeated headers merged with `,`.
+    /// `map<string, string> headers = 3`: lower-cased names, repeated headers merged with `,`;
+    /// the pseudo-headers `:method`, `:path` and `:authority` among them.
     #[prost(message, repeated, tag = "3")]
     pub headers: Vec<Entry>,
     /// `config.core.v3.HeaderMap header_map = 13`: set instead of `headers` when Envoy runs
     /// with `encode_raw_headers`.
     #[prost(message, optional, tag = "13")]
     pub header_map: Option<HeaderMap>,
+    /// `scheme = 6`: the request's URI scheme (`http`, `https`), for a DPoP proof's `htu`.
+    #[prost(string, tag = "6")]
+    pub scheme: String,
 }
 
 /// One entry of a proto3 `map<string, string>`.
@@ -279,6 +283,7 @@ mod tests {
             .map(|h| (h.key, h.value, h.raw_value))
             .collect();
         assert_eq!(slim_raw, full_raw);
+        assert_eq!(slim_http.scheme, full_http.scheme);
         assert_eq!(slim_raw[0].2, b"Bearer raw-token");
     }
 

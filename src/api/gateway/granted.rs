@@ -8,7 +8,7 @@ use crate::{
     api::{
         decision::{MAX_GRANTED_SCOPES, check_scope_token},
         status::ApiError,
-        subject::{count, registered, resource_uri, tenant_state},
+        subject::{Presentation, count, registered, resource_uri, tenant_state},
     },
     scope::{Challenge, CompiledCatalog, Grant, Reason},
     tenant::TenantId,
@@ -72,8 +72,18 @@ impl Gateway {
     ) -> Result<GatewayDecision, ApiError> {
         match subject {
             GatewaySubject::Bearer(bearer) => {
-                self.authorize(Some(tenant.as_str()), requirement, bearer, resource, None)
-                    .await
+                // AuthZEN carries no HTTP request: a DPoP-bound token finds no proof and is
+                // refused (`dpop_missing`), as a certificate-bound one finds no certificate.
+                let presented = Presentation::default();
+                self.authorize(
+                    Some(tenant.as_str()),
+                    requirement,
+                    bearer,
+                    resource,
+                    None,
+                    &presented,
+                )
+                .await
             }
             GatewaySubject::Granted(granted) => {
                 self.authorize_granted(tenant, requirement, granted, resource)

@@ -96,7 +96,7 @@ async fn respond(
             return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description);
         }
     };
-    match answer::answer(&state.pipeline, tenant.as_ref(), &token).await {
+    match answer::answer(&state.pipeline, tenant.as_ref(), &token, None).await {
         Ok(answer) => {
             let body = match &answer.active {
                 Ok(active) => active_json(active),
@@ -223,7 +223,8 @@ fn active_json(active: &Active) -> Value {
     };
     put("active", json!(true));
     put("scope", json!(active.scope));
-    put("token_type", json!(token.token_type));
+    // `cnf` (RFC 7800, RFC 9449 §6.2, RFC 8705 §3.2) is among the other claims.
+    put("token_type", json!(answer::token_type(token)));
     put("exp", json!(token.exp));
     put("iss", json!(token.iss));
     put(

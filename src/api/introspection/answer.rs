@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use crate::{
-    api::status::ApiError,
+    api::{
+        status::ApiError,
+        subject::{Presentation, Seen, TokenSubject},
+    },
     pipeline::TokenPipeline,
     store::now_ms,
     tenant::TenantId,
@@ -35,13 +38,18 @@ pub(crate) struct Active {
 }
 
 /// Runs `token` through the pipeline for `tenant` (`None`: the tenant of its issuer) and
-/// builds the answer, counting inactive outcomes.
+/// builds the answer, counting inactive outcomes. With `presented` (the request the token came
+/// with), an active token is also held to its DPoP proof, as every door holds it
+/// ([`Seen::bind_dpop`]); without, a DPoP-bound token is answered with its `cnf` for the
+/// resource server to check the proof (RFC 9449 §6.2).
 pub(crate) async fn answer(
     pipeline: &TokenPipeline,
     tenant: Option<&TenantId>,
     token: &str,
+    presented: Option<&Presentation<'_>>,
 ) -> Result<Answer, ApiError> {
-    let seen = pipeline.introspect(tenant, token, now_ms() / 1000).await?;
+    let now = now_ms() / 1000;
+    let seen = pipeline.introspect(tenant, token, now).await?;
     let cache_hit = seen.cache_hit;
     let (state, verified) = match (&seen.state, &seen.token) {
         (Some(state), Ok(verified)) => (state, verified),
@@ -61,10 +69,30 @@ pub(crate) async fn answer(
             });
         }
     };
-    let grant = state.compiled.effective_grant(
-        verified.scopes.iter().map(String::as_str),
-        seen.first_party(),
-    );
+    let first_party = seen.first_party();
+    if let Some(presented) = presented {
+        let held = Seen {
+            subject: TokenSubject::Active {
+                state: Arc::clone(state),
+                token: Arc::clone(verified),
+                first_party,
+            },
+            outcome: "ok",
+            cache_hit,
+        }
+        .bind_dpop(pipeline, Some(token), presented, now);
+        if let TokenSubject::Refused { .. } = held.subject {
+            metrics::counter!("scopegate_introspections_total", "outcome" => held.outcome)
+                .increment(1);
+            return Ok(Answer {
+                active: Err(held.outcome),
+                cache_hit,
+            });
+        }
+    }
+    let grant = state
+        .compiled
+        .effective_grant(verified.scopes.iter().map(String::as_str), first_party);
     Ok(Answer {
         active: Ok(Active {
             token: Arc::clone(verified),
@@ -74,4 +102,13 @@ pub(crate) async fn answer(
         }),
         cache_hit,
     })
+}
+
+/// RFC 7662 `token_type`: `DPoP` for a DPoP-bound token (RFC 9449 §6.2), else the token's own.
+pub(crate) fn token_type(token: &VerifiedToken) -> &'static str {
+    if token.dpop_binding().is_some() {
+        "DPoP"
+    } else {
+        token.token_type
+    }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
@@ -19,7 +20,7 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 /// A bounded set of recently accepted proofs, keyed by the SHA-256 of the proof key's thumbprint
 /// and the `jti` (tenant-independent: the key identifies the client). Share one per process.
 pub struct ReplayCache {
-    capacity: usize,
+    capacity: AtomicUsize,
     seen: Mutex<Seen>,
 }
 
@@ -42,14 +43,20 @@ impl ReplayCache {
     /// An empty cache holding at most `capacity` live proofs.
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity,
+            capacity: AtomicUsize::new(capacity),
             seen: Mutex::new(Seen::default()),
         }
     }
 
     /// The most live proofs it holds.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the bound, keeping every remembered proof (forgetting one would reopen its
+    /// replay): a smaller bound refuses new proofs until enough entries expire.
+    pub fn set_capacity(&self, capacity: usize) {
+        self.capacity.store(capacity, Ordering::Relaxed);
     }
 
     /// Proofs remembered, expired ones not yet purged included.
@@ -77,7 +84,7 @@ impl ReplayCache {
         if seen.until.get(&key).is_some_and(|&until| until > now) {
             return Err(Refusal::Replayed);
         }
-        if seen.order.len() >= self.capacity {
+        if seen.order.len() >= self.capacity() {
             return Err(Refusal::Full);
         }
         seen.until.insert(key, until);
@@ -116,7 +123,7 @@ impl Default for ReplayCache {
 impl fmt::Debug for ReplayCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReplayCache")
-            .field("capacity", &self.capacity)
+            .field("capacity", &self.capacity())
             .field("len", &self.len())
             .finish()
     }
