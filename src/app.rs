@@ -4,7 +4,7 @@
 
 pub(crate) mod accept;
 mod health;
-mod http_conn;
+pub(crate) mod http_conn;
 pub(crate) mod io;
 mod shed;
 
@@ -32,6 +32,7 @@ use crate::{
     pipeline::TokenPipeline,
     store::{self, Store, StoreError},
     tenant_states::TenantStates,
+    tls::ServerTls,
 };
 
 /// Full names of the services, as health checkers ask for them (the generated servers' own).
@@ -65,6 +66,8 @@ pub enum AppError {
     Serve(String),
     #[error("cannot set up token verification: {0}")]
     Token(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// A built, bound, not yet serving application.
@@ -76,11 +79,21 @@ pub struct App {
     http_listener: Option<TcpListener>,
     store: Arc<dyn Store>,
     pipeline: TokenPipeline,
+    /// TLS for every listener, when configured.
+    tls: Option<ServerTls>,
 }
 
 impl App {
-    /// Opens the store (creating and migrating it) and binds the listen address.
+    /// Loads the TLS files (refusing an expired certificate, a key that does not match it, an
+    /// unreadable file; the error names the file), opens the store (creating and migrating it)
+    /// and binds the listen address.
     pub async fn build(config: Config) -> Result<Self, AppError> {
+        let tls = config
+            .tls
+            .as_ref()
+            .map(ServerTls::load)
+            .transpose()
+            .map_err(AppError::Tls)?;
         let store = store::connect(config.database_url.expose()).await?;
         store.ping().await?;
         let listener = TcpListener::bind(config.listen)
@@ -106,7 +119,13 @@ impl App {
             http_listener,
             store,
             pipeline,
+            tls,
         })
+    }
+
+    /// The listeners' TLS (its certificate reloads while the app runs), for the metrics port.
+    pub fn tls(&self) -> Option<&ServerTls> {
+        self.tls.as_ref()
     }
 
     /// The bound address (useful with port 0).
@@ -161,6 +180,12 @@ impl App {
         let states = self.pipeline.states().clone();
         let watcher = tokio::spawn(async move { states.follow_changes().await });
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
+        let reload = self.tls.as_ref().map(ServerTls::watch);
+        let reloader = tokio::spawn(async move {
+            if let Some(reload) = reload {
+                reload.await;
+            }
+        });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
         let http = self.http_listener.map(|listener| {
@@ -172,7 +197,11 @@ impl App {
             .layer(axum::middleware::from_fn(http_conn::track_request));
             // The same connection cap, accept backoff, handshake and idle timeouts as the gRPC
             // port: see `http_conn`.
-            let listener = http_conn::HttpListener::new(listener, &self.config.limits);
+            let listener = http_conn::HttpListener::new(
+                listener,
+                &self.config.limits,
+                self.tls.as_ref().map(|tls| tls.http("http")),
+            );
             let mut stopped = http_stopped;
             tokio::spawn(async move {
                 let served = axum::serve(
@@ -216,9 +245,16 @@ impl App {
             )
             // Connection cap, accept backoff, handshake and idle timeouts: see `accept`;
             // TCP_NODELAY and coalesced writes: see `io` and docs/performance.md.
-            .serve_with_incoming_shutdown(accept::incoming(self.listener, limits), async {
-                let _ = stop_rx.await;
-            });
+            .serve_with_incoming_shutdown(
+                accept::incoming(
+                    self.listener,
+                    limits,
+                    self.tls.as_ref().map(|tls| tls.grpc("grpc")),
+                ),
+                async {
+                    let _ = stop_rx.await;
+                },
+            );
         tokio::pin!(server);
         tokio::pin!(shutdown);
         tracing::info!("serving");
@@ -226,7 +262,7 @@ impl App {
             result = &mut server => Some(result),
             () = &mut shutdown => None,
         };
-        for task in [probe, watcher, pruner] {
+        for task in [probe, watcher, pruner, reloader] {
             task.abort();
         }
         if let Some(result) = outcome {

@@ -47,6 +47,7 @@
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod pb;
@@ -57,4 +58,5 @@ pub mod store;
 pub mod telemetry;
 pub mod tenant;
 pub mod tenant_states;
+pub mod tls;
 pub mod token;

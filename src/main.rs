@@ -141,12 +141,17 @@ async fn serve(config: Config) -> Result<(), String> {
             "no admin key configured (--admin-key / SCOPEGATE_ADMIN_KEY / admin_key): the admin API refuses every call"
         );
     }
-    if let Some(addr) = config.metrics_listen {
-        telemetry::serve_metrics(addr)?;
-        tracing::info!(%addr, "serving metrics at /metrics");
-    }
+    let metrics = config
+        .metrics_listen
+        .map(|addr| telemetry::Metrics::install().map(|m| (m, addr)))
+        .transpose()?;
+    let limits = config.limits.clone();
     let app = App::build(config).await.map_err(|e| e.to_string())?;
-    tracing::info!(addr = %app.local_addr(), "listening");
+    if let Some((metrics, addr)) = metrics {
+        let addr = metrics.serve(addr, app.tls(), &limits).await?;
+        tracing::info!(%addr, tls = app.tls().is_some(), "serving metrics at /metrics");
+    }
+    tracing::info!(addr = %app.local_addr(), tls = app.tls().is_some(), "listening");
     if let Some(addr) = app.http_addr() {
         tracing::info!(%addr, "serving HTTP (forward auth, RFC 7662 introspection, probes)");
     }

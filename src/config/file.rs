@@ -24,6 +24,14 @@ pub struct FileConfig {
     /// JSON log lines instead of text.
     pub log_json: Option<bool>,
     pub shutdown_grace_seconds: Option<u64>,
+    /// The server's certificate chain (PEM); TLS on every listener when set.
+    pub tls_cert: Option<String>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<String>,
+    /// CA certificates (PEM) callers' certificates must chain to (mTLS).
+    pub tls_client_ca: Option<String>,
+    /// How often the TLS files are checked for a change (default 1000).
+    pub tls_reload_interval_ms: Option<u64>,
     pub health_interval_seconds: Option<u64>,
     pub catalog_ttl_seconds: Option<u64>,
     pub catalog_capacity: Option<u64>,

@@ -54,6 +54,7 @@ pub(super) fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> traci
         "rpc",
         method,
         tenant = tracing::field::Empty,
+        caller = tracing::field::Empty,
         otel.name = method,
         otel.kind = "server",
         rpc.system = "grpc",
