@@ -147,13 +147,13 @@ async fn serve(config: Config) -> Result<(), String> {
         .transpose()?;
     let limits = config.limits.clone();
     let app = App::build(config).await.map_err(|e| e.to_string())?;
-    if let Some((metrics, addr)) = metrics {
-        let addr = metrics.serve(addr, app.tls(), &limits).await?;
-        tracing::info!(%addr, tls = app.tls().is_some(), "serving metrics at /metrics");
-    }
     tracing::info!(addr = %app.local_addr(), tls = app.tls().is_some(), "listening");
     if let Some(addr) = app.http_addr() {
         tracing::info!(%addr, "serving HTTP (forward auth, RFC 7662 introspection, probes)");
+    }
+    if let Some((metrics, addr)) = metrics {
+        let addr = metrics.serve(addr, app.tls(), &limits).await?;
+        tracing::info!(%addr, tls = app.tls().is_some(), "serving metrics at /metrics");
     }
     app.run_until(shutdown).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
