@@ -118,6 +118,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// The OpenTelemetry collector (OTLP/gRPC) spans go to, if any; set up by `telemetry`.
     pub otlp_endpoint: Option<String>,
+    /// TLS to an `https://` collector.
+    pub otlp_tls: OtlpTls,
     /// Log JSON lines instead of text; set up by `telemetry`.
     pub log_json: bool,
     /// TLS on every listener (gRPC, HTTP door, metrics), when a certificate is configured.
@@ -136,6 +138,16 @@ pub struct TlsSettings {
     pub client_ca: Option<PathBuf>,
     /// How often the certificate and key files are checked for a change.
     pub reload_interval: Duration,
+}
+
+/// TLS to an `https://` OpenTelemetry collector (PEM files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtlpTls {
+    /// The CAs the collector's certificate must chain to (required for `https://`).
+    pub ca_cert: Option<PathBuf>,
+    /// A client certificate and key, for a collector that requires mTLS.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 /// How often TLS files are checked for a change unless `tls_reload_interval_ms` says otherwise.
@@ -167,6 +179,7 @@ impl Config {
             limits: Limits::default(),
             metrics_listen: None,
             otlp_endpoint: None,
+            otlp_tls: OtlpTls::default(),
             log_json: false,
             tls: None,
         }

@@ -105,7 +105,10 @@ async fn main() -> ExitCode {
         None => config::log_json(cli.log_json, &config::process_env),
     };
     let otlp = match (&cli.command, &config) {
-        (Command::Serve(_), Some(config)) => config.otlp_endpoint.as_deref(),
+        (Command::Serve(_), Some(config)) => config
+            .otlp_endpoint
+            .as_deref()
+            .map(|endpoint| (endpoint, &config.otlp_tls)),
         _ => None,
     };
     let telemetry = match log_json.and_then(|json| telemetry::init(json, otlp)) {

@@ -48,9 +48,12 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber: logs to stderr, and spans to `otlp_endpoint` when given.
-/// Call once, from `main`, inside the Tokio runtime.
-pub fn init(json: bool, otlp_endpoint: Option<&str>) -> Result<Telemetry, String> {
+/// Installs the global subscriber: logs to stderr, and spans to the OTLP endpoint when given
+/// (over TLS for `https://`). Call once, from `main`, inside the Tokio runtime.
+pub fn init(
+    json: bool,
+    otlp: Option<(&str, &crate::config::OtlpTls)>,
+) -> Result<Telemetry, String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = fmt::layer().with_writer(std::io::stderr);
     let logs = if json {
@@ -58,7 +61,9 @@ pub fn init(json: bool, otlp_endpoint: Option<&str>) -> Result<Telemetry, String
     } else {
         logs.with_filter(filter).boxed()
     };
-    let provider = otlp_endpoint.map(otlp::provider).transpose()?;
+    let provider = otlp
+        .map(|(endpoint, tls)| otlp::provider(endpoint, tls))
+        .transpose()?;
     let traces = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("scopegate"))

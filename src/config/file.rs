@@ -21,6 +21,11 @@ pub struct FileConfig {
     pub metrics_listen: Option<String>,
     /// OpenTelemetry collector (OTLP/gRPC, `http://host:4317`).
     pub otlp_endpoint: Option<String>,
+    /// CA certificates (PEM) of an `https://` collector.
+    pub otlp_ca_cert: Option<String>,
+    /// Client certificate and key (PEM) for a collector that requires mTLS.
+    pub otlp_client_cert: Option<String>,
+    pub otlp_client_key: Option<String>,
     /// JSON log lines instead of text.
     pub log_json: Option<bool>,
     pub shutdown_grace_seconds: Option<u64>,

@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
     AdminKeyHash, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_TLS_RELOAD_INTERVAL,
-    DatabaseUrl, FileConfig, TlsSettings,
+    DatabaseUrl, FileConfig, OtlpTls, TlsSettings,
 };
 use crate::tenant::TenantId;
 
@@ -69,6 +69,17 @@ pub struct ServeFlags {
     /// [env: SCOPEGATE_OTLP_ENDPOINT]
     #[arg(long)]
     pub otlp_endpoint: Option<String>,
+    /// CA certificates (PEM) an `https://` OTLP collector's certificate must chain to
+    /// [env: SCOPEGATE_OTLP_CA_CERT]
+    #[arg(long)]
+    pub otlp_ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for a collector that requires mTLS
+    /// [env: SCOPEGATE_OTLP_CLIENT_CERT]
+    #[arg(long)]
+    pub otlp_client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--otlp-client-cert` [env: SCOPEGATE_OTLP_CLIENT_KEY]
+    #[arg(long)]
+    pub otlp_client_key: Option<PathBuf>,
     /// Serve TLS on every listener with this certificate chain (PEM, leaf first); reloaded
     /// when the file changes [env: SCOPEGATE_TLS_CERT]
     #[arg(long)]
@@ -196,6 +207,23 @@ impl Config {
         }
 
         config.tls = tls(&src, flags, file)?;
+        config.otlp_tls = OtlpTls {
+            ca_cert: src.path(
+                &flags.otlp_ca_cert,
+                "SCOPEGATE_OTLP_CA_CERT",
+                &file.otlp_ca_cert,
+            ),
+            client_cert: src.path(
+                &flags.otlp_client_cert,
+                "SCOPEGATE_OTLP_CLIENT_CERT",
+                &file.otlp_client_cert,
+            ),
+            client_key: src.path(
+                &flags.otlp_client_key,
+                "SCOPEGATE_OTLP_CLIENT_KEY",
+                &file.otlp_client_key,
+            ),
+        };
 
         // Caches and probes: file keys only.
         if let Some(secs) = file.health_interval_seconds {
@@ -293,11 +321,7 @@ fn tls(
     flags: &ServeFlags,
     file: &FileConfig,
 ) -> Result<Option<TlsSettings>, String> {
-    let path = |flag: &Option<PathBuf>, var: &str, key: &Option<String>| {
-        flag.clone()
-            .or_else(|| src.var(var).map(PathBuf::from))
-            .or_else(|| key.as_deref().filter(|k| !k.is_empty()).map(PathBuf::from))
-    };
+    let path = |flag: &Option<PathBuf>, var: &str, key: &Option<String>| src.path(flag, var, key);
     let cert = path(&flags.tls_cert, "SCOPEGATE_TLS_CERT", &file.tls_cert);
     let key = path(&flags.tls_key, "SCOPEGATE_TLS_KEY", &file.tls_key);
     let client_ca = path(
@@ -363,6 +387,13 @@ impl Sources<'_> {
                 .map_err(|e| format!("invalid {var}={raw:?}: {e}")),
             None => Ok(file),
         }
+    }
+
+    /// A file path by the same rule (an empty one is unset).
+    fn path(&self, flag: &Option<PathBuf>, var: &str, file: &Option<String>) -> Option<PathBuf> {
+        flag.clone()
+            .or_else(|| self.var(var).map(PathBuf::from))
+            .or_else(|| file.as_deref().filter(|k| !k.is_empty()).map(PathBuf::from))
     }
 
     /// A secret by the same rule; never parsed, so never echoed in an error.
