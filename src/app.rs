@@ -5,7 +5,7 @@
 pub(crate) mod accept;
 mod first_run;
 mod health;
-mod http_conn;
+pub(crate) mod http_conn;
 pub(crate) mod io;
 mod shed;
 
@@ -33,6 +33,7 @@ use crate::{
     pipeline::TokenPipeline,
     store::{self, Store, StoreError},
     tenant_states::TenantStates,
+    tls::ServerTls,
 };
 
 /// Full names of the services, as health checkers ask for them (the generated servers' own).
@@ -66,6 +67,8 @@ pub enum AppError {
     Serve(String),
     #[error("cannot set up token verification: {0}")]
     Token(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// A built, bound, not yet serving application.
@@ -79,13 +82,23 @@ pub struct App {
     pipeline: TokenPipeline,
     /// The admin key this start generated (first run of the database, none configured).
     generated_admin_key: Option<secrecy::SecretString>,
+    /// TLS for every listener, when configured.
+    tls: Option<ServerTls>,
 }
 
 impl App {
-    /// Opens the store (creating and migrating it) and binds the listen address.
-    /// With no admin key configured and [`Config::first_run_admin_key`] set, the admin key is
-    /// the one generated on the database's first start ([`App::generated_admin_key`]).
+    /// Loads the TLS files (refusing an expired certificate, a key that does not match it, an
+    /// unreadable file; the error names the file), opens the store (creating and migrating it)
+    /// and binds the listen address. With no admin key configured and
+    /// [`Config::first_run_admin_key`] set, the admin key is the one generated on the
+    /// database's first start ([`App::generated_admin_key`]).
     pub async fn build(mut config: Config) -> Result<Self, AppError> {
+        let tls = config
+            .tls
+            .as_ref()
+            .map(ServerTls::load)
+            .transpose()
+            .map_err(AppError::Tls)?;
         let store = store::connect(config.database_url.expose()).await?;
         store.ping().await?;
         let mut generated_admin_key = None;
@@ -118,6 +131,7 @@ impl App {
             store,
             pipeline,
             generated_admin_key,
+            tls,
         })
     }
 
@@ -130,6 +144,11 @@ impl App {
     /// Whether the admin API accepts a bootstrap key (configured or generated on a first run).
     pub fn has_admin_key(&self) -> bool {
         self.config.admin_key.is_some()
+    }
+
+    /// The listeners' TLS (its certificate reloads while the app runs), for the metrics port.
+    pub fn tls(&self) -> Option<&ServerTls> {
+        self.tls.as_ref()
     }
 
     /// The bound address (useful with port 0).
@@ -184,6 +203,12 @@ impl App {
         let states = self.pipeline.states().clone();
         let watcher = tokio::spawn(async move { states.follow_changes().await });
         let pruner = tokio::spawn(prune_revocations(Arc::clone(&self.store)));
+        let reload = self.tls.as_ref().map(ServerTls::watch);
+        let reloader = tokio::spawn(async move {
+            if let Some(reload) = reload {
+                reload.await;
+            }
+        });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
         let http = self.http_listener.map(|listener| {
@@ -195,7 +220,11 @@ impl App {
             .layer(axum::middleware::from_fn(http_conn::track_request));
             // The same connection cap, accept backoff, handshake and idle timeouts as the gRPC
             // port: see `http_conn`.
-            let listener = http_conn::HttpListener::new(listener, &self.config.limits);
+            let listener = http_conn::HttpListener::new(
+                listener,
+                &self.config.limits,
+                self.tls.as_ref().map(|tls| tls.http("http")),
+            );
             let mut stopped = http_stopped;
             tokio::spawn(async move {
                 let served = axum::serve(
@@ -239,9 +268,16 @@ impl App {
             )
             // Connection cap, accept backoff, handshake and idle timeouts: see `accept`;
             // TCP_NODELAY and coalesced writes: see `io` and docs/performance.md.
-            .serve_with_incoming_shutdown(accept::incoming(self.listener, limits), async {
-                let _ = stop_rx.await;
-            });
+            .serve_with_incoming_shutdown(
+                accept::incoming(
+                    self.listener,
+                    limits,
+                    self.tls.as_ref().map(|tls| tls.grpc("grpc")),
+                ),
+                async {
+                    let _ = stop_rx.await;
+                },
+            );
         tokio::pin!(server);
         tokio::pin!(shutdown);
         tracing::info!("serving");
@@ -249,7 +285,7 @@ impl App {
             result = &mut server => Some(result),
             () = &mut shutdown => None,
         };
-        for task in [probe, watcher, pruner] {
+        for task in [probe, watcher, pruner, reloader] {
             task.abort();
         }
         if let Some(result) = outcome {

@@ -65,12 +65,22 @@ impl BenchError {
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = format!("Scenarios: {}", NAMES.join(", ")))]
 pub struct BenchArgs {
-    /// gRPC endpoint of a running server to drive (plain http), e.g. http://127.0.0.1:50051.
+    /// gRPC endpoint of a running server to drive, e.g. http://127.0.0.1:50051, or
+    /// https://host:port with `--ca-cert`.
     #[arg(long, conflicts_with = "spawn", required_unless_present = "spawn")]
     pub target: Option<String>,
     /// The target's bootstrap admin key (the bench creates and deletes its own tenants).
     #[arg(long, env = "SCOPEGATE_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+    /// CA certificates (PEM) an `https://` target's certificate must chain to.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for a target that requires mTLS; with `--client-key`.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of `--client-cert`.
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<std::path::PathBuf>,
     /// Start a throwaway server (this executable's `serve`, as a child process) on a temporary
     /// SQLite database and port 0.
     #[arg(long)]
@@ -189,7 +199,21 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
                         "--target needs the server's --admin-key (or SCOPEGATE_ADMIN_KEY)".into(),
                     )
                 })?;
-            Server::target(target.clone(), key)
+            let tls = match (target.starts_with("https://"), &args.ca_cert) {
+                (false, _) => None,
+                (true, None) => {
+                    return Err(BenchError::Usage(
+                        "an https:// --target needs --ca-cert".into(),
+                    ));
+                }
+                (true, Some(ca)) => {
+                    let identity = args.client_cert.as_deref().zip(args.client_key.as_deref());
+                    let config =
+                        crate::tls::client_config(ca, identity).map_err(BenchError::Usage)?;
+                    Some(std::sync::Arc::new(config))
+                }
+            };
+            Server::target(target.clone(), key, tls)
         }
         _ => {
             return Err(BenchError::Usage(

@@ -73,7 +73,8 @@ impl fmt::Debug for AdminKey {
 /// How to reach the server and how to print: the global flags of every admin subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Connection {
-    /// gRPC endpoint of the running server (plain http; TLS is not built in).
+    /// gRPC endpoint of the running server: `http://host:port`, or `https://host:port` with
+    /// `--ca-cert`.
     #[arg(
         long,
         env = "SCOPEGATE_SERVER",
@@ -103,6 +104,16 @@ pub struct Connection {
         help_heading = SERVER_OPTIONS
     )]
     pub output: Output,
+    /// CA certificates (PEM) an `https://` server's certificate must chain to (no system
+    /// roots are trusted).
+    #[arg(long, env = "SCOPEGATE_CA_CERT", global = true, value_name = "PEM", help_heading = SERVER_OPTIONS)]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for a server that requires mTLS; with `--client-key`.
+    #[arg(long, env = "SCOPEGATE_CLIENT_CERT", global = true, value_name = "PEM", requires = "client_key", help_heading = SERVER_OPTIONS)]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of `--client-cert`.
+    #[arg(long, env = "SCOPEGATE_CLIENT_KEY", global = true, value_name = "PEM", requires = "client_cert", help_heading = SERVER_OPTIONS)]
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 /// The admin subcommands.

@@ -8,7 +8,7 @@ mod load;
 #[cfg(test)]
 mod tests;
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
@@ -122,9 +122,40 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// The OpenTelemetry collector (OTLP/gRPC) spans go to, if any; set up by `telemetry`.
     pub otlp_endpoint: Option<String>,
+    /// TLS to an `https://` collector.
+    pub otlp_tls: OtlpTls,
     /// Log JSON lines instead of text; set up by `telemetry`.
     pub log_json: bool,
+    /// TLS on every listener (gRPC, HTTP door, metrics), when a certificate is configured.
+    pub tls: Option<TlsSettings>,
 }
+
+/// The server's TLS files (PEM), reloaded when they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key of the leaf (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// With it, only callers presenting a certificate from these CAs complete a handshake
+    /// (mTLS), on every listener.
+    pub client_ca: Option<PathBuf>,
+    /// How often the certificate and key files are checked for a change.
+    pub reload_interval: Duration,
+}
+
+/// TLS to an `https://` OpenTelemetry collector (PEM files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtlpTls {
+    /// The CAs the collector's certificate must chain to (required for `https://`).
+    pub ca_cert: Option<PathBuf>,
+    /// A client certificate and key, for a collector that requires mTLS.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+/// How often TLS files are checked for a change unless `tls_reload_interval_ms` says otherwise.
+pub const DEFAULT_TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Defaults.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -153,7 +184,9 @@ impl Config {
             limits: Limits::default(),
             metrics_listen: None,
             otlp_endpoint: None,
+            otlp_tls: OtlpTls::default(),
             log_json: false,
+            tls: None,
         }
     }
 

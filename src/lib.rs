@@ -6,7 +6,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`app`] | `App::build` / `run_until`: the listeners (connection cap, timeouts: `app/accept.rs`, `app/io.rs`; the HTTP door's through `app/http_conn.rs`), load shedding (`app/shed.rs`), health (`app/health.rs`), reflection, the store probe and the change feed task |
+//! | [`app`] | `App::build` / `run_until`: the listeners (connection cap, timeouts, TLS handshakes off the accept loop: `app/accept.rs`, `app/io.rs`; the HTTP door's and the metrics port's through `app/http_conn.rs`), load shedding (`app/shed.rs`), health (`app/health.rs`), reflection, the store probe and the change feed task |
 //! | [`api`] | thin gRPC handlers per service; `api/convert.rs` (proto ⇄ domain), `api/status.rs` (the one error → `tonic::Status` table), admin authentication (`api/auth.rs`, `api/admin_token.rs`); the token subject every door shares (`api/subject.rs`), with its DPoP check (`api/subject/dpop.rs`); the gateway-neutral decision (`api/gateway.rs`) and Envoy ext_authz over it (`api/ext_authz.rs`); the RFC 7662 answer every introspection door renders (`api/introspection/answer.rs`); the HTTP door (`api/http.rs`: probes, forward auth, RFC 7662 introspection in `api/http/introspect.rs`, OpenID AuthZEN in `api/http/authzen.rs`, RFC 9728 resource metadata in `api/http/resource_metadata.rs`) and introspection credentials' secrets (`api/client_secret.rs`) |
 //! | [`pipeline`] | the token pipeline shared by `Introspect`, `CheckScopes` and admin tokens: route by issuer, verify through the verified-token cache, re-check, apply revocations; the per-tenant DPoP replay caches (`pipeline/replay.rs`), which outlive tenant states |
 //! | [`tenant_states`] | the tenant-state cache in front of the store, **the one write path** (every write goes through `TenantStates`), and the one place that decides what a change invalidates (`TenantStates::apply`); invalidation generations (`tenant_states/generations.rs`) make a value loaded before a write unusable after it |
@@ -15,6 +15,8 @@
 //! | [`tenant`] | tenant ids and settings (protected resources in `tenant/resource.rs`), and their conversion into what `token` verifies with (`Tenant::verify_policy`, `Tenant::keyring`) |
 //! | [`token`] | JWT verification (RFC 9068 / RFC 8725), key sets and JWKS fetching with destination checks, the verified-token cache, roles claims mapped to scopes (`token/scope_claims.rs`), certificate-bound tokens (`token/certificate.rs`, RFC 8705), DPoP proofs (`token/dpop.rs`, RFC 9449); knows nothing of tenants: it verifies under a `VerifyPolicy` with the keys of a `Keyring` |
 //! | [`preset`] | catalog presets and the import/export file format |
+//! | [`tls`] | TLS on every listener and in our clients (rustls, aws-lc-rs): the certificate pair checked at load (`tls/files.rs`, expiry and CN from `tls/der.rs`), reloaded on file change (`tls/reload.rs`), mTLS against a client CA naming the [`caller::Caller`] |
+//! | [`caller`] | who is calling once a listener authenticated it (client certificate today, caller keys later): on the call's span and a request extension |
 //! | [`config`], [`telemetry`], [`cli`], [`bench`], [`pb`] | configuration, logs/metrics/traces, the admin CLI, the load benchmark, generated code |
 //!
 //! # One `CheckScopes` call
@@ -49,6 +51,7 @@
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod pb;
@@ -59,4 +62,5 @@ pub mod store;
 pub mod telemetry;
 pub mod tenant;
 pub mod tenant_states;
+pub mod tls;
 pub mod token;

@@ -107,7 +107,10 @@ async fn main() -> ExitCode {
         None => config::log_json(cli.log_json, &config::process_env),
     };
     let otlp = match (&cli.command, &config) {
-        (Command::Serve(_), Some(config)) => config.otlp_endpoint.as_deref(),
+        (Command::Serve(_), Some(config)) => config
+            .otlp_endpoint
+            .as_deref()
+            .map(|endpoint| (endpoint, &config.otlp_tls)),
         _ => None,
     };
     let telemetry = match log_json.and_then(|json| telemetry::init(json, otlp)) {
@@ -139,13 +142,18 @@ async fn main() -> ExitCode {
 async fn serve(config: Config) -> Result<(), String> {
     let shutdown = shutdown_signal();
     let configured_key = config.admin_key.is_some();
-    if let Some(addr) = config.metrics_listen {
-        telemetry::serve_metrics(addr)?;
-        tracing::info!(%addr, "serving metrics at /metrics");
-    }
+    let metrics = config
+        .metrics_listen
+        .map(|addr| telemetry::Metrics::install().map(|m| (m, addr)))
+        .transpose()?;
+    let limits = config.limits.clone();
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     match app.generated_admin_key() {
-        Some(key) => print_generated_admin_key(key.expose_secret(), app.local_addr()),
+        Some(key) => {
+            let scheme = if app.tls().is_some() { "https" } else { "http" };
+            let server = format!("{scheme}://{}", app.local_addr());
+            print_generated_admin_key(key.expose_secret(), &server);
+        }
         None if !configured_key && app.has_admin_key() => tracing::info!(
             "admin key: the one generated on this database's first start (shown then only; \
              --admin-key / SCOPEGATE_ADMIN_KEY sets your own)"
@@ -155,9 +163,13 @@ async fn serve(config: Config) -> Result<(), String> {
         ),
         None => {}
     }
-    tracing::info!(addr = %app.local_addr(), "listening");
+    tracing::info!(addr = %app.local_addr(), tls = app.tls().is_some(), "listening");
     if let Some(addr) = app.http_addr() {
         tracing::info!(%addr, "serving HTTP (forward auth, RFC 7662 introspection, probes)");
+    }
+    if let Some((metrics, addr)) = metrics {
+        let addr = metrics.serve(addr, app.tls(), &limits).await?;
+        tracing::info!(%addr, tls = app.tls().is_some(), "serving metrics at /metrics");
     }
     app.run_until(shutdown).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
@@ -166,7 +178,7 @@ async fn serve(config: Config) -> Result<(), String> {
 
 /// Shows the first-run admin key once, on stdout (never through the logs, which are kept and
 /// shipped), with how to use it.
-fn print_generated_admin_key(key: &str, addr: std::net::SocketAddr) {
+fn print_generated_admin_key(key: &str, server: &str) {
     let mut out = std::io::stdout().lock();
     let shown = writeln!(
         out,
@@ -174,7 +186,7 @@ fn print_generated_admin_key(key: &str, addr: std::net::SocketAddr) {
          It is shown only now; the database keeps only its SHA-256:\n\n    {key}\n\n\
          Use it with the admin commands, e.g.:\n\n    \
          export SCOPEGATE_ADMIN_KEY='{key}'\n    \
-         scopegate tenants list --server http://{addr}\n\n\
+         scopegate tenants list --server {server}\n\n\
          Starting with --admin-key (or SCOPEGATE_ADMIN_KEY / admin_key) uses your key instead.\n"
     )
     .and_then(|()| out.flush());

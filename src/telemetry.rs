@@ -48,9 +48,12 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber: logs to stderr, and spans to `otlp_endpoint` when given.
-/// Call once, from `main`, inside the Tokio runtime.
-pub fn init(json: bool, otlp_endpoint: Option<&str>) -> Result<Telemetry, String> {
+/// Installs the global subscriber: logs to stderr, and spans to the OTLP endpoint when given
+/// (over TLS for `https://`). Call once, from `main`, inside the Tokio runtime.
+pub fn init(
+    json: bool,
+    otlp: Option<(&str, &crate::config::OtlpTls)>,
+) -> Result<Telemetry, String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = fmt::layer().with_writer(std::io::stderr);
     let logs = if json {
@@ -58,7 +61,9 @@ pub fn init(json: bool, otlp_endpoint: Option<&str>) -> Result<Telemetry, String
     } else {
         logs.with_filter(filter).boxed()
     };
-    let provider = otlp_endpoint.map(otlp::provider).transpose()?;
+    let provider = otlp
+        .map(|(endpoint, tls)| otlp::provider(endpoint, tls))
+        .transpose()?;
     let traces = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("scopegate"))
@@ -74,12 +79,65 @@ pub fn init(json: bool, otlp_endpoint: Option<&str>) -> Result<Telemetry, String
     Ok(Telemetry { traces: provider })
 }
 
-/// Serves Prometheus metrics at `http://addr/metrics`. Call once, inside the runtime.
-pub fn serve_metrics(addr: SocketAddr) -> Result<(), String> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(addr)
-        .install()
-        .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))
+/// The installed Prometheus recorder, not yet served.
+#[derive(Debug)]
+pub struct Metrics(metrics_exporter_prometheus::PrometheusHandle);
+
+impl Metrics {
+    /// Installs the process's recorder: metrics count from now on. Call once, inside the
+    /// runtime.
+    pub fn install() -> Result<Self, String> {
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| format!("cannot record metrics: {e}"))?;
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                ticker.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+        Ok(Self(handle))
+    }
+
+    /// Serves them at `/metrics` on `addr` (`https://` with `tls`) under the same connection
+    /// bounds as the other listeners; returns the bound address.
+    pub async fn serve(
+        self,
+        addr: SocketAddr,
+        tls: Option<&crate::tls::ServerTls>,
+        limits: &crate::config::Limits,
+    ) -> Result<SocketAddr, String> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        let handle = self.0;
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = handle.render();
+                async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        text,
+                    )
+                }
+            }),
+        );
+        let listener = crate::app::http_conn::HttpListener::new(
+            listener,
+            limits,
+            tls.map(|tls| tls.http("metrics")),
+        );
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(%err, "metrics listener failed");
+            }
+        });
+        Ok(bound)
+    }
 }
 
 /// The descriptor sets of the services whose methods get a label of their own.
@@ -139,13 +197,15 @@ fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> tracing::Span {
             target: otlp::TARGET,
             "rpc",
             method,
-            tenant = tracing::field::Empty
+            tenant = tracing::field::Empty,
+            caller = tracing::field::Empty
         )
     }
 }
 
 /// Times every call: `scopegate_grpc_request_duration_seconds{method}` (to response headers,
-/// which for unary calls is the whole handling), and runs it in its span.
+/// which for unary calls is the whole handling), and runs it in its span, which names the
+/// authenticated caller (`caller`) when there is one.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcMetricsLayer;
 
@@ -176,10 +236,20 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let method = method_label(request.uri().path());
         let started = Instant::now();
         let span = rpc_span(method, request.headers());
+        // The caller its connection's certificate named: on the span, and to handlers as a
+        // request extension.
+        let caller = request
+            .extensions()
+            .get::<crate::app::accept::ConnInfo>()
+            .and_then(|info| info.state.caller.clone());
+        if let Some(caller) = caller {
+            span.record("caller", tracing::field::display(&caller));
+            request.extensions_mut().insert(caller);
+        }
         let response = span.in_scope(|| self.inner.call(request));
         Box::pin(
             async move {

@@ -3,6 +3,9 @@
 //! preface, and an idle timeout for connections with no open stream. The HTTP door accepts
 //! through the same loop (`http_conn`): there the "preface" is a request's first 24 bytes.
 //!
+//! With TLS, each handshake runs in a task of its own (a silent client never holds up the
+//! loop), bounded by the handshake timeout and holding its connection's permit.
+//!
 //! tonic's own accept loop retries a failed `accept` at once (100 % CPU at the open-file limit)
 //! and hyper's HTTP/2 server waits for a preface forever, so both live here, below tonic.
 
@@ -30,7 +33,7 @@ use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use super::io::Conn;
-use crate::config::Limits;
+use crate::{caller::Caller, config::Limits, tls::Handshake};
 
 /// Length of the HTTP/2 client connection preface (RFC 9113 §3.4).
 const PREFACE_LEN: usize = 24;
@@ -38,13 +41,15 @@ const PREFACE_LEN: usize = 24;
 const MIN_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Accepted connections within `limits`; the listener closes when the stream is dropped.
+/// Accepted connections within `limits`, after their TLS handshake when `tls` is given; the
+/// listener closes when the stream is dropped.
 pub(crate) fn incoming(
     listener: TcpListener,
     limits: &Limits,
+    tls: Option<Handshake>,
 ) -> impl Stream<Item = Result<ServerConn, Infallible>> + use<> {
     let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(accept_loop(listener, tx, limits.clone()));
+    tokio::spawn(accept_loop(listener, tx, limits.clone(), tls));
     ReceiverStream::new(rx)
 }
 
@@ -52,6 +57,7 @@ async fn accept_loop(
     listener: TcpListener,
     tx: mpsc::Sender<Result<ServerConn, Infallible>>,
     limits: Limits,
+    tls: Option<Handshake>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut backoff = MIN_BACKOFF;
@@ -73,7 +79,17 @@ async fn accept_loop(
                     drop(stream);
                     continue;
                 };
-                let conn = ServerConn::new(Conn::accepted(stream), permit, &limits);
+                if let Some(tls) = &tls {
+                    tokio::spawn(handshake(
+                        tls.clone(),
+                        stream,
+                        permit,
+                        limits.clone(),
+                        tx.clone(),
+                    ));
+                    continue;
+                }
+                let conn = ServerConn::new(Conn::accepted(stream), None, permit, &limits);
                 if tx.send(Ok(conn)).await.is_err() {
                     return;
                 }
@@ -97,6 +113,23 @@ async fn accept_loop(
     }
 }
 
+/// Completes a TLS handshake and hands the connection on; a failed one is dropped (and counted
+/// by `Handshake::accept`), freeing its permit.
+async fn handshake(
+    tls: Handshake,
+    stream: tokio::net::TcpStream,
+    permit: OwnedSemaphorePermit,
+    limits: Limits,
+    tx: mpsc::Sender<Result<ServerConn, Infallible>>,
+) {
+    Conn::set_nodelay(&stream);
+    let Some((stream, caller)) = tls.accept(stream, limits.handshake_timeout).await else {
+        return;
+    };
+    let conn = ServerConn::new(Conn::accepted_tls(stream), caller, permit, &limits);
+    let _ = tx.send(Ok(conn)).await;
+}
+
 fn is_connection_error(err: &io::Error) -> bool {
     matches!(
         err.kind(),
@@ -117,15 +150,18 @@ pub(crate) struct ConnState {
     idle_since_ms: AtomicU64,
     /// Calls on this connection being handled (see `shed`).
     pub(crate) in_flight: AtomicUsize,
+    /// Who the connection's client certificate names (mTLS), if it presented one.
+    pub(crate) caller: Option<Caller>,
 }
 
 impl ConnState {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(caller: Option<Caller>) -> Self {
         Self {
             accepted_at: Instant::now(),
             open_streams: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            caller,
         }
     }
 
@@ -183,8 +219,13 @@ pub(crate) struct ServerConn {
 }
 
 impl ServerConn {
-    fn new(conn: Conn, permit: OwnedSemaphorePermit, limits: &Limits) -> Self {
-        let state = Arc::new(ConnState::new());
+    fn new(
+        conn: Conn,
+        caller: Option<Caller>,
+        permit: OwnedSemaphorePermit,
+        limits: &Limits,
+    ) -> Self {
+        let state = Arc::new(ConnState::new(caller));
         let handshake = Some((
             Box::pin(tokio::time::sleep(limits.handshake_timeout)),
             PREFACE_LEN,

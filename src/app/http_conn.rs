@@ -1,7 +1,7 @@
 //! The HTTP door's connections under the gRPC port's bounds: the same accept loop (`accept`:
 //! connection cap, accept backoff, handshake and idle timeouts) behind axum's `Listener`, and
 //! a layer that counts each request as an open stream until its response body ends, so a
-//! connection is idle only between requests.
+//! connection is idle only between requests. The metrics port is served the same way.
 
 use std::{
     convert::Infallible,
@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio_stream::{Stream, StreamExt};
 
 use super::accept::{self, ConnState, ServerConn, StreamGuard};
-use crate::config::Limits;
+use crate::{config::Limits, tls::Handshake};
 
 type Incoming = Pin<Box<dyn Stream<Item = Result<ServerConn, Infallible>> + Send>>;
 
@@ -34,10 +34,11 @@ pub(crate) struct HttpListener {
 }
 
 impl HttpListener {
-    pub(crate) fn new(listener: TcpListener, limits: &Limits) -> Self {
+    /// Accepts on `listener`, after a TLS handshake when `tls` is given.
+    pub(crate) fn new(listener: TcpListener, limits: &Limits, tls: Option<Handshake>) -> Self {
         let local_addr = listener.local_addr();
         Self {
-            incoming: Box::pin(accept::incoming(listener, limits)),
+            incoming: Box::pin(accept::incoming(listener, limits, tls)),
             local_addr,
         }
     }
@@ -77,12 +78,17 @@ impl Connected<IncomingStream<'_, HttpListener>> for HttpConnInfo {
 }
 
 /// Middleware: keeps the request's stream open on its connection until the response body ends
-/// or is dropped (see `accept::ConnState`).
-pub(crate) async fn track_request(request: Request, next: Next) -> Response {
-    let stream = request
+/// or is dropped (see `accept::ConnState`), and gives handlers the connection's
+/// [`crate::caller::Caller`] as a request extension when its client certificate named one.
+pub(crate) async fn track_request(mut request: Request, next: Next) -> Response {
+    let info = request
         .extensions()
         .get::<ConnectInfo<HttpConnInfo>>()
-        .map(|ConnectInfo(info)| info.0.stream_opened());
+        .map(|ConnectInfo(info)| Arc::clone(&info.0));
+    let stream = info.as_ref().map(ConnState::stream_opened);
+    if let Some(caller) = info.and_then(|state| state.caller.clone()) {
+        request.extensions_mut().insert(caller);
+    }
     let response = next.run(request).await;
     response.map(|inner| {
         Body::new(Tracked {

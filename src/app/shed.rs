@@ -288,7 +288,10 @@ mod tests {
             ..Limits::default()
         };
         let budgets = ShedLayer::new(&limits).budgets;
-        let (greedy, other) = (Arc::new(ConnState::new()), Arc::new(ConnState::new()));
+        let (greedy, other) = (
+            Arc::new(ConnState::new(None)),
+            Arc::new(ConnState::new(None)),
+        );
         let held: Vec<_> = (0..2)
             .map(|_| budgets.admit(Class::Work, Some(&greedy)).unwrap())
             .collect();

@@ -47,16 +47,15 @@ impl Admin {
                 Some(value)
             }
         };
-        if server.starts_with("https://") {
-            return Err(CliError::Usage(format!(
-                "{server}: TLS is not built into this client; use http:// (through a \
-                 TLS-terminating proxy if needed)"
-            )));
-        }
-        let endpoint = Endpoint::from_shared(server.to_owned())
+        let mut endpoint = Endpoint::from_shared(server.to_owned())
             .map_err(|e| CliError::Usage(format!("invalid --server {server:?}: {e}")))?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT);
+        if server.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(tls_config(connection)?)
+                .map_err(|e| CliError::Usage(format!("cannot use TLS for {server}: {e}")))?;
+        }
         let channel = endpoint.connect().await.map_err(|e| CliError::Connect {
             server: server.to_owned(),
             detail: chain(&e),
@@ -263,4 +262,27 @@ where
     Err(CliError::Unsettled(format!(
         "the catalog of {tenant} changed during each of {LIST_ATTEMPTS} listings; try again"
     )))
+}
+
+/// TLS for an `https://` server: the CA of `--ca-cert` only, and the client certificate of
+/// `--client-cert` when the server requires mTLS.
+fn tls_config(connection: &Connection) -> Result<tonic::transport::ClientTlsConfig, CliError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))
+    };
+    let ca = connection.ca_cert.as_deref().ok_or_else(|| {
+        CliError::Usage(
+            "an https:// server needs --ca-cert (the CA its certificate chains to)".to_owned(),
+        )
+    })?;
+    let mut config = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read(ca)?));
+    if let (Some(cert), Some(key)) = (&connection.client_cert, &connection.client_key) {
+        config = config.identity(tonic::transport::Identity::from_pem(
+            read(cert)?,
+            read(key)?,
+        ));
+    }
+    Ok(config)
 }

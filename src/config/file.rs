@@ -21,9 +21,22 @@ pub struct FileConfig {
     pub metrics_listen: Option<String>,
     /// OpenTelemetry collector (OTLP/gRPC, `http://host:4317`).
     pub otlp_endpoint: Option<String>,
+    /// CA certificates (PEM) of an `https://` collector.
+    pub otlp_ca_cert: Option<String>,
+    /// Client certificate and key (PEM) for a collector that requires mTLS.
+    pub otlp_client_cert: Option<String>,
+    pub otlp_client_key: Option<String>,
     /// JSON log lines instead of text.
     pub log_json: Option<bool>,
     pub shutdown_grace_seconds: Option<u64>,
+    /// The server's certificate chain (PEM); TLS on every listener when set.
+    pub tls_cert: Option<String>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<String>,
+    /// CA certificates (PEM) callers' certificates must chain to (mTLS).
+    pub tls_client_ca: Option<String>,
+    /// How often the TLS files are checked for a change (default 1000).
+    pub tls_reload_interval_ms: Option<u64>,
     pub health_interval_seconds: Option<u64>,
     pub catalog_ttl_seconds: Option<u64>,
     pub catalog_capacity: Option<u64>,

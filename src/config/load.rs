@@ -6,7 +6,10 @@ use std::{fmt::Display, net::SocketAddr, path::PathBuf, str::FromStr, time::Dura
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{AdminKeyHash, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DatabaseUrl, FileConfig};
+use super::{
+    AdminKeyHash, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_TLS_RELOAD_INTERVAL,
+    DatabaseUrl, FileConfig, OtlpTls, TlsSettings,
+};
 use crate::tenant::TenantId;
 
 /// Where `SCOPEGATE_*` variables come from: [`process_env`] in the binary, a map in tests.
@@ -66,6 +69,29 @@ pub struct ServeFlags {
     /// [env: SCOPEGATE_OTLP_ENDPOINT]
     #[arg(long)]
     pub otlp_endpoint: Option<String>,
+    /// CA certificates (PEM) an `https://` OTLP collector's certificate must chain to
+    /// [env: SCOPEGATE_OTLP_CA_CERT]
+    #[arg(long)]
+    pub otlp_ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for a collector that requires mTLS
+    /// [env: SCOPEGATE_OTLP_CLIENT_CERT]
+    #[arg(long)]
+    pub otlp_client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--otlp-client-cert` [env: SCOPEGATE_OTLP_CLIENT_KEY]
+    #[arg(long)]
+    pub otlp_client_key: Option<PathBuf>,
+    /// Serve TLS on every listener with this certificate chain (PEM, leaf first); reloaded
+    /// when the file changes [env: SCOPEGATE_TLS_CERT]
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM); reloaded with it [env: SCOPEGATE_TLS_KEY]
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Require callers to present a certificate from these CAs (PEM; mTLS on every listener);
+    /// the certificate's first DNS or URI name, else its CN, is the caller's identity
+    /// [env: SCOPEGATE_TLS_CLIENT_CA]
+    #[arg(long)]
+    pub tls_client_ca: Option<PathBuf>,
     /// Most open connections; more are closed at accept [env: SCOPEGATE_MAX_CONNECTIONS]
     /// [default: 10000]
     #[arg(long)]
@@ -181,6 +207,25 @@ impl Config {
             config.shutdown_grace = Duration::from_secs(secs);
         }
 
+        config.tls = tls(&src, flags, file)?;
+        config.otlp_tls = OtlpTls {
+            ca_cert: src.path(
+                &flags.otlp_ca_cert,
+                "SCOPEGATE_OTLP_CA_CERT",
+                &file.otlp_ca_cert,
+            ),
+            client_cert: src.path(
+                &flags.otlp_client_cert,
+                "SCOPEGATE_OTLP_CLIENT_CERT",
+                &file.otlp_client_cert,
+            ),
+            client_key: src.path(
+                &flags.otlp_client_key,
+                "SCOPEGATE_OTLP_CLIENT_KEY",
+                &file.otlp_client_key,
+            ),
+        };
+
         // Caches and probes: file keys only.
         if let Some(secs) = file.health_interval_seconds {
             config.health_interval = seconds(secs);
@@ -271,6 +316,46 @@ impl Config {
     }
 }
 
+/// The TLS files: all or nothing of certificate and key; a client CA only with them.
+fn tls(
+    src: &Sources<'_>,
+    flags: &ServeFlags,
+    file: &FileConfig,
+) -> Result<Option<TlsSettings>, String> {
+    let path = |flag: &Option<PathBuf>, var: &str, key: &Option<String>| src.path(flag, var, key);
+    let cert = path(&flags.tls_cert, "SCOPEGATE_TLS_CERT", &file.tls_cert);
+    let key = path(&flags.tls_key, "SCOPEGATE_TLS_KEY", &file.tls_key);
+    let client_ca = path(
+        &flags.tls_client_ca,
+        "SCOPEGATE_TLS_CLIENT_CA",
+        &file.tls_client_ca,
+    );
+    let reload_interval = file
+        .tls_reload_interval_ms
+        .map_or(DEFAULT_TLS_RELOAD_INTERVAL, |ms| {
+            Duration::from_millis(ms.max(10))
+        });
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsSettings {
+            cert,
+            key,
+            client_ca,
+            reload_interval,
+        })),
+        (None, None) if client_ca.is_none() => Ok(None),
+        (None, None) => Err(
+            "a TLS client CA needs a server certificate: set --tls-cert and --tls-key too"
+                .to_owned(),
+        ),
+        (Some(_), None) => {
+            Err("--tls-cert needs --tls-key (SCOPEGATE_TLS_KEY, tls_key)".to_owned())
+        }
+        (None, Some(_)) => {
+            Err("--tls-key needs --tls-cert (SCOPEGATE_TLS_CERT, tls_cert)".to_owned())
+        }
+    }
+}
+
 /// The environment, read one key at a time by the rules of [`Config::load`].
 struct Sources<'a> {
     env: Env<'a>,
@@ -303,6 +388,13 @@ impl Sources<'_> {
                 .map_err(|e| format!("invalid {var}={raw:?}: {e}")),
             None => Ok(file),
         }
+    }
+
+    /// A file path by the same rule (an empty one is unset).
+    fn path(&self, flag: &Option<PathBuf>, var: &str, file: &Option<String>) -> Option<PathBuf> {
+        flag.clone()
+            .or_else(|| self.var(var).map(PathBuf::from))
+            .or_else(|| file.as_deref().filter(|k| !k.is_empty()).map(PathBuf::from))
     }
 
     /// A secret by the same rule; never parsed, so never echoed in an error.

@@ -477,3 +477,53 @@ fn the_file_is_named_by_flag_or_variable() {
     let nothing = FileConfig::named_by(&DbFlags::default(), &none).expect("no file");
     assert_eq!(nothing.catalog_capacity, None);
 }
+
+#[test]
+fn tls_files_precedence_and_reload_interval() {
+    let file = "tls_cert = \"file.pem\"\ntls_key = \"k.pem\"\ntls_reload_interval_ms = 50";
+    let cert = |flags: &ServeFlags, vars: &[(&str, &str)], file: &str| {
+        load(flags, vars, file)
+            .expect("valid")
+            .tls
+            .map(|t| (t.cert.display().to_string(), t.reload_interval))
+    };
+    let none = ServeFlags::default();
+    let var = [("SCOPEGATE_TLS_CERT", "env.pem")];
+    let flags = ServeFlags {
+        tls_cert: Some("flag.pem".into()),
+        ..ServeFlags::default()
+    };
+    let ms50 = Duration::from_millis(50);
+    assert_eq!(cert(&none, &[], ""), None);
+    assert_eq!(cert(&none, &[], file), Some(("file.pem".to_owned(), ms50)));
+    assert_eq!(cert(&none, &var, file), Some(("env.pem".to_owned(), ms50)));
+    assert_eq!(
+        cert(&flags, &var, file),
+        Some(("flag.pem".to_owned(), ms50))
+    );
+    let config = load(
+        &ServeFlags::default(),
+        &[
+            ("SCOPEGATE_TLS_CERT", "c.pem"),
+            ("SCOPEGATE_TLS_KEY", "k.pem"),
+            ("SCOPEGATE_TLS_CLIENT_CA", "ca.pem"),
+        ],
+        "",
+    )
+    .expect("valid");
+    let tls = config.tls.expect("TLS on");
+    assert_eq!(tls.client_ca, Some("ca.pem".into()));
+    assert_eq!(tls.reload_interval, DEFAULT_TLS_RELOAD_INTERVAL);
+}
+
+#[test]
+fn tls_needs_both_certificate_and_key_and_a_client_ca_needs_them() {
+    for (vars, named) in [
+        (&[("SCOPEGATE_TLS_CERT", "c.pem")][..], "--tls-key"),
+        (&[("SCOPEGATE_TLS_KEY", "k.pem")][..], "--tls-cert"),
+        (&[("SCOPEGATE_TLS_CLIENT_CA", "ca.pem")][..], "--tls-cert"),
+    ] {
+        let err = load(&ServeFlags::default(), vars, "").expect_err("refused");
+        assert!(err.contains(named), "{err}");
+    }
+}

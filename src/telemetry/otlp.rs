@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tonic::codegen::http;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -22,18 +22,34 @@ pub(super) fn enabled() -> bool {
 }
 
 /// The exporter and its provider. Call inside the Tokio runtime (the gRPC exporter runs on it).
-pub(super) fn provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
+pub(super) fn provider(
+    endpoint: &str,
+    tls: &crate::config::OtlpTls,
+) -> Result<SdkTracerProvider, String> {
     let uri: http::Uri = endpoint
         .parse()
         .map_err(|e| format!("invalid --otlp-endpoint {endpoint:?}: {e}"))?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(format!(
+                "invalid --otlp-endpoint {endpoint:?}: expected http://host:port or https://host:port"
+            ));
+        }
+    };
+    if uri.authority().is_none() {
         return Err(format!(
-            "invalid --otlp-endpoint {endpoint:?}: expected http://host:port (this build has no TLS)"
+            "invalid --otlp-endpoint {endpoint:?}: expected http://host:port or https://host:port"
         ));
     }
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
+    let mut builder = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
-        .with_endpoint(endpoint)
+        .with_endpoint(endpoint);
+    if https {
+        builder = builder.with_tls_config(tls_config(tls)?);
+    }
+    let exporter = builder
         .build()
         .map_err(|e| format!("cannot export traces to {endpoint}: {e}"))?;
     let resource = Resource::builder().with_service_name("scopegate").build();
@@ -45,6 +61,30 @@ pub(super) fn provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
     Ok(provider)
 }
 
+/// TLS to an `https://` collector: its CA (required: no system roots are trusted) and an
+/// optional client certificate.
+fn tls_config(tls: &crate::config::OtlpTls) -> Result<tonic::transport::ClientTlsConfig, String> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let ca = tls.ca_cert.as_deref().ok_or(
+        "an https:// --otlp-endpoint needs --otlp-ca-cert (the CA the collector's certificate chains to)",
+    )?;
+    let mut config = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read(ca)?));
+    match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => {
+            config = config.identity(tonic::transport::Identity::from_pem(
+                read(cert)?,
+                read(key)?,
+            ));
+        }
+        (None, None) => {}
+        _ => return Err("--otlp-client-cert and --otlp-client-key go together".to_owned()),
+    }
+    Ok(config)
+}
+
 /// The span of one call to `method` (`package.Service/Method`, or `other`), with the fields
 /// of the plain span (`method`, `tenant`) and the OpenTelemetry ones.
 pub(super) fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> tracing::Span {
@@ -54,6 +94,7 @@ pub(super) fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> traci
         "rpc",
         method,
         tenant = tracing::field::Empty,
+        caller = tracing::field::Empty,
         otel.name = method,
         otel.kind = "server",
         rpc.system = "grpc",

@@ -39,4 +39,5 @@ mod resources;
 mod roles_claims;
 mod store_failures;
 mod tenants_clients_operations;
+mod tls;
 mod token_types;
