@@ -64,6 +64,7 @@ async fn fixture() -> Fixture {
         drop_unknown_scopes: false,
         resources: Vec::new(),
         scope_claims: Default::default(),
+        upstream: None,
         preset: "loopwise".into(),
         revision: 0,
         created_at_ms: now_ms,
@@ -139,7 +140,7 @@ fn caches(c: &mut Criterion) {
             username: None,
             scopes: SCOPE.split(' ').map(str::to_owned).collect(),
             token_type: "Bearer",
-            alg: Algorithm::EdDSA,
+            alg: Some(Algorithm::EdDSA),
             kid: Some("k1".into()),
             other_claims: serde_json::Map::new(),
         })

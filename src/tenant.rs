@@ -12,13 +12,15 @@ use crate::scope::AdminStyle;
 pub use crate::token::KeySource;
 /// Roles claims mapped to scopes (the token module's type).
 pub use crate::token::{ClaimSource, ScopeClaims};
+/// Upstream RFC 7662 introspection for opaque tokens (the token module's types).
+pub use crate::token::{ClientSecret, UpstreamIntrospection, UpstreamTokens};
 
 pub use resource::{
     MAX_RESOURCES, METADATA_WELL_KNOWN, ProtectedResource, ResourceMetadata, check_resource_uri,
 };
 pub use settings::{
     DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFRESH_SECONDS, KNOWN_ALGORITHMS, MAX_AUDIENCES,
-    MAX_LEEWAY_SECONDS, MAX_URL_BYTES, SettingsError, TenantSettings, new_tenant,
+    MAX_LEEWAY_SECONDS, MAX_URL_BYTES, SettingsError, TenantSettings, UpstreamSettings, new_tenant,
 };
 
 /// Longest tenant slug accepted.
@@ -103,6 +105,8 @@ pub struct Tenant {
     pub resources: Vec<ProtectedResource>,
     /// Claims besides `scope`/`scp` whose values are the token's scopes (roles claims).
     pub scope_claims: ScopeClaims,
+    /// Where opaque tokens are introspected (RFC 7662), if anywhere.
+    pub upstream: Option<UpstreamIntrospection>,
     /// The preset the tenant was created from.
     pub preset: String,
     /// Catalog revision: bumped by every write to the tenant.
@@ -135,6 +139,8 @@ impl Tenant {
             "drop_unknown_scopes": self.drop_unknown_scopes,
             "resources": self.resources,
             "scope_claims": self.scope_claims,
+            // Serialized without its client secret.
+            "upstream_introspection": self.upstream,
             "preset": self.preset,
         })
         .to_string()

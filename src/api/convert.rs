@@ -170,6 +170,7 @@ pub fn tenant(t: &Tenant) -> pb::Tenant {
         updated_at: Some(timestamp(t.updated_at_ms)),
         resources: t.resources.iter().map(settings::resource_to_wire).collect(),
         scope_claims: Some(settings::scope_claims_to_wire(&t.scope_claims)),
+        upstream_introspection: t.upstream.as_ref().map(settings::upstream_to_wire),
     }
 }
 

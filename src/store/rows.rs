@@ -3,12 +3,13 @@
 
 use crate::{
     scope::{AdminStyle, Client, Operation, Scope, ScopeName},
-    tenant::{KeySource, Tenant, TenantId},
+    tenant::{ClientSecret, KeySource, Tenant, TenantId, UpstreamIntrospection},
 };
 
 use super::{AuditEvent, IntrospectionCredential, Revocation, RevocationKind, StoreError};
 
-#[derive(Debug, sqlx::FromRow)]
+/// Not `Debug`: it holds the upstream client secret.
+#[derive(sqlx::FromRow)]
 pub(super) struct TenantRow {
     pub id: String,
     pub display_name: String,
@@ -26,6 +27,10 @@ pub(super) struct TenantRow {
     pub resources: String,
     /// JSON object: roles claims mapped to scopes.
     pub scope_claims: String,
+    /// JSON object of the upstream introspection configuration (without its secret), or ''.
+    pub upstream_introspection: String,
+    /// The upstream client secret, as given.
+    pub upstream_client_secret: String,
     pub preset: String,
     pub revision: i64,
     pub created_at_ms: i64,
@@ -145,6 +150,30 @@ pub(super) fn scope_claims_to_json(scope_claims: &crate::tenant::ScopeClaims) ->
         .to_string()
 }
 
+/// The two columns of a tenant's upstream introspection: its configuration as JSON (which
+/// cannot carry the secret) and the secret; both empty when not configured.
+pub(super) fn upstream_columns(upstream: Option<&UpstreamIntrospection>) -> (String, String) {
+    match upstream {
+        None => (String::new(), String::new()),
+        Some(config) => (
+            serde_json::to_value(config).unwrap_or_default().to_string(),
+            config.client_secret.expose().to_owned(),
+        ),
+    }
+}
+
+fn upstream_from_columns(
+    json: &str,
+    secret: String,
+) -> Result<Option<UpstreamIntrospection>, serde_json::Error> {
+    if json.is_empty() {
+        return Ok(None);
+    }
+    let mut config: UpstreamIntrospection = serde_json::from_str(json)?;
+    config.client_secret = ClientSecret::new(secret);
+    Ok(Some(config))
+}
+
 /// JSON text of an operation's alternatives.
 pub(super) fn alternatives_to_json(alternatives: &[Vec<ScopeName>]) -> String {
     let list: Vec<Vec<&str>> = alternatives
@@ -190,6 +219,11 @@ impl TryFrom<TenantRow> for Tenant {
             resources: serde_json::from_str(&row.resources).map_err(|e| corrupt("tenant", e))?,
             scope_claims: serde_json::from_str(&row.scope_claims)
                 .map_err(|e| corrupt("tenant", e))?,
+            upstream: upstream_from_columns(
+                &row.upstream_introspection,
+                row.upstream_client_secret,
+            )
+            .map_err(|e| corrupt("tenant", e))?,
             preset: row.preset,
             revision: row.revision,
             created_at_ms: row.created_at_ms,

@@ -17,6 +17,7 @@ use super::{
     now_ms, queries, reads,
     rows::{
         TenantRow, key_source_columns, resources_to_json, scope_claims_to_json, strings_to_json,
+        upstream_columns,
     },
 };
 
@@ -355,6 +356,7 @@ async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Resu
         Write::Update => queries::UPDATE_TENANT,
     };
     let (key_kind, key_value) = key_source_columns(&t.key_source);
+    let (upstream, upstream_secret) = upstream_columns(t.upstream.as_ref());
     let args = [
         t.id.as_str().into(),
         (&t.display_name).into(),
@@ -374,6 +376,8 @@ async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Resu
         t.updated_at_ms.into(),
         resources_to_json(&t.resources).into(),
         scope_claims_to_json(&t.scope_claims).into(),
+        upstream.into(),
+        upstream_secret.into(),
     ];
     match conn.execute(sql, &args).await {
         Ok(_) => Ok(()),

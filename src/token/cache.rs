@@ -177,6 +177,27 @@ impl VerifiedTokenCache {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<VerifiedToken, Rejection>>,
     {
+        self.get_or_load(tenant, token, now_unix, generation, self.max_ttl, verify)
+            .await
+    }
+
+    /// [`Self::get_or_verify`] with entries kept at most `ttl_cap` (and never past the cache's
+    /// own `max_ttl`): how upstream-introspected tokens bound the time a revocation at their
+    /// authorization server goes unseen.
+    pub async fn get_or_load<F, Fut>(
+        &self,
+        tenant: &str,
+        token: &str,
+        now_unix: i64,
+        generation: Generation,
+        ttl_cap: Duration,
+        verify: F,
+    ) -> CachedVerification
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<VerifiedToken, Rejection>>,
+    {
+        let max_ttl = ttl_cap.min(self.max_ttl);
         if token.len() > MAX_TOKEN_BYTES {
             return CachedVerification {
                 result: Err(Rejection::TooLarge),
@@ -210,7 +231,7 @@ impl VerifiedTokenCache {
         let ran = AtomicBool::new(false);
         let init = async {
             ran.store(true, Ordering::Relaxed);
-            self.verified(verify().await, now_unix, generation.current)
+            self.verified(verify().await, now_unix, generation.current, max_ttl)
         };
         let joined = self.positive.try_get_with(key, init).await;
         let source = if ran.load(Ordering::Relaxed) {
@@ -225,7 +246,7 @@ impl VerifiedTokenCache {
             },
             // We joined a verification that ran under keys since replaced: verify ourselves.
             Ok(_) => {
-                let fresh = self.verified(verify().await, now_unix, generation.current);
+                let fresh = self.verified(verify().await, now_unix, generation.current, max_ttl);
                 self.settle(key, fresh, generation).await
             }
             Err(rejection) => self.settle(key, Err(*rejection), generation).await,
@@ -237,9 +258,10 @@ impl VerifiedTokenCache {
         result: Result<VerifiedToken, Rejection>,
         now_unix: i64,
         generation: u64,
+        max_ttl: Duration,
     ) -> Result<Arc<Entry>, Rejection> {
         let token = result?;
-        let ttl = ttl_until_exp(token.exp, now_unix, self.max_ttl);
+        let ttl = ttl_until_exp(token.exp, now_unix, max_ttl);
         Ok(Arc::new(Entry {
             token: Arc::new(token),
             ttl,

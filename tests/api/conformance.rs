@@ -33,6 +33,7 @@ fn tenant(id: &str, issuer: &str) -> Tenant {
         drop_unknown_scopes: false,
         resources: Vec::new(),
         scope_claims: Default::default(),
+        upstream: None,
         preset: "loopwise".to_owned(),
         revision: 0,
         created_at_ms: 1,

@@ -3,7 +3,10 @@
 use super::ApiError;
 use crate::{
     pb,
-    tenant::{ClaimSource, ProtectedResource, ScopeClaims, Tenant, TenantSettings},
+    tenant::{
+        ClaimSource, ClientSecret, ProtectedResource, ScopeClaims, Tenant, TenantSettings,
+        UpstreamIntrospection, UpstreamSettings, UpstreamTokens,
+    },
 };
 
 /// The domain patch of the wire's settings.
@@ -33,6 +36,41 @@ pub fn settings(s: &pb::TenantSettings) -> TenantSettings {
                 .collect(),
             replace: c.replace,
         }),
+        upstream_introspection: s.upstream_introspection.as_ref().map(upstream_from_wire),
+    }
+}
+
+fn upstream_from_wire(u: &pb::UpstreamIntrospection) -> UpstreamSettings {
+    UpstreamSettings {
+        endpoint: u.endpoint.clone(),
+        client_id: u.client_id.clone(),
+        client_secret: (!u.client_secret.is_empty())
+            .then(|| ClientSecret::new(u.client_secret.clone())),
+        timeout_ms: u.timeout_ms,
+        tokens: match pb::UpstreamTokens::try_from(u.tokens) {
+            Ok(pb::UpstreamTokens::All) => Some(UpstreamTokens::All),
+            Ok(pb::UpstreamTokens::None) => Some(UpstreamTokens::None),
+            _ => Some(UpstreamTokens::NonJws),
+        },
+        cache_ttl_seconds: u.cache_ttl_seconds,
+    }
+}
+
+/// A tenant's upstream introspection on the wire: never its secret, only whether one is set.
+pub fn upstream_to_wire(u: &UpstreamIntrospection) -> pb::UpstreamIntrospection {
+    pb::UpstreamIntrospection {
+        endpoint: u.endpoint.clone(),
+        client_id: u.client_id.clone(),
+        client_secret: String::new(),
+        timeout_ms: Some(u.timeout_ms),
+        tokens: match u.tokens {
+            UpstreamTokens::NonJws => pb::UpstreamTokens::NonJws,
+            UpstreamTokens::All => pb::UpstreamTokens::All,
+            UpstreamTokens::None => pb::UpstreamTokens::None,
+        }
+        .into(),
+        cache_ttl_seconds: Some(u.cache_ttl_seconds),
+        client_secret_set: u.client_secret.is_set(),
     }
 }
 
