@@ -91,6 +91,8 @@ pub struct Generation {
 struct Entry {
     token: Arc<VerifiedToken>,
     ttl: Duration,
+    /// Wall-clock end of the TTL (Unix seconds, never past `exp`): served only before it.
+    until: i64,
     generation: u64,
 }
 
@@ -207,8 +209,8 @@ impl VerifiedTokenCache {
         let key = token_cache_key(tenant, token);
         let mut refused = false;
         if let Some(entry) = self.positive.get(&key).await {
-            // Expiry runs on the monotonic clock; `exp` is wall-clock. Trust the latter.
-            if now_unix < entry.token.exp && entry.generation >= generation.floor {
+            // Expiry runs on the monotonic clock; `exp` and the TTL's end are wall-clock too.
+            if now_unix < entry.until && entry.generation >= generation.floor {
                 return CachedVerification {
                     result: Ok(Arc::clone(&entry.token)),
                     source: CacheSource::Hit,
@@ -262,7 +264,9 @@ impl VerifiedTokenCache {
     ) -> Result<Arc<Entry>, Rejection> {
         let token = result?;
         let ttl = ttl_until_exp(token.exp, now_unix, max_ttl);
+        let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
         Ok(Arc::new(Entry {
+            until: now_unix.saturating_add(secs).min(token.exp),
             token: Arc::new(token),
             ttl,
             generation,
