@@ -3,10 +3,13 @@
 //! refused as `upstream_invalid`, outages fail closed (inactive for Introspect, UNAVAILABLE for
 //! checks), one upstream call per token under concurrency, the in-flight cap, the cache TTL
 //! bound by `min(exp, cap)` (moved by the pipeline's clock, no sleeps), a settings write making
-//! cached answers unusable. The real node-oidc-provider run is in `opaque/idp.rs`.
+//! cached answers unusable. The real node-oidc-provider run is in `opaque/idp.rs`; an answer in
+//! flight across a settings write, held open by a gated stub, in `opaque/race.rs`.
 #![allow(clippy::unwrap_used)]
 
+mod held_upstream;
 mod idp;
+mod race;
 
 use std::time::Duration;
 
