@@ -9,6 +9,7 @@ use tonic::{Request, metadata::AsciiMetadataValue, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use super::{
+    idp_stub::ThreadClock,
     requests,
     wire::{self, Rpc},
 };
@@ -18,7 +19,7 @@ use crate::pb::{
 };
 
 /// Every scenario, in report order; the first is the baseline.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "health_check",
     "check_scopes_cached_token",
     "check_scopes_granted",
@@ -29,9 +30,13 @@ pub const NAMES: [&str; 12] = [
     "introspect_cold_es256",
     "introspect_cold_eddsa",
     "introspect_cold_hs256",
+    "introspect_cold_opaque",
     "resolve_scopes",
     "manage_scope_list",
 ];
+
+/// The scenario whose tokens the stub IdP answers for.
+pub const OPAQUE: &str = "introspect_cold_opaque";
 
 /// The no-op baseline every ratio is relative to.
 pub const BASELINE: &str = "health_check";
@@ -85,10 +90,20 @@ impl Pool {
     /// Encodes an `Introspect` request of each of `tokens` (each token dropped once encoded:
     /// a cold pool may hold 200,000).
     pub fn new(tokens: Vec<String>) -> Self {
+        Self::encoded(tokens, requests::introspect)
+    }
+
+    /// [`Pool::new`] with the tenant named in each request (opaque tokens cannot be routed by
+    /// issuer).
+    pub fn for_tenant(tenant: &str, tokens: Vec<String>) -> Self {
+        Self::encoded(tokens, |t| requests::introspect_at(tenant, t))
+    }
+
+    fn encoded(tokens: Vec<String>, request: impl Fn(&str) -> pb::IntrospectRequest) -> Self {
         Self {
             requests: tokens
                 .into_iter()
-                .map(|t| wire::encode(&requests::introspect(&t)))
+                .map(|t| wire::encode(&request(&t)))
                 .collect(),
             next: AtomicUsize::new(0),
         }
@@ -114,6 +129,12 @@ pub(crate) enum Workload {
     /// Introspect, each token once.
     IntrospectCold {
         pool: Pool,
+    },
+    /// Introspect, each opaque token once: each call asks the stub IdP, whose own CPU time is
+    /// read from its thread (`stub`) at both ends of the window.
+    IntrospectOpaque {
+        pool: Pool,
+        stub: Option<ThreadClock>,
     },
     Resolve {
         tenant: String,
@@ -149,6 +170,14 @@ fn expect(ok: bool, what: &str) -> Outcome {
 }
 
 impl Workload {
+    /// The thread of the stub IdP this workload calls through the server, if any.
+    pub fn stub_clock(&self) -> Option<ThreadClock> {
+        match self {
+            Self::IntrospectOpaque { stub, .. } => *stub,
+            _ => None,
+        }
+    }
+
     /// Sends call number `seq` of a worker over `conn`.
     pub async fn call(&self, conn: &mut Conn, seq: usize) -> Outcome {
         match self {
@@ -165,10 +194,12 @@ impl Workload {
             Self::Encoded { rpc, requests } => {
                 answered(conn, *rpc, requests[seq % requests.len()].clone()).await
             }
-            Self::IntrospectCold { pool } => match pool.take() {
-                Some(request) => answered(conn, Rpc::Introspect, request).await,
-                None => Outcome::Exhausted,
-            },
+            Self::IntrospectCold { pool } | Self::IntrospectOpaque { pool, .. } => {
+                match pool.take() {
+                    Some(request) => answered(conn, Rpc::Introspect, request).await,
+                    None => Outcome::Exhausted,
+                }
+            }
             Self::Resolve {
                 tenant,
                 scope,
