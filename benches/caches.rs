@@ -65,6 +65,7 @@ async fn fixture() -> Fixture {
         resources: Vec::new(),
         scope_claims: Default::default(),
         dpop: Default::default(),
+        upstream: None,
         preset: "loopwise".into(),
         revision: 0,
         created_at_ms: now_ms,
@@ -140,7 +141,7 @@ fn caches(c: &mut Criterion) {
             username: None,
             scopes: SCOPE.split(' ').map(str::to_owned).collect(),
             token_type: "Bearer",
-            alg: Algorithm::EdDSA,
+            alg: Some(Algorithm::EdDSA),
             kid: Some("k1".into()),
             other_claims: serde_json::Map::new(),
         })

@@ -7,9 +7,11 @@
 //! [`plan`] builds each [`scenario`]'s workload, its requests encoded once by [`requests`] →
 //! [`driver`] runs it for a fixed time after a warm-up, the calls sent as bytes and their
 //! answers decoded slim by [`wire`] → [`report`] prints the table and JSON, [`svg`] draws the
-//! chart. [`memory`] is the RSS harness (`--memory`).
+//! chart. [`memory`] is the RSS harness (`--memory`); [`idp_stub`] is the stand-in
+//! authorization server `introspect_cold_opaque` asks through the server.
 
 mod driver;
+mod idp_stub;
 mod keys;
 mod memory;
 mod plan;
@@ -26,8 +28,9 @@ use std::{io::Write, path::PathBuf, time::Duration};
 pub use self::scenario::NAMES;
 use self::{
     driver::{Load, Measured},
+    idp_stub::IdpStub,
     report::{Context, Row},
-    scenario::{BASELINE, Conn},
+    scenario::{BASELINE, Conn, OPAQUE},
     server::Server,
     setup::{Admin, Fixture},
 };
@@ -180,10 +183,18 @@ impl BenchArgs {
 /// Runs the bench; the table goes to `out`, progress to stderr.
 pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchError> {
     let names = args.validate()?;
+    // Started before the server, so the stub's endpoint is known when its tenant is made.
+    let stub = if names.contains(&OPAQUE) && !args.memory {
+        Some(IdpStub::start(&idp_stub::answer())?)
+    } else {
+        None
+    };
     let server = match (&args.target, args.spawn) {
         (None, true) => {
             let config = if args.memory {
                 memory::server_config(args.memory_tenants, args.memory_tokens)
+            } else if stub.is_some() {
+                idp_stub::SERVER_CONFIG.to_owned()
             } else {
                 String::new()
             };
@@ -231,8 +242,9 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
         return memory::run(&server, &conns, admin, args, out).await;
     }
     let conns: Vec<Conn> = conns.iter().map(Conn::new).collect();
-    let fixture = Fixture::create(admin).await?;
-    let outcome = scenarios(args, &names, &fixture, &conns, &server, out).await;
+    let endpoint = stub.as_ref().map(|s| s.endpoint.as_str());
+    let fixture = Fixture::create(admin, endpoint).await?;
+    let outcome = scenarios(args, &names, &fixture, &conns, &server, stub.as_ref(), out).await;
     if args.target.is_some()
         && let Err(err) = fixture.remove().await
     {
@@ -247,6 +259,7 @@ async fn scenarios(
     fixture: &Fixture,
     conns: &[Conn],
     server: &Server,
+    stub: Option<&IdpStub>,
     out: &mut impl Write,
 ) -> Result<(), BenchError> {
     let (cores, model) = Context::machine();
@@ -262,7 +275,7 @@ async fn scenarios(
         load_after: None,
         baseline_range: None,
     };
-    let mut plans = plan::Plans::new(fixture, conns, args).await?;
+    let mut plans = plan::Plans::new(fixture, conns, args, stub).await?;
     // Each scenario runs right after a baseline of its own, so a machine whose speed drifts
     // during the run (other work, a noisy neighbour) skews no ratio.
     let load = args.load(args.concurrency, server.pid());

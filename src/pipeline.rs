@@ -1,6 +1,7 @@
 //! The token pipeline shared by `Introspect` and `CheckScopes`: route a token to its tenant,
-//! verify it (through the verified-token cache and the tenant's keys), re-check the cached
-//! facts against the tenant's current settings, and apply revocations.
+//! verify it (through the verified-token cache and the tenant's keys) or, for the tokens the
+//! tenant sends upstream (opaque ones), ask its RFC 7662 endpoint through the same cache,
+//! re-check the cached facts against the tenant's current settings, and apply revocations.
 
 mod replay;
 
@@ -13,8 +14,9 @@ use crate::{
     tenant::TenantId,
     tenant_states::{TenantState, TenantStates},
     token::{
-        CacheSource, Generation, JwksConfig, JwksProvider, KeyError, MAX_TOKEN_BYTES,
-        TokenCacheConfig, VerifiedToken, VerifiedTokenCache, peek_issuer,
+        CacheSource, DEFAULT_MAX_IN_FLIGHT, Generation, JwksConfig, JwksProvider, KeyError,
+        MAX_TOKEN_BYTES, TokenCacheConfig, UpstreamClient, VerifiedToken, VerifiedTokenCache,
+        peek_issuer,
     },
 };
 
@@ -61,20 +63,33 @@ impl Introspection {
 pub struct TokenPipeline {
     states: TenantStates,
     keys: JwksProvider,
+    upstream: UpstreamClient,
     tokens: VerifiedTokenCache,
     /// Outlives tenant states (see `pipeline/replay.rs`).
     replays: Arc<DpopReplays>,
 }
 
 impl TokenPipeline {
-    /// A pipeline over the tenant `states`.
+    /// A pipeline over the tenant `states`. Upstream introspection calls follow the JWKS
+    /// fetcher's destination rules, at most [`DEFAULT_MAX_IN_FLIGHT`] per tenant.
     pub fn new(
         states: TenantStates,
         jwks: JwksConfig,
         cache: &TokenCacheConfig,
     ) -> Result<Self, KeyError> {
+        Self::with_upstream_in_flight(states, jwks, cache, DEFAULT_MAX_IN_FLIGHT)
+    }
+
+    /// [`Self::new`] with at most `max_in_flight` upstream calls per tenant.
+    pub fn with_upstream_in_flight(
+        states: TenantStates,
+        jwks: JwksConfig,
+        cache: &TokenCacheConfig,
+        max_in_flight: usize,
+    ) -> Result<Self, KeyError> {
         Ok(Self {
             states,
+            upstream: UpstreamClient::new(&jwks, max_in_flight)?,
             keys: JwksProvider::new(jwks)?,
             tokens: VerifiedTokenCache::new(cache),
             replays: Arc::default(),
@@ -84,6 +99,11 @@ impl TokenPipeline {
     /// The DPoP replay caches, one per tenant, shared by every door.
     pub fn dpop_replays(&self) -> &DpopReplays {
         &self.replays
+    }
+
+    /// The upstream introspection client (its call count is what tests and benches read).
+    pub fn upstream(&self) -> &UpstreamClient {
+        &self.upstream
     }
 
     /// The tenant state cache this pipeline reads (and every write goes through).
@@ -129,23 +149,38 @@ impl TokenPipeline {
             Err(err) => return Err(err),
         };
         let (policy, keyring) = (&state.policy, state.tenant.keyring());
+        // Tokens the tenant sends upstream (opaque ones by default) are answered by its RFC
+        // 7662 endpoint; the answer is cached like a verification, at most its TTL cap.
+        let upstream = state.tenant.upstream.as_ref().filter(|u| u.takes(token));
+        let ttl_cap = upstream.map_or(std::time::Duration::MAX, |u| u.ttl_cap());
         let token_text = token;
-        // Cached verifications count only if made under the tenant's current keys and policy.
+        // Cached verifications count only if made under the tenant's current keys and policy
+        // (and upstream configuration: a settings write raises the same floor).
         let generation = Generation {
             current: state.stamp,
             floor: self.states.generations().keys_floor(state.stripe),
         };
         let verified = self
             .tokens
-            .get_or_verify(
+            .get_or_load(
                 tenant_id.as_str(),
                 token,
                 now_unix,
                 generation,
+                ttl_cap,
                 || async move {
-                    self.keys
-                        .verify_with(token, policy, keyring, now_unix)
-                        .await
+                    match upstream {
+                        Some(upstream) => {
+                            self.upstream
+                                .introspect(tenant_id.as_str(), upstream, policy, token, now_unix)
+                                .await
+                        }
+                        None => {
+                            self.keys
+                                .verify_with(token, policy, keyring, now_unix)
+                                .await
+                        }
+                    }
                 },
             )
             .await;
@@ -161,12 +196,23 @@ impl TokenPipeline {
             }
         };
         // Cached facts were verified under the policy of their time: re-check the parts an
-        // admin may have changed since.
+        // admin may have changed since. Upstream facts carry no `alg` and no issuer of ours to
+        // match: they must still be ones this tenant sends upstream, for an accepted audience.
         if cache_hit {
             let policy = &state.policy;
-            let still = token.iss == policy.issuer
-                && policy.algorithms.contains(&token.alg)
-                && token.aud.iter().any(|a| policy.audiences.contains(a));
+            let still = match token.alg {
+                Some(alg) => {
+                    upstream.is_none()
+                        && token.iss == policy.issuer
+                        && policy.algorithms.contains(&alg)
+                        && token.aud.iter().any(|a| policy.audiences.contains(a))
+                }
+                None => {
+                    upstream.is_some()
+                        && (policy.audiences.is_empty()
+                            || token.aud.iter().any(|a| policy.audiences.contains(a)))
+                }
+            };
             if !still {
                 return Ok(Introspection {
                     state: Some(state),

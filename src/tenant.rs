@@ -13,6 +13,8 @@ use crate::scope::AdminStyle;
 pub use crate::token::KeySource;
 /// Roles claims mapped to scopes (the token module's type).
 pub use crate::token::{ClaimSource, ScopeClaims};
+/// Upstream RFC 7662 introspection for opaque tokens (the token module's types).
+pub use crate::token::{ClientSecret, UpstreamIntrospection, UpstreamTokens};
 
 pub use dpop::{
     DEFAULT_DPOP_IAT_WINDOW_SECONDS, DpopSettings, MAX_DPOP_IAT_WINDOW_SECONDS,
@@ -23,7 +25,7 @@ pub use resource::{
 };
 pub use settings::{
     DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFRESH_SECONDS, KNOWN_ALGORITHMS, MAX_AUDIENCES,
-    MAX_LEEWAY_SECONDS, MAX_URL_BYTES, SettingsError, TenantSettings, new_tenant,
+    MAX_LEEWAY_SECONDS, MAX_URL_BYTES, SettingsError, TenantSettings, UpstreamSettings, new_tenant,
 };
 
 /// Longest tenant slug accepted.
@@ -110,6 +112,8 @@ pub struct Tenant {
     pub scope_claims: ScopeClaims,
     /// How DPoP proofs (RFC 9449) of its DPoP-bound tokens are checked.
     pub dpop: DpopSettings,
+    /// Where opaque tokens are introspected (RFC 7662), if anywhere.
+    pub upstream: Option<UpstreamIntrospection>,
     /// The preset the tenant was created from.
     pub preset: String,
     /// Catalog revision: bumped by every write to the tenant.
@@ -143,6 +147,8 @@ impl Tenant {
             "resources": self.resources,
             "scope_claims": self.scope_claims,
             "dpop": self.dpop,
+            // Serialized without its client secret.
+            "upstream_introspection": self.upstream,
             "preset": self.preset,
         })
         .to_string()

@@ -8,6 +8,10 @@
 //! module converts its settings into a [`VerifyPolicy`] and a [`Keyring`]. Everything fails closed: any doubt is a [`Rejection`], whose label goes
 //! to logs and metrics and never into an RFC 7662 answer.
 //!
+//! Opaque tokens (`token/upstream.rs`): a tenant's upstream RFC 7662 endpoint answers for
+//! them through [`UpstreamClient`]; the answer becomes the same [`VerifiedToken`] facts and goes
+//! through the same cache, its lifetime capped by the tenant's upstream TTL.
+//!
 //! DPoP (RFC 9449): [`verify_proof`] checks the proof sent with a DPoP-bound token
 //! ([`VerifiedToken::dpop_binding`]) against the request, the token and a [`ReplayCache`].
 //!
@@ -31,6 +35,7 @@ mod signature;
 mod skip;
 mod source;
 mod strict_json;
+mod upstream;
 mod verify;
 
 use sha2::{Digest, Sha256};
@@ -58,6 +63,11 @@ pub use scope_claims::{
 };
 pub use skip::SkipReason;
 pub use source::{KeySource, Keyring};
+pub use upstream::{
+    ClientSecret, DEFAULT_MAX_IN_FLIGHT, DEFAULT_UPSTREAM_CACHE_TTL_SECONDS,
+    DEFAULT_UPSTREAM_TIMEOUT_MS, MAX_UPSTREAM_ANSWER_BYTES, MAX_UPSTREAM_CACHE_TTL_SECONDS,
+    MAX_UPSTREAM_TIMEOUT_MS, UpstreamClient, UpstreamIntrospection, UpstreamTokens,
+};
 pub use verify::{VerifyPolicy, peek_issuer, verify};
 
 /// Re-exported so callers can name algorithms without depending on `jsonwebtoken` directly.

@@ -171,6 +171,7 @@ pub fn tenant(t: &Tenant) -> pb::Tenant {
         resources: t.resources.iter().map(settings::resource_to_wire).collect(),
         scope_claims: Some(settings::scope_claims_to_wire(&t.scope_claims)),
         dpop: Some(settings::dpop_to_wire(&t.dpop)),
+        upstream_introspection: t.upstream.as_ref().map(settings::upstream_to_wire),
     }
 }
 

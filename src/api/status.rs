@@ -36,6 +36,10 @@ pub enum ApiError {
     /// From the store or the catalog rules.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A dependency other than the store (a tenant's upstream introspection endpoint) cannot
+    /// answer, so nothing can be decided: UNAVAILABLE, never a guess (a fixed sentence).
+    #[error("{0}")]
+    Unavailable(&'static str),
 }
 
 impl ApiError {
@@ -71,6 +75,7 @@ impl From<ApiError> for Status {
             ApiError::PermissionDenied(msg) => Status::permission_denied(capped(&msg)),
             ApiError::NotFound(msg) => Status::not_found(msg),
             ApiError::Store(store) => store_status(store),
+            ApiError::Unavailable(msg) => Status::unavailable(msg),
         }
     }
 }

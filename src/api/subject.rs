@@ -15,7 +15,10 @@ use crate::{
     store::StoreError,
     tenant::{ProtectedResource, TenantId, check_resource_uri},
     tenant_states::TenantState,
-    token::{MAX_TOKEN_BYTES, VerifiedToken, certificate_matches, peek_issuer, token_fingerprint},
+    token::{
+        MAX_TOKEN_BYTES, Rejection, VerifiedToken, certificate_matches, peek_issuer,
+        token_fingerprint,
+    },
 };
 
 /// What the token pipeline made of a presented (or missing) token.
@@ -201,6 +204,12 @@ pub(crate) async fn token_subject(
             },
             "ok",
         ),
+        (Some(_), Err(inactive)) if Rejection::is_outage(inactive.0) => {
+            // The token's state is unknown: an outage, not a bad token (fail closed, loudly).
+            return Err(ApiError::Unavailable(
+                "the tenant's upstream introspection is unavailable; retry later",
+            ));
+        }
         (Some(state), Err(inactive)) => {
             tracing::debug!(
                 token = %token_fingerprint(token),

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use super::{
     BenchError,
+    idp_stub::ThreadClock,
     scenario::{Conn, Outcome, Workload},
     server,
 };
@@ -48,6 +49,8 @@ pub(crate) struct Measured {
     pub truncated: bool,
     /// CPU time the server used during the window (spawned servers only).
     pub server_cpu: Option<Duration>,
+    /// CPU time the stub IdP's thread used during the window (opaque tokens only).
+    pub stub_cpu: Option<Duration>,
 }
 
 impl Measured {
@@ -65,6 +68,14 @@ impl Measured {
     pub fn server_cpu_us(&self) -> Option<f64> {
         let calls = self.ok + self.errors;
         self.server_cpu
+            .filter(|_| calls > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / calls as f64)
+    }
+
+    /// The stub IdP's CPU microseconds per call (successful or not) in the window.
+    pub fn stub_cpu_us(&self) -> Option<f64> {
+        let calls = self.ok + self.errors;
+        self.stub_cpu
             .filter(|_| calls > 0)
             .map(|cpu| cpu.as_secs_f64() * 1e6 / calls as f64)
     }
@@ -100,15 +111,23 @@ pub(crate) async fn drive(
     let until = measure_from + load.duration;
     // Nanoseconds after `started` at which a pool first ran dry (u64::MAX: never).
     let dry_at = Arc::new(AtomicU64::new(u64::MAX));
-    // Samples the server's CPU time at both ends of the window.
-    let cpu = load.server_pid.map(|pid| {
+    // Samples the server's CPU time (and the stub IdP's, for a workload that calls one) at both
+    // ends of the window.
+    let (server_pid, stub) = (load.server_pid, workload.stub_clock());
+    let sample = move || {
+        (
+            server_pid.and_then(server::cpu_ns),
+            stub.and_then(ThreadClock::cpu_ns),
+        )
+    };
+    let cpu = (server_pid.is_some() || stub.is_some()).then(|| {
         tokio::spawn(async move {
             tokio::time::sleep_until(measure_from.into()).await;
-            let start = server::cpu_ns(pid);
+            let start = sample();
             tokio::time::sleep_until(until.into()).await;
-            start
-                .zip(server::cpu_ns(pid))
-                .map(|(a, b)| b.saturating_sub(a))
+            let end = sample();
+            let used = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+            (used(start.0, end.0), used(start.1, end.1))
         })
     });
     let mut workers = JoinSet::new();
@@ -166,6 +185,7 @@ pub(crate) async fn drive(
         first_error: None,
         truncated: false,
         server_cpu: None,
+        stub_cpu: None,
     };
     while let Some(joined) = workers.join_next().await {
         let worker = joined.map_err(|e| BenchError::Setup(format!("a worker failed: {e}")))?;
@@ -182,8 +202,9 @@ pub(crate) async fn drive(
     let dry = dry_at.load(Ordering::Relaxed);
     if let Some(cpu) = cpu {
         if dry == u64::MAX {
-            if let Ok(Some(ns)) = cpu.await {
-                total.server_cpu = Some(Duration::from_nanos(ns));
+            if let Ok((server_ns, stub_ns)) = cpu.await {
+                total.server_cpu = server_ns.map(Duration::from_nanos);
+                total.stub_cpu = stub_ns.map(Duration::from_nanos);
             }
         } else {
             // A window cut short by a dry pool has no CPU figure.

@@ -1,12 +1,14 @@
 //! Each scenario's workload, built from the fixture: the cached tokens (verified once before
 //! any scenario, and checked to be cache hits), and for the cold scenarios a pool of fresh
-//! tokens sized from a short probe of the server's rate, so none repeats during the run.
+//! tokens (signed, or opaque ones the stub IdP answers for) sized from a short probe of the
+//! server's rate, so none repeats during the run.
 
 use std::{sync::Arc, time::Duration};
 
 use super::{
     BenchArgs, BenchError,
     driver::{self, Load},
+    idp_stub::IdpStub,
     keys::DpopSigner,
     requests,
     scenario::{Conn, Pool, Workload},
@@ -25,6 +27,8 @@ pub(crate) struct Plans<'a> {
     cached: Vec<String>,
     /// Cold pools minted so far, to keep their tags apart.
     pools: usize,
+    /// The stub IdP, when the opaque scenario runs.
+    stub: Option<&'a IdpStub>,
 }
 
 impl<'a> Plans<'a> {
@@ -33,6 +37,7 @@ impl<'a> Plans<'a> {
         fixture: &'a Fixture,
         conns: &'a [Conn],
         args: &'a BenchArgs,
+        stub: Option<&'a IdpStub>,
     ) -> Result<Self, BenchError> {
         eprintln!("bench: minting {} cached tokens", args.cached_tokens);
         let cached = fixture.tokens(Algorithm::RS256, "cached", args.cached_tokens)?;
@@ -60,6 +65,7 @@ impl<'a> Plans<'a> {
             args,
             cached,
             pools: 0,
+            stub,
         })
     }
 
@@ -108,6 +114,7 @@ impl<'a> Plans<'a> {
             "introspect_cold_es256" => self.cold(Algorithm::ES256, load).await?,
             "introspect_cold_eddsa" => self.cold(Algorithm::EdDSA, load).await?,
             "introspect_cold_hs256" => self.cold(Algorithm::HS256, load).await?,
+            "introspect_cold_opaque" => self.cold_opaque(load).await?,
             "resolve_scopes" => Workload::Resolve {
                 tenant: f.tenant.clone(),
                 scope: "openid profile reports:read res0:read".to_owned(),
@@ -138,20 +145,64 @@ impl<'a> Plans<'a> {
         }
     }
 
-    /// A pool of fresh `alg` tokens: a probe measures the server's cold rate, then enough
-    /// tokens for the warm-up and the window with 60 % to spare (the probe runs on a cold pool
-    /// of its own, and the rate climbs once the run is warm; capped by
-    /// `--max-cold-tokens`; the report says so if the pool runs dry).
+    /// A pool of fresh `alg` tokens, sized by [`Self::sized_pool`].
     async fn cold(&mut self, alg: Algorithm, load: Load) -> Result<Workload, BenchError> {
-        self.pools += 1;
         let probe_size = if alg == Algorithm::RS256 {
             1_000
         } else {
             3_000
         };
+        let fixture = self.fixture;
+        let (pool, _) = self
+            .sized_pool(&format!("{alg:?}"), load, probe_size, |tag, n| {
+                Ok(Pool::new(fixture.tokens(alg, tag, n)?))
+            })
+            .await?;
+        Ok(Workload::Cold { pool })
+    }
+
+    /// A pool of fresh opaque tokens of the tenant that asks the stub IdP.
+    async fn cold_opaque(&mut self, load: Load) -> Result<Workload, BenchError> {
+        let fixture = self.fixture;
+        let (Some(stub), Some(tenant)) = (self.stub, &fixture.opaque_tenant) else {
+            return Err(BenchError::Setup(
+                "no stub IdP for the opaque tokens".into(),
+            ));
+        };
+        let asked_before = stub.calls();
+        let (pool, probed) = self
+            .sized_pool("opaque", load, 1_000, |tag, n| {
+                Ok(Pool::for_tenant(tenant, fixture.opaque_tokens(tag, n)))
+            })
+            .await?;
+        // Every active answer must have come from the stub: nothing cheaper stood in.
+        let asked = stub.calls() - asked_before;
+        if asked < probed {
+            return Err(BenchError::Setup(format!(
+                "{probed} opaque tokens were active but the stub IdP was asked {asked} times"
+            )));
+        }
+        Ok(Workload::IntrospectOpaque {
+            pool,
+            stub: stub.clock,
+        })
+    }
+
+    /// A pool from `mint(tag, count)`, and how many of the probe's calls succeeded: a probe of `probe_size` tokens measures the server's
+    /// cold rate, then enough tokens for the warm-up and the window with 60 % to spare (the
+    /// probe runs on a cold pool of its own, and the rate climbs once the run is warm; capped
+    /// by `--max-cold-tokens`; the report says so if the pool runs dry).
+    async fn sized_pool(
+        &mut self,
+        what: &str,
+        load: Load,
+        probe_size: usize,
+        mint: impl Fn(&str, usize) -> Result<Pool, BenchError>,
+    ) -> Result<(Pool, u64), BenchError> {
+        self.pools += 1;
         let tag = format!("cold{}", self.pools);
         let probe = Workload::Cold {
-            pool: Pool::new(self.fixture.tokens(alg, &format!("{tag}p"), probe_size)?),
+            pool: mint(&format!("{tag}p"), probe_size)?,
         };
         let probe_load = Load {
             concurrency: load.concurrency,
@@ -165,13 +216,10 @@ impl<'a> Plans<'a> {
         let wanted = (probed.rps() * seconds * 1.6) as usize + 4 * load.concurrency;
         let size = wanted.clamp(1_000, self.args.max_cold_tokens.max(1_000));
         eprintln!(
-            "bench: minting {size} {alg:?} tokens (probe: {:.0} cold introspections/s)",
+            "bench: minting {size} {what} tokens (probe: {:.0} cold introspections/s)",
             probed.rps()
         );
-        let tokens = self.fixture.tokens(alg, &tag, size)?;
-        Ok(Workload::Cold {
-            pool: Pool::new(tokens),
-        })
+        Ok((mint(&tag, size)?, probed.ok))
     }
 
     /// CheckScopes of one DPoP-bound token (cached after its first use), each call with a

@@ -25,6 +25,8 @@ pub(crate) struct Row {
     pub server_cpu_us: Option<f64>,
     /// That CPU cost over the baseline's.
     pub cpu_ratio: Option<f64>,
+    /// The stub IdP's CPU microseconds per call (in the bench process, not the server's).
+    pub stub_cpu_us: Option<f64>,
     /// Why the numbers need a footnote (a cold pool ran dry, the first error).
     pub note: String,
 }
@@ -39,6 +41,15 @@ impl Row {
                 note,
                 "token pool ran dry: window {:.1} s",
                 measured.window.as_secs_f64()
+            );
+        }
+        if let Some(us) = measured.stub_cpu_us() {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            let _ = write!(
+                note,
+                "the stub IdP (its own thread in the bench process) used {us:.1} us CPU per call, not counted in srv cpu us"
             );
         }
         if let Some(err) = &measured.first_error {
@@ -69,6 +80,7 @@ impl Row {
                 .server_cpu_us()
                 .zip(baseline.server_cpu_us())
                 .map(|(a, b)| ratio(a, b)),
+            stub_cpu_us: measured.stub_cpu_us(),
             note,
         }
     }
@@ -85,6 +97,7 @@ impl Row {
             "p99_ratio_to_baseline": (self.p99_ratio * 1000.0).round() / 1000.0,
             "server_cpu_us_per_request": self.server_cpu_us.map(|v| (v * 100.0).round() / 100.0),
             "server_cpu_ratio_to_baseline": self.cpu_ratio.map(|v| (v * 1000.0).round() / 1000.0),
+            "stub_idp_cpu_us_per_request": self.stub_cpu_us.map(|v| (v * 100.0).round() / 100.0),
         })
     }
 }

@@ -89,6 +89,15 @@ pub(crate) fn introspect(token: &str) -> pb::IntrospectRequest {
     }
 }
 
+/// An `Introspect` request naming `tenant` (how opaque tokens are introspected).
+pub(crate) fn introspect_at(tenant: &str, token: &str) -> pb::IntrospectRequest {
+    pb::IntrospectRequest {
+        token: token.to_owned(),
+        tenant: tenant.to_owned(),
+        ..Default::default()
+    }
+}
+
 /// An Envoy `CheckRequest` for `GET /settings` carrying `token`, on a route of `tenant` that
 /// requires `operation`: the headers a typical proxied request has, lower-cased.
 pub(crate) fn envoy_check(tenant: &str, operation: &str, token: &str) -> CheckRequest {

@@ -9,6 +9,7 @@ use tonic::{Request, metadata::AsciiMetadataValue, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use super::{
+    idp_stub::ThreadClock,
     requests,
     wire::{self, Rpc},
 };
@@ -18,7 +19,7 @@ use crate::pb::{
 };
 
 /// Every scenario, in report order; the first is the baseline.
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "health_check",
     "check_scopes_cached_token",
     "check_scopes_dpop",
@@ -30,9 +31,13 @@ pub const NAMES: [&str; 13] = [
     "introspect_cold_es256",
     "introspect_cold_eddsa",
     "introspect_cold_hs256",
+    "introspect_cold_opaque",
     "resolve_scopes",
     "manage_scope_list",
 ];
+
+/// The scenario whose tokens the stub IdP answers for.
+pub const OPAQUE: &str = "introspect_cold_opaque";
 
 /// The no-op baseline every ratio is relative to.
 pub const BASELINE: &str = "health_check";
@@ -88,11 +93,24 @@ impl Pool {
     /// Encodes an `Introspect` request of each of `tokens` (each token dropped once encoded:
     /// a cold pool may hold 200,000).
     pub fn new(tokens: Vec<String>) -> Self {
+        Self::introspections(tokens, requests::introspect)
+    }
+
+    /// [`Pool::new`] with the tenant named in each request (opaque tokens cannot be routed by
+    /// issuer).
+    pub fn for_tenant(tenant: &str, tokens: Vec<String>) -> Self {
+        Self::introspections(tokens, |t| requests::introspect_at(tenant, t))
+    }
+
+    fn introspections(
+        tokens: Vec<String>,
+        request: impl Fn(&str) -> pb::IntrospectRequest,
+    ) -> Self {
         Self::encoded(
             Rpc::Introspect,
             tokens
                 .into_iter()
-                .map(|t| wire::encode(&requests::introspect(&t)))
+                .map(|t| wire::encode(&request(&t)))
                 .collect(),
         )
     }
@@ -126,6 +144,12 @@ pub(crate) enum Workload {
     /// Each request of the pool once (fresh tokens, fresh DPoP proofs).
     Cold {
         pool: Pool,
+    },
+    /// Introspect, each opaque token once: each call asks the stub IdP, whose own CPU time is
+    /// read from its thread (`stub`) at both ends of the window.
+    IntrospectOpaque {
+        pool: Pool,
+        stub: Option<ThreadClock>,
     },
     Resolve {
         tenant: String,
@@ -161,6 +185,14 @@ fn expect(ok: bool, what: &str) -> Outcome {
 }
 
 impl Workload {
+    /// The thread of the stub IdP this workload calls through the server, if any.
+    pub fn stub_clock(&self) -> Option<ThreadClock> {
+        match self {
+            Self::IntrospectOpaque { stub, .. } => *stub,
+            _ => None,
+        }
+    }
+
     /// Sends call number `seq` of a worker over `conn`.
     pub async fn call(&self, conn: &mut Conn, seq: usize) -> Outcome {
         match self {
@@ -177,7 +209,7 @@ impl Workload {
             Self::Encoded { rpc, requests } => {
                 answered(conn, *rpc, requests[seq % requests.len()].clone()).await
             }
-            Self::Cold { pool } => match pool.take() {
+            Self::Cold { pool } | Self::IntrospectOpaque { pool, .. } => match pool.take() {
                 Some(request) => answered(conn, pool.rpc, request).await,
                 None => Outcome::Exhausted,
             },

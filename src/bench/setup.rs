@@ -1,6 +1,8 @@
 //! The throwaway fixture: two tenants (public keys, and an HMAC secret, which may not share a
-//! JWK set with public keys), a catalog of 50 scopes with operations and a client, all made
-//! through the admin API; and the claims of the tokens the bench mints for them.
+//! JWK set with public keys), and when `introspect_cold_opaque` runs a third whose opaque tokens
+//! go to the stub IdP's RFC 7662 endpoint; a catalog of 50 scopes with operations and a client,
+//! all made through the admin API; and the claims of the tokens the bench mints for them (or,
+//! for opaque tokens, the stub's canned answer).
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
@@ -33,6 +35,8 @@ pub(crate) struct Fixture {
     pub tenant: String,
     /// Trusts the HS256 secret.
     pub hs_tenant: String,
+    /// Sends its (opaque) tokens to the stub IdP, when the opaque scenario runs.
+    pub opaque_tenant: Option<String>,
     pub signers: Vec<Signer>,
     /// Ten operations every bench token satisfies.
     pub allowed_operations: Vec<String>,
@@ -155,6 +159,15 @@ pub(crate) async fn create_tenant(
     admin.import(id, catalog).await
 }
 
+/// The scopes of every bench token (and of the stub IdP's answer).
+pub(crate) fn token_scope() -> String {
+    let mut scope = "openid profile reports:read reports:write".to_owned();
+    for k in 0..8 {
+        scope.push_str(&format!(" res{k}:read"));
+    }
+    scope
+}
+
 /// 44 custom scopes (50 with the preset's), 20 operations and the bench client.
 pub(crate) fn catalog(scopes_wanted: usize) -> CatalogFile {
     let scope = |name: String, implies: Vec<String>| FileScope {
@@ -211,8 +224,9 @@ fn operation(name: &str, alternatives: Vec<Vec<String>>) -> FileOperation {
 }
 
 impl Fixture {
-    /// Generates the keys and creates both tenants.
-    pub async fn create(admin: Admin) -> Result<Self, BenchError> {
+    /// Generates the keys and creates both tenants, and the opaque one when an `opaque`
+    /// introspection endpoint is given.
+    pub async fn create(admin: Admin, opaque: Option<&str>) -> Result<Self, BenchError> {
         let run_id = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
         let signers = [
             Algorithm::RS256,
@@ -230,19 +244,24 @@ impl Fixture {
             signers.iter().partition(|s| s.alg != Algorithm::HS256);
         create_tenant(&admin, &tenant, &public, &catalog).await?;
         create_tenant(&admin, &hs_tenant, &secret, &catalog).await?;
+        let opaque_tenant = match opaque {
+            Some(endpoint) => {
+                let id = format!("bench-{run_id}-opaque");
+                super::idp_stub::create_tenant(&admin, &id, endpoint, &catalog).await?;
+                Some(id)
+            }
+            None => None,
+        };
         let mut allowed_operations = vec!["get_report".to_owned(), "update_report".to_owned()];
         allowed_operations.extend((0..8).map(|k| format!("op_{k}")));
-        let mut token_scope = "openid profile reports:read reports:write".to_owned();
-        for k in 0..8 {
-            token_scope.push_str(&format!(" res{k}:read"));
-        }
         Ok(Self {
             run_id,
             tenant,
             hs_tenant,
+            opaque_tenant,
             signers,
             allowed_operations,
-            token_scope,
+            token_scope: token_scope(),
             admin,
         })
     }
@@ -292,9 +311,18 @@ impl Fixture {
         signer.mint_many(count, &|i| self.claims(alg, tag, i))
     }
 
-    /// Deletes both tenants.
+    /// `count` distinct opaque tokens (no dots: never mistaken for a JWS), 43 characters like
+    /// a 256-bit random token in base64url; `tag` keeps pools of one run apart.
+    pub fn opaque_tokens(&self, tag: &str, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|i| format!("{:_<43}", format!("opq_{}_{tag}_{i}_", self.run_id)))
+            .collect()
+    }
+
+    /// Deletes the tenants.
     pub async fn remove(&self) -> Result<(), BenchError> {
-        for id in [&self.tenant, &self.hs_tenant] {
+        let ids = [&self.tenant, &self.hs_tenant];
+        for id in ids.into_iter().chain(&self.opaque_tenant) {
             self.admin
                 .delete_tenant(id)
                 .await

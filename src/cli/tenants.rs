@@ -108,6 +108,30 @@ pub struct SettingsArgs {
     /// default: 100000].
     #[arg(long, value_name = "N")]
     dpop_replay_capacity: Option<u32>,
+    /// Introspect opaque tokens at this RFC 7662 endpoint (replaces the whole upstream
+    /// configuration: give the other `--upstream-*` flags with it).
+    #[arg(long, value_name = "URL", conflicts_with = "clear_upstream")]
+    upstream_endpoint: Option<String>,
+    /// The client id scopegate authenticates upstream as (`client_secret_basic`).
+    #[arg(long, value_name = "ID", requires = "upstream_endpoint")]
+    upstream_client_id: Option<String>,
+    /// File holding the upstream client secret (kept out of the process list and shell
+    /// history); without it the stored secret is kept.
+    #[arg(long, value_name = "FILE", requires = "upstream_endpoint")]
+    upstream_client_secret_file: Option<PathBuf>,
+    /// Timeout of one upstream call in milliseconds [server default: 2000].
+    #[arg(long, value_name = "MS", requires = "upstream_endpoint")]
+    upstream_timeout_ms: Option<u32>,
+    /// Which tokens go upstream: `non-jws` (default), `all` or `none`.
+    #[arg(long, value_name = "WHICH", requires = "upstream_endpoint", value_parser = ["non-jws", "all", "none"])]
+    upstream_tokens: Option<String>,
+    /// Longest an upstream answer is cached, in seconds [server default: 60]: how long a
+    /// revocation at the authorization server may go unseen.
+    #[arg(long, value_name = "N", requires = "upstream_endpoint")]
+    upstream_cache_ttl_seconds: Option<u32>,
+    /// Remove the upstream introspection configuration.
+    #[arg(long)]
+    clear_upstream: bool,
 }
 
 impl SettingsArgs {
@@ -150,6 +174,7 @@ impl SettingsArgs {
             }),
             // Roles claims mappings are set through the API or a catalog file.
             scope_claims: None,
+            upstream_introspection: self.upstream()?,
             dpop: self.dpop_settings(),
         })
     }
@@ -164,6 +189,42 @@ impl SettingsArgs {
             iat_window_seconds: self.dpop_iat_window_seconds.unwrap_or(0),
             replay_capacity: self.dpop_replay_capacity.unwrap_or(0),
         })
+    }
+
+    /// The upstream introspection message of the `--upstream-*` flags; reads the secret file.
+    fn upstream(&self) -> Result<Option<pb::UpstreamIntrospection>, CliError> {
+        if self.clear_upstream {
+            return Ok(Some(pb::UpstreamIntrospection::default()));
+        }
+        let Some(endpoint) = &self.upstream_endpoint else {
+            return Ok(None);
+        };
+        let client_secret = match &self.upstream_client_secret_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    CliError::Usage(format!(
+                        "cannot read --upstream-client-secret-file {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            None => String::new(),
+        };
+        let tokens = match self.upstream_tokens.as_deref() {
+            Some("all") => pb::UpstreamTokens::All,
+            Some("none") => pb::UpstreamTokens::None,
+            _ => pb::UpstreamTokens::NonJws,
+        };
+        Ok(Some(pb::UpstreamIntrospection {
+            endpoint: endpoint.clone(),
+            client_id: self.upstream_client_id.clone().unwrap_or_default(),
+            client_secret,
+            timeout_ms: self.upstream_timeout_ms,
+            tokens: tokens.into(),
+            cache_ttl_seconds: self.upstream_cache_ttl_seconds,
+            client_secret_set: false,
+        }))
     }
 }
 

@@ -102,6 +102,36 @@ fn exporting_then_importing_changes_nothing() {
 }
 
 #[test]
+fn exports_never_carry_the_upstream_client_secret_and_importing_keeps_it() {
+    let id = crate::tenant::TenantId::parse("shop").unwrap();
+    let mut tenant = crate::tenant::new_tenant(id, "Shop".into(), "oidc", AdminStyle::Colon, 1);
+    tenant.upstream = Some(crate::tenant::UpstreamIntrospection {
+        endpoint: "https://as.example/introspect".into(),
+        client_id: "scopegate".into(),
+        client_secret: crate::tenant::ClientSecret::new("hunter2-upstream".into()),
+        timeout_ms: 1500,
+        tokens: crate::tenant::UpstreamTokens::All,
+        cache_ttl_seconds: 30,
+    });
+    let text = CatalogFile::export(&tenant, &seeded("oidc")).to_toml();
+    assert!(text.contains("[tenant.upstream_introspection]"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!tenant.audit_json().contains("hunter2"));
+    let file = CatalogFile::parse(&text).unwrap();
+    let kept = file.tenant.unwrap().apply(tenant.clone()).unwrap();
+    assert_eq!(kept, tenant, "importing the export keeps the stored secret");
+    // A file may set a secret (as given); it is still never written back out.
+    let with_secret = text.replace(
+        "client_id = \"scopegate\"",
+        "client_id = \"scopegate\"\nclient_secret = \"rotated\"",
+    );
+    let file = CatalogFile::parse(&with_secret).unwrap();
+    let rotated = file.tenant.unwrap().apply(tenant).unwrap();
+    let upstream = rotated.upstream.unwrap();
+    assert_eq!(upstream.client_secret.expose(), "rotated");
+}
+
+#[test]
 fn exports_never_carry_hmac_secrets() {
     let id = crate::tenant::TenantId::parse("school").unwrap();
     let mut tenant = crate::tenant::new_tenant(id, "School".into(), "oidc", AdminStyle::Colon, 1);

@@ -9,8 +9,8 @@ macro_rules! tenant_select {
     () => {
         "SELECT id, display_name, issuer, audiences, key_kind, key_value, algorithms, \
          leeway_seconds, require_at_jwt_typ, jwks_refresh_seconds, admin_style, \
-         drop_unknown_scopes, resources, scope_claims, dpop, preset, revision, created_at_ms, \
-         updated_at_ms FROM tenants"
+         drop_unknown_scopes, resources, scope_claims, dpop, upstream_introspection, \
+         upstream_client_secret, preset, revision, created_at_ms, updated_at_ms FROM tenants"
     };
 }
 
@@ -27,15 +27,16 @@ pub(super) const DIRECTORY: &str = "SELECT id, issuer FROM tenants";
 pub(super) const INSERT_TENANT: &str = "INSERT INTO tenants (id, display_name, issuer, \
     audiences, key_kind, key_value, algorithms, leeway_seconds, require_at_jwt_typ, \
     jwks_refresh_seconds, admin_style, drop_unknown_scopes, preset, revision, created_at_ms, \
-    updated_at_ms, resources, scope_claims, dpop) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-    $19)";
+    updated_at_ms, resources, scope_claims, dpop, upstream_introspection, \
+    upstream_client_secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+    $15, $16, $17, $18, $19, $20, $21)";
 /// Takes the same parameters as [`INSERT_TENANT`].
 pub(super) const UPDATE_TENANT: &str = "UPDATE tenants SET display_name = $2, issuer = $3, \
     audiences = $4, key_kind = $5, key_value = $6, algorithms = $7, leeway_seconds = $8, \
     require_at_jwt_typ = $9, jwks_refresh_seconds = $10, admin_style = $11, \
     drop_unknown_scopes = $12, preset = $13, revision = $14, created_at_ms = $15, \
-    updated_at_ms = $16, resources = $17, scope_claims = $18, dpop = $19 WHERE id = $1";
+    updated_at_ms = $16, resources = $17, scope_claims = $18, dpop = $19, \
+    upstream_introspection = $20, upstream_client_secret = $21 WHERE id = $1";
 pub(super) const SET_REVISION: &str = "UPDATE tenants SET revision = $2 WHERE id = $1";
 
 /// A tenant's rows, children first: SQLite enforces `ON DELETE CASCADE` only with foreign

@@ -3,7 +3,7 @@
 
 use crate::{
     scope::{AdminStyle, Client, Operation, Scope, ScopeName},
-    tenant::{KeySource, Tenant, TenantId},
+    tenant::{ClientSecret, KeySource, Tenant, TenantId, UpstreamIntrospection},
 };
 
 use super::{
@@ -11,7 +11,7 @@ use super::{
     dialect::{Columns, Record},
 };
 
-#[derive(Debug)]
+/// Not `Debug`: it holds the upstream client secret.
 pub(super) struct TenantRow {
     pub id: String,
     pub display_name: String,
@@ -31,6 +31,10 @@ pub(super) struct TenantRow {
     pub scope_claims: String,
     /// JSON object: the DPoP proof policy.
     pub dpop: String,
+    /// JSON object of the upstream introspection configuration (without its secret), or ''.
+    pub upstream_introspection: String,
+    /// The upstream client secret, as given.
+    pub upstream_client_secret: String,
     pub preset: String,
     pub revision: i64,
     pub created_at_ms: i64,
@@ -147,6 +151,8 @@ impl Record for TenantRow {
             resources: row.text("resources")?,
             scope_claims: row.text("scope_claims")?,
             dpop: row.text("dpop")?,
+            upstream_introspection: row.text("upstream_introspection")?,
+            upstream_client_secret: row.text("upstream_client_secret")?,
             preset: row.text("preset")?,
             revision: row.int("revision")?,
             created_at_ms: row.int("created_at_ms")?,
@@ -290,6 +296,30 @@ pub(super) fn dpop_to_json(dpop: &crate::tenant::DpopSettings) -> String {
     serde_json::to_value(dpop).unwrap_or_default().to_string()
 }
 
+/// The two columns of a tenant's upstream introspection: its configuration as JSON (which
+/// cannot carry the secret) and the secret; both empty when not configured.
+pub(super) fn upstream_columns(upstream: Option<&UpstreamIntrospection>) -> (String, String) {
+    match upstream {
+        None => (String::new(), String::new()),
+        Some(config) => (
+            serde_json::to_value(config).unwrap_or_default().to_string(),
+            config.client_secret.expose().to_owned(),
+        ),
+    }
+}
+
+fn upstream_from_columns(
+    json: &str,
+    secret: String,
+) -> Result<Option<UpstreamIntrospection>, serde_json::Error> {
+    if json.is_empty() {
+        return Ok(None);
+    }
+    let mut config: UpstreamIntrospection = serde_json::from_str(json)?;
+    config.client_secret = ClientSecret::new(secret);
+    Ok(Some(config))
+}
+
 /// JSON text of an operation's alternatives.
 pub(super) fn alternatives_to_json(alternatives: &[Vec<ScopeName>]) -> String {
     let list: Vec<Vec<&str>> = alternatives
@@ -336,6 +366,11 @@ impl TryFrom<TenantRow> for Tenant {
             scope_claims: serde_json::from_str(&row.scope_claims)
                 .map_err(|e| corrupt("tenant", e))?,
             dpop: serde_json::from_str(&row.dpop).map_err(|e| corrupt("tenant", e))?,
+            upstream: upstream_from_columns(
+                &row.upstream_introspection,
+                row.upstream_client_secret,
+            )
+            .map_err(|e| corrupt("tenant", e))?,
             preset: row.preset,
             revision: row.revision,
             created_at_ms: row.created_at_ms,

@@ -17,7 +17,7 @@ use super::{
     now_ms, queries, reads,
     rows::{
         FirstRunKeyRow, TenantRow, dpop_to_json, key_source_columns, resources_to_json,
-        scope_claims_to_json, strings_to_json,
+        scope_claims_to_json, strings_to_json, upstream_columns,
     },
 };
 
@@ -383,6 +383,7 @@ async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Resu
         Write::Update => queries::UPDATE_TENANT,
     };
     let (key_kind, key_value) = key_source_columns(&t.key_source);
+    let (upstream, upstream_secret) = upstream_columns(t.upstream.as_ref());
     let args = [
         t.id.as_str().into(),
         (&t.display_name).into(),
@@ -403,6 +404,8 @@ async fn write_tenant(conn: &mut impl Dialect, t: &Tenant, write: Write) -> Resu
         resources_to_json(&t.resources).into(),
         scope_claims_to_json(&t.scope_claims).into(),
         dpop_to_json(&t.dpop).into(),
+        upstream.into(),
+        upstream_secret.into(),
     ];
     match conn.execute(sql, &args).await {
         Ok(_) => Ok(()),

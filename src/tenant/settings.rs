@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEFAULT_LEEWAY_SECONDS, DpopSettings, KeySource, ProtectedResource, ScopeClaims, Tenant,
-    TenantId, resource::check_resources,
+    ClientSecret, DEFAULT_LEEWAY_SECONDS, DpopSettings, KeySource, ProtectedResource, ScopeClaims,
+    Tenant, TenantId, UpstreamIntrospection, UpstreamTokens, resource::check_resources,
 };
 use crate::{
     scope::{
@@ -81,6 +81,87 @@ pub struct TenantSettings {
     /// The DPoP proof policy; replaces it when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop: Option<DpopSettings>,
+    /// Upstream introspection for opaque tokens; replaces the configuration when set, an
+    /// empty `endpoint` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_introspection: Option<UpstreamSettings>,
+}
+
+/// Upstream introspection as a patch. The client secret is write-only: never serialized (so
+/// never exported), and left as it is when not given.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// The RFC 7662 endpoint; empty removes the configuration.
+    pub endpoint: String,
+    #[serde(default)]
+    pub client_id: String,
+    /// `None` (or empty): keep the stored secret.
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<ClientSecret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<UpstreamTokens>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_seconds: Option<u32>,
+}
+
+impl std::fmt::Debug for UpstreamSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSettings")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("tokens", &self.tokens)
+            .field("cache_ttl_seconds", &self.cache_ttl_seconds)
+            .finish()
+    }
+}
+
+impl UpstreamSettings {
+    /// The configuration this patch sets over `current` (`None`: removed).
+    fn apply(
+        &self,
+        current: Option<&UpstreamIntrospection>,
+    ) -> Result<Option<UpstreamIntrospection>, SettingsError> {
+        if self.endpoint.is_empty() {
+            return Ok(None);
+        }
+        let client_secret = match &self.client_secret {
+            Some(secret) if secret.is_set() => secret.clone(),
+            _ => current.map(|c| c.client_secret.clone()).unwrap_or_default(),
+        };
+        let config = UpstreamIntrospection {
+            endpoint: self.endpoint.clone(),
+            client_id: self.client_id.clone(),
+            client_secret,
+            timeout_ms: self
+                .timeout_ms
+                .unwrap_or(crate::token::DEFAULT_UPSTREAM_TIMEOUT_MS),
+            tokens: self.tokens.unwrap_or_default(),
+            cache_ttl_seconds: self
+                .cache_ttl_seconds
+                .unwrap_or(crate::token::DEFAULT_UPSTREAM_CACHE_TTL_SECONDS),
+        };
+        config.check().map_err(|(field, message)| {
+            invalid(format!("upstream_introspection.{field}"), message)
+        })?;
+        Ok(Some(config))
+    }
+
+    /// The patch that sets `config`, without its secret.
+    fn of(config: &UpstreamIntrospection) -> Self {
+        Self {
+            endpoint: config.endpoint.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: None,
+            timeout_ms: Some(config.timeout_ms),
+            tokens: Some(config.tokens),
+            cache_ttl_seconds: Some(config.cache_ttl_seconds),
+        }
+    }
 }
 
 fn http_url(raw: &str) -> bool {
@@ -185,6 +266,9 @@ impl TenantSettings {
             dpop.check()?;
             base.dpop.clone_from(dpop);
         }
+        if let Some(upstream) = &self.upstream_introspection {
+            base.upstream = upstream.apply(base.upstream.as_ref())?;
+        }
         Ok(base)
     }
 
@@ -216,6 +300,14 @@ impl TenantSettings {
             resources: Some(tenant.resources.clone()),
             scope_claims: Some(tenant.scope_claims.clone()),
             dpop: Some(tenant.dpop.clone()),
+            // Never the client secret: importing the file keeps the stored one.
+            upstream_introspection: Some(
+                tenant
+                    .upstream
+                    .as_ref()
+                    .map(UpstreamSettings::of)
+                    .unwrap_or_default(),
+            ),
         }
     }
 }
@@ -245,6 +337,7 @@ pub fn new_tenant(
         resources: Vec::new(),
         scope_claims: ScopeClaims::default(),
         dpop: DpopSettings::default(),
+        upstream: None,
         preset: preset.to_owned(),
         revision: 0,
         created_at_ms: now_ms,

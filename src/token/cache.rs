@@ -91,6 +91,8 @@ pub struct Generation {
 struct Entry {
     token: Arc<VerifiedToken>,
     ttl: Duration,
+    /// Wall-clock end of the TTL (Unix seconds, never past `exp`): served only before it.
+    until: i64,
     generation: u64,
 }
 
@@ -177,6 +179,27 @@ impl VerifiedTokenCache {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<VerifiedToken, Rejection>>,
     {
+        self.get_or_load(tenant, token, now_unix, generation, self.max_ttl, verify)
+            .await
+    }
+
+    /// [`Self::get_or_verify`] with entries kept at most `ttl_cap` (and never past the cache's
+    /// own `max_ttl`): how upstream-introspected tokens bound the time a revocation at their
+    /// authorization server goes unseen.
+    pub async fn get_or_load<F, Fut>(
+        &self,
+        tenant: &str,
+        token: &str,
+        now_unix: i64,
+        generation: Generation,
+        ttl_cap: Duration,
+        verify: F,
+    ) -> CachedVerification
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<VerifiedToken, Rejection>>,
+    {
+        let max_ttl = ttl_cap.min(self.max_ttl);
         if token.len() > MAX_TOKEN_BYTES {
             return CachedVerification {
                 result: Err(Rejection::TooLarge),
@@ -186,8 +209,8 @@ impl VerifiedTokenCache {
         let key = token_cache_key(tenant, token);
         let mut refused = false;
         if let Some(entry) = self.positive.get(&key).await {
-            // Expiry runs on the monotonic clock; `exp` is wall-clock. Trust the latter.
-            if now_unix < entry.token.exp && entry.generation >= generation.floor {
+            // Expiry runs on the monotonic clock; `exp` and the TTL's end are wall-clock too.
+            if now_unix < entry.until && entry.generation >= generation.floor {
                 return CachedVerification {
                     result: Ok(Arc::clone(&entry.token)),
                     source: CacheSource::Hit,
@@ -210,7 +233,7 @@ impl VerifiedTokenCache {
         let ran = AtomicBool::new(false);
         let init = async {
             ran.store(true, Ordering::Relaxed);
-            self.verified(verify().await, now_unix, generation.current)
+            self.verified(verify().await, now_unix, generation.current, max_ttl)
         };
         let joined = self.positive.try_get_with(key, init).await;
         let source = if ran.load(Ordering::Relaxed) {
@@ -225,7 +248,7 @@ impl VerifiedTokenCache {
             },
             // We joined a verification that ran under keys since replaced: verify ourselves.
             Ok(_) => {
-                let fresh = self.verified(verify().await, now_unix, generation.current);
+                let fresh = self.verified(verify().await, now_unix, generation.current, max_ttl);
                 self.settle(key, fresh, generation).await
             }
             Err(rejection) => self.settle(key, Err(*rejection), generation).await,
@@ -237,10 +260,13 @@ impl VerifiedTokenCache {
         result: Result<VerifiedToken, Rejection>,
         now_unix: i64,
         generation: u64,
+        max_ttl: Duration,
     ) -> Result<Arc<Entry>, Rejection> {
         let token = result?;
-        let ttl = ttl_until_exp(token.exp, now_unix, self.max_ttl);
+        let ttl = ttl_until_exp(token.exp, now_unix, max_ttl);
+        let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
         Ok(Arc::new(Entry {
+            until: now_unix.saturating_add(secs).min(token.exp),
             token: Arc::new(token),
             ttl,
             generation,

@@ -11,7 +11,7 @@ use super::scope_claims::ScopeClaims;
 use super::verify::VerifyPolicy;
 
 /// Claims lifted into [`VerifiedToken`]'s fields; everything else lands in `other_claims`.
-const LIFTED: [&str; 13] = [
+pub(crate) const LIFTED: [&str; 13] = [
     "iss",
     "sub",
     "aud",
@@ -52,10 +52,11 @@ pub struct VerifiedToken {
     /// the values of the tenant's mapped claims ([`ScopeClaims`]), in order, without
     /// duplicates. Not yet filtered against any catalog.
     pub scopes: Vec<String>,
-    /// Always `"Bearer"`.
+    /// `"Bearer"`.
     pub token_type: &'static str,
-    /// The JWS algorithm that verified it.
-    pub alg: Algorithm,
+    /// The JWS algorithm that verified it; `None` for facts answered by the tenant's upstream
+    /// introspection endpoint (an opaque token: nothing was verified here).
+    pub alg: Option<Algorithm>,
     /// The header's `kid`, if any.
     pub kid: Option<String>,
     /// Every claim not lifted into a field above.
@@ -119,7 +120,7 @@ pub(crate) fn validate(
         username: first_string(&claims, "username", "preferred_username")?,
         scopes: scopes(&claims, &policy.scope_claims)?,
         token_type: BEARER,
-        alg,
+        alg: Some(alg),
         kid,
         other_claims: Map::new(),
     };
@@ -152,14 +153,14 @@ fn looks_like_id_token(
 }
 
 #[derive(Clone, Copy)]
-enum Rounding {
+pub(crate) enum Rounding {
     Down,
     Up,
 }
 
 /// A NumericDate (RFC 7519 §2): a JSON number of seconds, possibly fractional. Rounded in the
 /// direction that shortens the token's validity.
-fn numeric_date(value: &Value, rounding: Rounding) -> Result<i64, Rejection> {
+pub(crate) fn numeric_date(value: &Value, rounding: Rounding) -> Result<i64, Rejection> {
     const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it f64 seconds are not exact
     if let Some(seconds) = value.as_i64() {
         return Ok(seconds);
@@ -176,7 +177,7 @@ fn numeric_date(value: &Value, rounding: Rounding) -> Result<i64, Rejection> {
     Ok(rounded as i64)
 }
 
-fn string_claim<'a>(
+pub(crate) fn string_claim<'a>(
     claims: &'a Map<String, Value>,
     name: &str,
 ) -> Result<Option<&'a str>, Rejection> {
@@ -187,7 +188,7 @@ fn string_claim<'a>(
     }
 }
 
-fn first_string(
+pub(crate) fn first_string(
     claims: &Map<String, Value>,
     first: &str,
     second: &str,
@@ -197,7 +198,7 @@ fn first_string(
     Ok(a.or(b).map(str::to_owned))
 }
 
-fn audiences(aud: Option<&Value>) -> Result<Vec<String>, Rejection> {
+pub(crate) fn audiences(aud: Option<&Value>) -> Result<Vec<String>, Rejection> {
     match aud {
         None => Err(Rejection::AudienceMismatch),
         Some(Value::String(a)) => Ok(vec![a.clone()]),
@@ -215,7 +216,10 @@ fn audiences(aud: Option<&Value>) -> Result<Vec<String>, Rejection> {
 
 /// `scope` (RFC 9068 §2.2.3, space-separated) wins; else `scp` as an array of strings or, as some
 /// issuers send it, a space-separated string.
-fn scopes(claims: &Map<String, Value>, mapped: &ScopeClaims) -> Result<Vec<String>, Rejection> {
+pub(crate) fn scopes(
+    claims: &Map<String, Value>,
+    mapped: &ScopeClaims,
+) -> Result<Vec<String>, Rejection> {
     let mut raw: Vec<&str> = match (claims.get("scope"), claims.get("scp")) {
         _ if !mapped.keeps_scope_claim() => Vec::new(),
         (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => s.split(' ').collect(),

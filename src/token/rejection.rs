@@ -77,6 +77,23 @@ pub enum Rejection {
     /// The tenant's keys could not be loaded (no key source, unusable set, fetch failed).
     #[error("tenant keys unavailable")]
     KeysUnavailable,
+    /// The tenant's upstream introspection endpoint answered `active: false`.
+    #[error("upstream says inactive")]
+    UpstreamInactive,
+    /// The upstream answer is not a JSON object, is larger than 64 KiB, lacks a boolean
+    /// `active`, or has a mistyped member.
+    #[error("upstream answer is invalid")]
+    UpstreamInvalid,
+    /// The upstream endpoint did not answer in time, refused the call, or answered an HTTP
+    /// error: the token's state is unknown (fail closed, and callers can tell it from a bad token).
+    #[error("upstream introspection unavailable")]
+    UpstreamUnavailable,
+    /// The tenant already has as many upstream calls in flight as allowed.
+    #[error("upstream introspection busy")]
+    UpstreamBusy,
+    /// The upstream answer is about another kind of token (`token_type` neither Bearer nor DPoP).
+    #[error("not an access token")]
+    NotAnAccessToken,
 }
 
 impl Rejection {
@@ -106,12 +123,31 @@ impl Rejection {
             Self::NoAudienceConfigured => "no_audience_configured",
             Self::IdTokenShaped => "id_token_shaped",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::UpstreamInactive => "upstream_inactive",
+            Self::UpstreamInvalid => "upstream_invalid",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamBusy => "upstream_busy",
+            Self::NotAnAccessToken => "not_access_token",
         }
     }
 
     /// Whether the rejection is a property of the token itself, so remembering it briefly in the
-    /// negative cache is safe. Key loading failures are transient and are not remembered.
+    /// negative cache is safe. Key loading failures and upstream faults are transient (or the
+    /// upstream's, not the token's) and are not remembered.
     pub fn is_cacheable(self) -> bool {
-        !matches!(self, Self::KeysUnavailable)
+        !matches!(
+            self,
+            Self::KeysUnavailable
+                | Self::UpstreamInvalid
+                | Self::UpstreamUnavailable
+                | Self::UpstreamBusy
+        )
+    }
+
+    /// Whether the token's state is unknown because its upstream could not be asked: decision
+    /// doors answer UNAVAILABLE (503) rather than a denial, so callers can tell an outage from a
+    /// bad token. Introspection answers it inactive.
+    pub fn is_outage(label: &str) -> bool {
+        label == Self::UpstreamUnavailable.as_str() || label == Self::UpstreamBusy.as_str()
     }
 }

@@ -1,7 +1,8 @@
 //! `scopegate bench --target`: against a running server it creates its tenants through the
-//! admin API, drives the baseline and every scenario with every answer checked, prints the
-//! table, writes the JSON document and the chart, and deletes what it created. Speed is never
-//! asserted here (that is the benchmark's job): only that every call of every scenario succeeded.
+//! admin API, drives the baseline and every scenario with every answer checked (opaque tokens
+//! through its stub IdP, whose CPU cost it reports), prints the table, writes the JSON document
+//! and the chart, and deletes what it created. Speed is never asserted here (that is the
+//! benchmark's job): only that every call of every scenario succeeded.
 
 use clap::Parser;
 use scopegate::{
@@ -83,6 +84,18 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
         );
     }
     assert_eq!(scenarios[0]["ratio_to_baseline"], 1.0);
+    // The opaque scenario reports what its stub IdP cost, apart from the server's figures.
+    let opaque = scenarios
+        .iter()
+        .find(|s| s["name"] == "introspect_cold_opaque")
+        .unwrap();
+    if std::path::Path::new("/proc/thread-self").exists() {
+        assert!(
+            opaque["stub_idp_cpu_us_per_request"].as_f64().unwrap() > 0.0,
+            "{opaque}"
+        );
+        assert!(table.contains("the stub IdP"), "{table}");
+    }
     assert_eq!(doc["config"]["concurrency"], 4);
     assert!(doc["machine"]["cores"].as_u64().unwrap() >= 1);
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));

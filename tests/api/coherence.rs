@@ -505,7 +505,7 @@ fn verified_with_jti(jti: &str) -> scopegate::token::VerifiedToken {
         username: None,
         scopes: vec![],
         token_type: "Bearer",
-        alg: jsonwebtoken::Algorithm::RS256,
+        alg: Some(jsonwebtoken::Algorithm::RS256),
         kid: None,
         other_claims: serde_json::Map::new(),
     }

@@ -37,6 +37,7 @@ fn tenant(id: &str, issuer: &str) -> Tenant {
         resources: Vec::new(),
         scope_claims: Default::default(),
         dpop: Default::default(),
+        upstream: None,
         preset: "loopwise".to_owned(),
         revision: 0,
         created_at_ms: 1,

@@ -32,6 +32,7 @@ mod logs;
 mod manage_scope;
 mod mcp;
 mod nginx;
+mod opaque;
 mod otlp;
 mod outage;
 mod replicas;

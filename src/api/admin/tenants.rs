@@ -136,11 +136,21 @@ impl AdminService {
                 .map_err(|m| ApiError::invalid("update.display_name", m))?;
         }
         let patch = convert::settings(&settings);
-        // Validate before taking the lock, so bad input never reaches the store.
-        convert::apply_settings(
-            crate::tenant::new_tenant(id.clone(), String::new(), "", Default::default(), 0),
-            &settings,
-        )?;
+        // Validate before taking the lock, so bad input never reaches the store. The stored
+        // upstream secret is only known under the lock: stand in a set one here.
+        let mut base =
+            crate::tenant::new_tenant(id.clone(), String::new(), "", Default::default(), 0);
+        base.upstream = settings.upstream_introspection.as_ref().map(|_| {
+            crate::tenant::UpstreamIntrospection {
+                endpoint: String::new(),
+                client_id: String::new(),
+                client_secret: crate::tenant::ClientSecret::new("stored".to_owned()),
+                timeout_ms: 0,
+                tokens: crate::tenant::UpstreamTokens::default(),
+                cache_ttl_seconds: 0,
+            }
+        });
+        convert::apply_settings(base, &settings)?;
         let apply = move |current: &crate::tenant::Tenant| {
             let mut next = patch.apply(current.clone()).map_err(|e| {
                 crate::scope::edit::EditError::invalid(format!("settings.{}", e.field), e.message)

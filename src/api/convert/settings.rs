@@ -3,7 +3,10 @@
 use super::ApiError;
 use crate::{
     pb,
-    tenant::{ClaimSource, DpopSettings, ProtectedResource, ScopeClaims, Tenant, TenantSettings},
+    tenant::{
+        ClaimSource, ClientSecret, DpopSettings, ProtectedResource, ScopeClaims, Tenant,
+        TenantSettings, UpstreamIntrospection, UpstreamSettings, UpstreamTokens,
+    },
 };
 
 /// The domain patch of the wire's settings.
@@ -38,6 +41,7 @@ pub fn settings(s: &pb::TenantSettings) -> TenantSettings {
             iat_window_seconds: d.iat_window_seconds,
             replay_capacity: d.replay_capacity,
         }),
+        upstream_introspection: s.upstream_introspection.as_ref().map(upstream_from_wire),
     }
 }
 
@@ -47,6 +51,40 @@ pub fn dpop_to_wire(d: &DpopSettings) -> pb::DpopSettings {
         algorithms: d.algorithms.clone(),
         iat_window_seconds: d.iat_window_seconds,
         replay_capacity: d.replay_capacity,
+    }
+}
+
+fn upstream_from_wire(u: &pb::UpstreamIntrospection) -> UpstreamSettings {
+    UpstreamSettings {
+        endpoint: u.endpoint.clone(),
+        client_id: u.client_id.clone(),
+        client_secret: (!u.client_secret.is_empty())
+            .then(|| ClientSecret::new(u.client_secret.clone())),
+        timeout_ms: u.timeout_ms,
+        tokens: match pb::UpstreamTokens::try_from(u.tokens) {
+            Ok(pb::UpstreamTokens::All) => Some(UpstreamTokens::All),
+            Ok(pb::UpstreamTokens::None) => Some(UpstreamTokens::None),
+            _ => Some(UpstreamTokens::NonJws),
+        },
+        cache_ttl_seconds: u.cache_ttl_seconds,
+    }
+}
+
+/// A tenant's upstream introspection on the wire: never its secret, only whether one is set.
+pub fn upstream_to_wire(u: &UpstreamIntrospection) -> pb::UpstreamIntrospection {
+    pb::UpstreamIntrospection {
+        endpoint: u.endpoint.clone(),
+        client_id: u.client_id.clone(),
+        client_secret: String::new(),
+        timeout_ms: Some(u.timeout_ms),
+        tokens: match u.tokens {
+            UpstreamTokens::NonJws => pb::UpstreamTokens::NonJws,
+            UpstreamTokens::All => pb::UpstreamTokens::All,
+            UpstreamTokens::None => pb::UpstreamTokens::None,
+        }
+        .into(),
+        cache_ttl_seconds: Some(u.cache_ttl_seconds),
+        client_secret_set: u.client_secret.is_set(),
     }
 }
 

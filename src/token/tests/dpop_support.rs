@@ -86,7 +86,7 @@ pub fn token_with_cnf(cnf: Value) -> VerifiedToken {
         username: None,
         scopes: vec!["orders:read".to_owned()],
         token_type: crate::token::BEARER,
-        alg: jsonwebtoken::Algorithm::RS256,
+        alg: Some(jsonwebtoken::Algorithm::RS256),
         kid: None,
         other_claims,
     }

@@ -35,7 +35,7 @@ fn verified_token_lifts_registered_claims_and_keeps_the_rest() {
     assert_eq!(token.token_type, BEARER);
     assert_eq!(
         (token.alg, token.kid.as_deref()),
-        (Algorithm::ES256, Some("ec-1"))
+        (Some(Algorithm::ES256), Some("ec-1"))
     );
     let other: Vec<&String> = token.other_claims.keys().collect();
     assert_eq!(other, ["tenant_role"]);

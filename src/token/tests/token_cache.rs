@@ -42,7 +42,7 @@ fn facts(jti: &str, sub: &str) -> VerifiedToken {
         username: None,
         scopes: vec!["openid".to_owned()],
         token_type: BEARER,
-        alg: Algorithm::ES256,
+        alg: Some(Algorithm::ES256),
         kid: Some("k".to_owned()),
         other_claims: Map::new(),
     }
