@@ -167,7 +167,7 @@ impl Drop for IdpStub {
 
 type Started = mpsc::Sender<Result<Option<ThreadClock>, BenchError>>;
 
-/// The stub's thread: a runtime of its own serving until `stopped`.
+/// The stub's thread: a runtime of its own serving until `stopped` (or its sender is dropped).
 fn serve(
     listener: TcpListener,
     body: Bytes,
@@ -197,11 +197,12 @@ fn serve(
         let app = Router::new()
             .route(PATH, post(introspect))
             .with_state((body, calls));
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
+        // Not a graceful shutdown: the server under test may hold idle connections open, and
+        // the bench must not wait on them. Dropping the runtime closes them.
+        tokio::select! {
+            _ = axum::serve(listener, app) => {}
+            _ = stopped => {}
+        }
     });
 }
 

@@ -10,15 +10,12 @@
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
     time::Duration,
 };
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::watch;
 
 use super::{check_of, concurrently, explained, opaque_settings, outcome, upstream};
 use crate::{
@@ -55,7 +52,8 @@ fn node_modules() -> Option<PathBuf> {
 struct Provider {
     child: Child,
     port: u16,
-    introspections: Arc<AtomicUsize>,
+    /// Counted from the IdP's output, which may lag behind its HTTP answer.
+    introspections: watch::Sender<usize>,
 }
 
 impl Provider {
@@ -85,12 +83,12 @@ impl Provider {
         })
         .await
         .expect("node-oidc-provider listens in time");
-        let introspections = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&introspections);
+        let introspections = watch::Sender::new(0);
+        let counter = introspections.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 if line == "INTROSPECTION" {
-                    counter.fetch_add(1, Ordering::SeqCst);
+                    counter.send_modify(|n| *n += 1);
                 }
             }
         });
@@ -136,7 +134,18 @@ impl Provider {
     }
 
     fn introspections(&self) -> usize {
-        self.introspections.load(Ordering::SeqCst)
+        *self.introspections.borrow()
+    }
+
+    /// Waits (bounded) until the IdP's output showed at least `n` introspections: its line
+    /// may be read after scopegate already had the answer.
+    async fn wait_for_introspections(&self, n: usize) {
+        let mut seen = self.introspections.subscribe();
+        let waited = tokio::time::timeout(PATIENCE, seen.wait_for(|&count| count >= n)).await;
+        assert!(
+            matches!(waited, Ok(Ok(_))),
+            "the IdP never printed introspection {n}"
+        );
     }
 
     async fn stop(mut self) {
@@ -178,6 +187,7 @@ async fn opaque_tokens_of_node_oidc_provider_are_decided_by_its_introspection_an
         ("service", "courses:read")
     );
     assert!(seen.explain.unwrap().cache_hit, "answered from the cache");
+    idp.wait_for_introspections(1).await;
     assert_eq!(idp.introspections(), 1);
 
     // Revoked at the IdP: served from cache until the 1 s TTL ends, then inactive.
@@ -202,11 +212,7 @@ async fn opaque_tokens_of_node_oidc_provider_are_decided_by_its_introspection_an
     let checks = (0..50).map(|_| check_of("school", &shared, &["courses:write"]));
     let results = concurrently(&app, checks.collect()).await;
     assert!(results.iter().all(|r| r.allowed), "{results:?}");
-    // The IdP prints its line when the response finished: wait for it, bounded.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while idp.introspections() == before && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    idp.wait_for_introspections(before + 1).await;
     assert_eq!(
         idp.introspections() - before,
         1,
