@@ -104,30 +104,7 @@ impl Signer {
         count: usize,
         claims: &(dyn Fn(usize) -> Value + Sync),
     ) -> Result<Vec<String>, BenchError> {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let chunk = count.div_ceil(threads).max(1);
-        let parts: Vec<Result<Vec<String>, BenchError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..count)
-                .step_by(chunk)
-                .map(|start| {
-                    let end = (start + chunk).min(count);
-                    scope.spawn(move || (start..end).map(|i| self.mint(&claims(i))).collect())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(BenchError::Setup("a minting thread panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        let mut tokens = Vec::with_capacity(count);
-        for part in parts {
-            tokens.extend(part?);
-        }
-        Ok(tokens)
+        on_every_core(count, "minting", |i| self.mint(&claims(i)))
     }
 }
 
@@ -195,30 +172,7 @@ impl DpopSigner {
                     .map_err(|e| BenchError::Setup(format!("signing: {e}")))?;
             Ok(format!("{input}.{signature}"))
         };
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let chunk = count.div_ceil(threads).max(1);
-        let parts: Vec<Result<Vec<String>, BenchError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..count)
-                .step_by(chunk)
-                .map(|start| {
-                    let end = (start + chunk).min(count);
-                    scope.spawn(move || (start..end).map(one).collect())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(BenchError::Setup("a signing thread panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        let mut proofs = Vec::with_capacity(count);
-        for part in parts {
-            proofs.extend(part?);
-        }
-        Ok(proofs)
+        on_every_core(count, "signing", one)
     }
 }
 
@@ -242,4 +196,37 @@ fn pem(der: &[u8]) -> String {
     }
     out.push_str("-----END PRIVATE KEY-----\n");
     out
+}
+
+/// `one(i)` for every `i` below `count`, in order, computed in chunks on every core; `what`
+/// names the work in the error of a panicked thread.
+fn on_every_core<T: Send>(
+    count: usize,
+    what: &str,
+    one: impl Fn(usize) -> Result<T, BenchError> + Sync,
+) -> Result<Vec<T>, BenchError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = count.div_ceil(threads).max(1);
+    let one = &one;
+    let parts: Vec<Result<Vec<T>, BenchError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(count);
+                scope.spawn(move || (start..end).map(one).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(BenchError::Setup(format!("a {what} thread panicked"))))
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(count);
+    for part in parts {
+        all.extend(part?);
+    }
+    Ok(all)
 }

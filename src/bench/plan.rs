@@ -154,7 +154,7 @@ impl<'a> Plans<'a> {
         };
         let fixture = self.fixture;
         let (pool, _) = self
-            .sized_pool(&format!("{alg:?}"), load, probe_size, |tag, n| {
+            .sized_pool(&format!("{alg:?} tokens"), load, probe_size, |tag, n| {
                 Ok(Pool::new(fixture.tokens(alg, tag, n)?))
             })
             .await?;
@@ -171,7 +171,7 @@ impl<'a> Plans<'a> {
         };
         let asked_before = stub.calls();
         let (pool, probed) = self
-            .sized_pool("opaque", load, 1_000, |tag, n| {
+            .sized_pool("opaque tokens", load, 1_000, |tag, n| {
                 Ok(Pool::for_tenant(tenant, fixture.opaque_tokens(tag, n)))
             })
             .await?;
@@ -216,7 +216,7 @@ impl<'a> Plans<'a> {
         let wanted = (probed.rps() * seconds * 1.6) as usize + 4 * load.concurrency;
         let size = wanted.clamp(1_000, self.args.max_cold_tokens.max(1_000));
         eprintln!(
-            "bench: minting {size} {what} tokens (probe: {:.0} cold introspections/s)",
+            "bench: making {size} {what} (probe: {:.0} calls/s)",
             probed.rps()
         );
         Ok((mint(&tag, size)?, probed.ok))
@@ -247,26 +247,16 @@ impl<'a> Plans<'a> {
                 .collect();
             Pool::encoded(Rpc::CheckScopes { expected: 1 }, requests)
         };
-        let probe = Workload::Cold {
-            pool: pool(signer.proofs(3_000, URI, &token, &format!("{tag}p"))?),
-        };
-        let probe_load = Load {
-            concurrency: load.concurrency,
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(2),
-            server_pid: None,
-        };
-        let probed = driver::drive("probe", Arc::new(probe), self.conns, probe_load).await?;
-        let seconds = (load.warmup + load.duration).as_secs_f64();
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, positive
-        let wanted = (probed.rps() * seconds * 1.6) as usize + 4 * load.concurrency;
-        let size = wanted.clamp(1_000, self.args.max_cold_tokens.max(1_000));
-        eprintln!(
-            "bench: signing {size} DPoP proofs (probe: {:.0} checks/s)",
-            probed.rps()
-        );
-        Ok(Workload::Cold {
-            pool: pool(signer.proofs(size, URI, &token, &tag)?),
-        })
+        let (pool, _) = self
+            .sized_pool("DPoP proofs", load, 3_000, |t, n| {
+                Ok(pool(signer.proofs(
+                    n,
+                    URI,
+                    &token,
+                    &format!("{tag}-{t}"),
+                )?))
+            })
+            .await?;
+        Ok(Workload::Cold { pool })
     }
 }
