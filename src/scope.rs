@@ -25,7 +25,7 @@ mod resolve;
 mod tests;
 
 pub use catalog::{CatalogIssue, CompiledCatalog};
-pub use challenge::{Challenge, DpopError};
+pub use challenge::{Challenge, DpopError, in_dpop_scheme};
 pub use closure::implies_cycle;
 pub use decision::{Alternative, Decision, Reason};
 pub use explain::{AlternativeTrace, Explain};

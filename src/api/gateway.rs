@@ -9,12 +9,12 @@ use crate::{
         decision::names,
         status::ApiError,
         subject::{
-            Presentation, TokenSubject, count, resource_challenge, resource_uri, token_grant,
-            token_subject,
+            Presentation, TokenSubject, count, dpop_challenge_algs, resource_challenge,
+            resource_uri, token_grant, token_subject,
         },
     },
     pipeline::TokenPipeline,
-    scope::{Challenge, Grant, Reason, Requirement, RequirementError},
+    scope::{Challenge, Grant, Reason, Requirement, RequirementError, in_dpop_scheme},
     store::now_ms,
     tenant::TenantId,
     tenant_states::TenantState,
@@ -291,7 +291,8 @@ impl Gateway {
             .bind(resource, "resource")?
             .bind_certificate(certificate)
             .bind_dpop(&self.pipeline, bearer, presented, now);
-        let decision = match seen.subject {
+        let dpop_algs = dpop_challenge_algs(presented, &seen.subject);
+        let mut decision = match seen.subject {
             TokenSubject::Refused {
                 reason,
                 challenge,
@@ -320,6 +321,12 @@ impl Gateway {
                 decide(&state, &grant, requirement, resource, facts)
             }
         };
+        if let (GatewayDecision::Deny(denied), Some(algs)) = (&mut decision, dpop_algs) {
+            denied.www_authenticate = denied
+                .www_authenticate
+                .as_deref()
+                .map(|header| in_dpop_scheme(header, &algs));
+        }
         tracing::debug!(
             outcome = seen.outcome,
             cache_hit = seen.cache_hit,

@@ -88,6 +88,34 @@ impl Challenge {
     }
 }
 
+/// A `Bearer` challenge `header` restated under the `DPoP` scheme with `algs` (the proof
+/// algorithms accepted, space-separated) first, for a request that presented its token with
+/// the `DPoP` scheme or a DPoP-bound token (RFC 9449 §7.1: the challenge then names `DPoP`).
+/// Other headers (already `DPoP`, or empty) come back unchanged.
+pub fn in_dpop_scheme(header: &str, algs: &str) -> String {
+    let Some(params) = header.strip_prefix("Bearer") else {
+        return header.to_owned();
+    };
+    if !(params.is_empty() || params.starts_with(' ')) {
+        return header.to_owned();
+    }
+    let params = params.trim_start();
+    let mut value = String::from("DPoP");
+    if !algs.is_empty() && algs.bytes().all(is_quoted_char) {
+        value.push_str(" algs=\"");
+        value.push_str(algs);
+        value.push('"');
+        if !params.is_empty() {
+            value.push(',');
+        }
+    }
+    if !params.is_empty() {
+        value.push(' ');
+        value.push_str(params);
+    }
+    value
+}
+
 impl Challenge {
     /// This challenge in the form the MCP authorization spec asks of a protected resource
     /// (RFC 9728 §5.1): `resource_metadata` pointing at the resource's metadata document, on a
@@ -259,6 +287,26 @@ impl Header {
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_challenges_are_restated_under_the_dpop_scheme_with_algs_first() {
+        assert_eq!(
+            in_dpop_scheme(
+                r#"Bearer realm="school", error="insufficient_scope", scope="a b""#,
+                "ES256 EdDSA"
+            ),
+            r#"DPoP algs="ES256 EdDSA", realm="school", error="insufficient_scope", scope="a b""#
+        );
+        assert_eq!(in_dpop_scheme("Bearer", "ES256"), r#"DPoP algs="ES256""#);
+        assert_eq!(
+            in_dpop_scheme(r#"Bearer error="invalid_token""#, ""),
+            r#"DPoP error="invalid_token""#
+        );
+        let dpop = r#"DPoP algs="ES256", error="invalid_dpop_proof""#;
+        assert_eq!(in_dpop_scheme(dpop, "ES256"), dpop);
+        assert_eq!(in_dpop_scheme("", "ES256"), "");
+        assert_eq!(in_dpop_scheme("Bearerx", "ES256"), "Bearerx");
+    }
 
     #[test]
     fn token_less_and_invalid_token_challenges_are_exact() {

@@ -40,6 +40,7 @@ backend_tests!(
     introspect_answers_cnf_and_checks_a_proof_when_given_one,
     a_proof_replayed_concurrently_is_accepted_exactly_once,
     the_tenant_policy_is_stored_and_applied_and_an_admin_write_keeps_the_replay_cache,
+    challenges_to_a_dpop_request_use_the_dpop_scheme,
 );
 
 const URI: &str = "https://api.school.test/courses";
@@ -776,4 +777,87 @@ fn rand_byte() -> u8 {
     let mut byte = [0u8; 1];
     aws_lc_rs::rand::fill(&mut byte).unwrap();
     byte[0]
+}
+
+/// RFC 9449 §7.1: a request that presented a DPoP-bound token, or a token under the `DPoP`
+/// scheme, is challenged under `DPoP` (with `algs`) even when the refusal is not about the
+/// proof: a 403 for missing scopes, a 401 for an expired token. Bearer requests stay `Bearer`.
+async fn challenges_to_a_dpop_request_use_the_dpop_scheme(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (app, base) = with_http(&db).await;
+    let idp = school(&app).await;
+    let key = DpopKey::new();
+    let bound = idp.mint(&json!({ "scope": "courses:read", "cnf": { "jkt": key.jkt } }));
+    let expired = idp.mint(&json!({ "scope": "courses:read", "cnf": { "jkt": key.jkt },
+        "iat": now() - 7200, "exp": now() - 3600 }));
+    let plain = idp.mint(&json!({ "scope": "courses:read" }));
+    let one = |token: &str| presentation("DPoP", &[&key.proof("GET", URI, token)], "GET", URI);
+    let needs = |id: &str, token: &str, operation: &str, presented: HttpPresentation| Check {
+        requirement: Some(op(operation)),
+        ..check(id, token, presented)
+    };
+
+    let results = check_all(
+        &app,
+        SCHOOL,
+        vec![
+            needs("forbidden", &bound, "update_course", one(&bound)),
+            needs("expired", &expired, "list_courses", one(&expired)),
+            needs(
+                "bearer-forbidden",
+                &plain,
+                "update_course",
+                presentation("Bearer", &[], "", ""),
+            ),
+        ],
+    )
+    .await;
+
+    let forbidden = &results[0];
+    assert_eq!((forbidden.allowed, forbidden.http_status), (false, 403));
+    assert!(
+        forbidden.www_authenticate.starts_with("DPoP algs=\"")
+            && forbidden
+                .www_authenticate
+                .contains(r#"error="insufficient_scope""#),
+        "{}",
+        forbidden.www_authenticate
+    );
+    let expired_answer = &results[1];
+    assert_eq!(expired_answer.http_status, 401);
+    assert!(
+        expired_answer.www_authenticate.starts_with("DPoP algs=\"")
+            && expired_answer
+                .www_authenticate
+                .contains(r#"error="invalid_token""#),
+        "{}",
+        expired_answer.www_authenticate
+    );
+    assert!(
+        results[2].www_authenticate.starts_with("Bearer "),
+        "{}",
+        results[2].www_authenticate
+    );
+
+    // The same through forward auth.
+    let url = format!("{base}/v1/authorize?tenant={SCHOOL}&operation=update_course");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", format!("DPoP {bound}"))
+        .header("dpop", key.proof("GET", URI, &bound))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "api.school.test")
+        .header("x-forwarded-uri", "/courses")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("DPoP algs=\"") && challenge.contains("insufficient_scope"),
+        "{challenge}"
+    );
 }

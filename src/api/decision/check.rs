@@ -7,8 +7,8 @@ use crate::{
         convert,
         status::ApiError,
         subject::{
-            Presentation, TokenSubject, presentation, registered, resource_challenge, resource_uri,
-            tenant_state, token_grant, token_subject,
+            Presentation, TokenSubject, dpop_challenge_algs, presentation, registered,
+            resource_challenge, resource_uri, tenant_state, token_grant, token_subject,
         },
     },
     pb::{
@@ -18,7 +18,7 @@ use crate::{
     pipeline::TokenPipeline,
     scope::{
         Challenge, MAX_REQUIREMENT_SCOPES, MAX_SCOPE_NAME_LEN, Reason, Requirement,
-        RequirementError, ScopeName, ScopeNameError, is_scope_char,
+        RequirementError, ScopeName, ScopeNameError, in_dpop_scheme, is_scope_char,
     },
     tenant::{TenantId, TenantIdError},
 };
@@ -117,7 +117,8 @@ impl Batch<'_> {
             .bind_certificate(bound.certificate)
             .bind_dpop(self.pipeline, token, &bound.presented, self.now);
         let trace = self.trace("token", seen.outcome, seen.cache_hit);
-        Ok(match seen.subject {
+        let dpop_algs = dpop_challenge_algs(&bound.presented, &seen.subject);
+        let mut result = match seen.subject {
             TokenSubject::Active {
                 state,
                 token,
@@ -141,7 +142,11 @@ impl Batch<'_> {
                 };
                 answer::denied(reason, challenge, state.as_deref(), trace)
             }
-        })
+        };
+        if let Some(algs) = dpop_algs {
+            result.www_authenticate = in_dpop_scheme(&result.www_authenticate, &algs);
+        }
+        Ok(result)
     }
 
     async fn granted(

@@ -8,7 +8,7 @@ use super::{Seen, TokenSubject};
 use crate::{
     pipeline::TokenPipeline,
     scope::{Challenge, DpopError, Reason},
-    token::{DpopRejection, DpopRequest, token_fingerprint, verify_proof},
+    token::{DpopPolicy, DpopRejection, DpopRequest, token_fingerprint, verify_proof},
 };
 
 /// The `Authorization` scheme an access token came with.
@@ -138,12 +138,7 @@ impl Seen {
         );
         metrics::counter!("scopegate_dpop_refusals_total", "outcome" => refusal.outcome)
             .increment(1);
-        let algs = policy
-            .algorithms
-            .iter()
-            .map(|alg| format!("{alg:?}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let algs = algs_of(&policy);
         let state = Arc::clone(state);
         let challenge = Challenge::dpop(
             Some(state.compiled.tenant()),
@@ -159,6 +154,36 @@ impl Seen {
         self.outcome = refusal.outcome;
         self
     }
+}
+
+/// The proof algorithms of `policy` as a challenge's `algs` (space-separated).
+fn algs_of(policy: &DpopPolicy) -> String {
+    policy
+        .algorithms
+        .iter()
+        .map(|alg| format!("{alg:?}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `algs` of the `DPoP` scheme a challenge to this request must use (RFC 9449 §7.1): the
+/// request presented its token with the `DPoP` scheme, or the token is DPoP-bound (and so
+/// passed its proof). `None`: the challenge stays `Bearer`. A `Bearer` challenge computed later
+/// (a 403 for missing scopes, a 401 for an expired token) is restated with
+/// [`in_dpop_scheme`](crate::scope::in_dpop_scheme).
+pub(crate) fn dpop_challenge_algs(
+    presented: &Presentation<'_>,
+    subject: &TokenSubject,
+) -> Option<String> {
+    let (state, bound) = match subject {
+        TokenSubject::Active { state, token, .. } => (Some(state), token.dpop_binding().is_some()),
+        TokenSubject::Refused { state, .. } => (state.as_ref(), false),
+    };
+    if !bound && presented.scheme != TokenScheme::Dpop {
+        return None;
+    }
+    let policy = state.map_or_else(DpopPolicy::default, |s| s.tenant.dpop_policy());
+    Some(algs_of(&policy))
 }
 
 /// Why `bind_dpop` refused, in the words of logs and of the challenge.
