@@ -9,12 +9,12 @@ use crate::{
         decision::names,
         status::ApiError,
         subject::{
-            Presentation, TokenSubject, count, dpop_challenge_algs, resource_challenge,
-            resource_uri, token_grant, token_subject,
+            DpopChallenge, Presentation, TokenSubject, count, resource_challenge, resource_uri,
+            token_grant, token_subject,
         },
     },
     pipeline::TokenPipeline,
-    scope::{Challenge, Grant, Reason, Requirement, RequirementError, in_dpop_scheme},
+    scope::{Challenge, Grant, Reason, Requirement, RequirementError},
     store::now_ms,
     tenant::TenantId,
     tenant_states::TenantState,
@@ -291,7 +291,7 @@ impl Gateway {
             .bind(resource, "resource")?
             .bind_certificate(certificate)
             .bind_dpop(&self.pipeline, bearer, presented, now);
-        let dpop_algs = dpop_challenge_algs(presented, &seen.subject);
+        let dpop = DpopChallenge::of(presented, &seen.subject);
         let mut decision = match seen.subject {
             TokenSubject::Refused {
                 reason,
@@ -321,11 +321,8 @@ impl Gateway {
                 decide(&state, &grant, requirement, resource, facts)
             }
         };
-        if let (GatewayDecision::Deny(denied), Some(algs)) = (&mut decision, dpop_algs) {
-            denied.www_authenticate = denied
-                .www_authenticate
-                .as_deref()
-                .map(|header| in_dpop_scheme(header, &algs));
+        if let (GatewayDecision::Deny(denied), Some(dpop)) = (&mut decision, dpop) {
+            denied.www_authenticate = denied.www_authenticate.as_deref().map(|h| dpop.restate(h));
         }
         tracing::debug!(
             outcome = seen.outcome,

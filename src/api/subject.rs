@@ -6,7 +6,7 @@ mod dpop;
 
 use std::sync::Arc;
 
-pub(crate) use dpop::dpop_challenge_algs;
+pub(crate) use dpop::DpopChallenge;
 pub use dpop::{Presentation, ProofHeader, TokenScheme, access_token};
 
 use crate::{

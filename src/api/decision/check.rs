@@ -7,7 +7,7 @@ use crate::{
         convert,
         status::ApiError,
         subject::{
-            Presentation, TokenSubject, dpop_challenge_algs, presentation, registered,
+            DpopChallenge, Presentation, TokenSubject, presentation, registered,
             resource_challenge, resource_uri, tenant_state, token_grant, token_subject,
         },
     },
@@ -18,7 +18,7 @@ use crate::{
     pipeline::TokenPipeline,
     scope::{
         Challenge, MAX_REQUIREMENT_SCOPES, MAX_SCOPE_NAME_LEN, Reason, Requirement,
-        RequirementError, ScopeName, ScopeNameError, in_dpop_scheme, is_scope_char,
+        RequirementError, ScopeName, ScopeNameError, is_scope_char,
     },
     tenant::{TenantId, TenantIdError},
 };
@@ -117,7 +117,7 @@ impl Batch<'_> {
             .bind_certificate(bound.certificate)
             .bind_dpop(self.pipeline, token, &bound.presented, self.now);
         let trace = self.trace("token", seen.outcome, seen.cache_hit);
-        let dpop_algs = dpop_challenge_algs(&bound.presented, &seen.subject);
+        let dpop = DpopChallenge::of(&bound.presented, &seen.subject);
         let mut result = match seen.subject {
             TokenSubject::Active {
                 state,
@@ -143,8 +143,8 @@ impl Batch<'_> {
                 answer::denied(reason, challenge, state.as_deref(), trace)
             }
         };
-        if let Some(algs) = dpop_algs {
-            result.www_authenticate = in_dpop_scheme(&result.www_authenticate, &algs);
+        if let Some(dpop) = dpop.filter(|_| !result.www_authenticate.is_empty()) {
+            result.www_authenticate = dpop.restate(&result.www_authenticate);
         }
         Ok(result)
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::{Seen, TokenSubject};
 use crate::{
     pipeline::TokenPipeline,
-    scope::{Challenge, DpopError, Reason},
+    scope::{Challenge, DpopError, Reason, in_dpop_scheme},
+    tenant_states::TenantState,
     token::{DpopPolicy, DpopRejection, DpopRequest, token_fingerprint, verify_proof},
 };
 
@@ -166,24 +167,34 @@ fn algs_of(policy: &DpopPolicy) -> String {
         .join(" ")
 }
 
-/// The `algs` of the `DPoP` scheme a challenge to this request must use (RFC 9449 §7.1): the
-/// request presented its token with the `DPoP` scheme, or the token is DPoP-bound (and so
-/// passed its proof). `None`: the challenge stays `Bearer`. A `Bearer` challenge computed later
-/// (a 403 for missing scopes, a 401 for an expired token) is restated with
-/// [`in_dpop_scheme`](crate::scope::in_dpop_scheme).
-pub(crate) fn dpop_challenge_algs(
-    presented: &Presentation<'_>,
-    subject: &TokenSubject,
-) -> Option<String> {
-    let (state, bound) = match subject {
-        TokenSubject::Active { state, token, .. } => (Some(state), token.dpop_binding().is_some()),
-        TokenSubject::Refused { state, .. } => (state.as_ref(), false),
-    };
-    if !bound && presented.scheme != TokenScheme::Dpop {
-        return None;
+/// A request whose challenges must use the `DPoP` scheme (RFC 9449 §7.1): it presented its
+/// token with the `DPoP` scheme, or the token is DPoP-bound (and so passed its proof). A
+/// `Bearer` challenge computed later (a 403 for missing scopes, a 401 for an expired token) is
+/// restated with [`DpopChallenge::restate`]; the `algs` are only worked out then.
+#[derive(Debug)]
+pub(crate) struct DpopChallenge(Option<Arc<TenantState>>);
+
+impl DpopChallenge {
+    /// `Some` when challenges to this request must use the `DPoP` scheme; `None` keeps `Bearer`.
+    pub(crate) fn of(presented: &Presentation<'_>, subject: &TokenSubject) -> Option<Self> {
+        let (state, bound) = match subject {
+            TokenSubject::Active { state, token, .. } => {
+                (Some(state), token.dpop_binding().is_some())
+            }
+            TokenSubject::Refused { state, .. } => (state.as_ref(), false),
+        };
+        (bound || presented.scheme == TokenScheme::Dpop).then(|| Self(state.cloned()))
     }
-    let policy = state.map_or_else(DpopPolicy::default, |s| s.tenant.dpop_policy());
-    Some(algs_of(&policy))
+
+    /// `header` in the `DPoP` scheme, `algs` from the tenant's policy (the default one when
+    /// no tenant answered).
+    pub(crate) fn restate(&self, header: &str) -> String {
+        let policy = self
+            .0
+            .as_ref()
+            .map_or_else(DpopPolicy::default, |s| s.tenant.dpop_policy());
+        in_dpop_scheme(header, &algs_of(&policy))
+    }
 }
 
 /// Why `bind_dpop` refused, in the words of logs and of the challenge.
