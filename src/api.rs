@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod admin_token;
 pub mod auth;
+pub mod callers;
 pub mod client_secret;
 pub mod convert;
 pub mod decision;

@@ -193,6 +193,10 @@ impl App {
         let admin = AdminService::new(&self.pipeline, auth.clone());
         let introspection = IntrospectionService::new(self.pipeline.clone(), auth.clone());
         let decision = DecisionService::new(self.pipeline.clone());
+        let callers = crate::api::callers::CallerGate::new(
+            self.pipeline.states().clone(),
+            self.config.caller_auth,
+        );
         let ext_authz = ExtAuthzService::new(Gateway::new(self.pipeline.clone()));
 
         let probe = tokio::spawn(probe_store(
@@ -216,6 +220,10 @@ impl App {
                 reporter.clone(),
                 self.pipeline.clone(),
                 auth,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(callers.clone()),
+                crate::api::callers::http_gate,
             ))
             .layer(axum::middleware::from_fn(http_conn::track_request));
             // The same connection cap, accept backoff, handshake and idle timeouts as the gRPC
@@ -247,6 +255,7 @@ impl App {
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .layer(crate::telemetry::GrpcMetricsLayer)
             .layer(shed::ShedLayer::new(limits))
+            .layer(crate::api::callers::CallerLayer::new(callers))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -128,6 +128,9 @@ pub struct Config {
     pub log_json: bool,
     /// TLS on every listener (gRPC, HTTP door, metrics), when a certificate is configured.
     pub tls: Option<TlsSettings>,
+    /// The surfaces on which every call needs a registered caller (`--caller-auth`; empty:
+    /// anonymous callers are served, registered ones still held to their limits).
+    pub caller_auth: crate::caller::Surfaces,
 }
 
 /// The server's TLS files (PEM), reloaded when they change.
@@ -170,6 +173,7 @@ impl Config {
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051))),
             http_listen: None,
+            caller_auth: crate::caller::Surfaces::NONE,
             database_url: DatabaseUrl::new(database_url),
             admin_key: None,
             first_run_admin_key: false,

@@ -112,7 +112,7 @@ impl TokenPipeline {
     }
 
     /// Finds the tenant by the token's unverified `iss` (only used to pick keys).
-    async fn route(&self, token: &str) -> Result<Option<TenantId>, StoreError> {
+    pub(crate) async fn route(&self, token: &str) -> Result<Option<TenantId>, StoreError> {
         match peek_issuer(token) {
             Some(issuer) => self.states.tenant_of_issuer(&issuer).await,
             None => Ok(None),

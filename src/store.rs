@@ -26,6 +26,7 @@ use std::{fmt, sync::Arc};
 use async_trait::async_trait;
 
 use crate::{
+    caller::{CallerKey, CallerTenants, RegisteredCaller, Surfaces},
     scope::{
         CatalogSnapshot,
         edit::{Edit, EditError},
@@ -35,6 +36,7 @@ use crate::{
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use writes::MAX_KEYS_PER_CALLER;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -231,6 +233,29 @@ pub struct DirectoryRows {
     pub tenants: Vec<(TenantId, String)>,
     /// Every introspection credential (its secret only as a hash).
     pub credentials: Vec<IntrospectionCredential>,
+    /// Every registered caller with its keys (secrets only as hashes).
+    pub callers: Vec<RegisteredCaller>,
+}
+
+/// A change to the caller registry ([`Store::write_caller`]).
+#[derive(Debug, Clone, Copy)]
+pub enum CallerWrite<'a> {
+    /// Registers a new caller (no keys yet). A taken name: `EditError::AlreadyExists`.
+    Create {
+        tenants: &'a CallerTenants,
+        surfaces: Surfaces,
+    },
+    /// Replaces an existing caller's limits.
+    Update {
+        tenants: &'a CallerTenants,
+        surfaces: Surfaces,
+    },
+    /// Deletes a caller and its keys.
+    Delete,
+    /// Adds a key (at most [`MAX_KEYS_PER_CALLER`]).
+    AddKey(&'a CallerKey),
+    /// Deletes the key with this id.
+    DeleteKey(&'a str),
 }
 
 /// A resource server's credential for RFC 7662 introspection over HTTP (Basic authentication),
@@ -274,15 +299,18 @@ pub enum Change {
     /// The tenant's settings (issuer, keys, audiences, policy) changed, or it was created or
     /// deleted.
     Settings(TenantId),
+    /// The caller registry changed.
+    Callers,
     /// Announcements may have been missed (the feed's connection was lost): anything may have
     /// changed.
     Missed,
 }
 
 impl Change {
-    /// The notification payload: `c:<tenant>`, `s:<tenant>` or `*`.
+    /// The notification payload: `c:<tenant>`, `s:<tenant>`, `k` or `*`.
     pub fn payload(&self) -> String {
         match self {
+            Self::Callers => "k".to_owned(),
             Self::Catalog(id) => format!("c:{id}"),
             Self::Settings(id) => format!("s:{id}"),
             Self::Missed => "*".to_owned(),
@@ -292,6 +320,9 @@ impl Change {
     /// Reads a payload. Anything unreadable counts as [`Change::Missed`]: a replica that cannot
     /// tell what changed must assume everything did.
     pub fn parse(payload: &str) -> Self {
+        if payload == "k" {
+            return Self::Callers;
+        }
         let parsed = payload.split_once(':').and_then(|(kind, id)| {
             let id = TenantId::parse(id).ok()?;
             match kind {
@@ -453,6 +484,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         client_id: &str,
         actor: &Actor,
     ) -> Result<IntrospectionCredential, StoreError>;
+
+    /// Registered callers sorted by name, strictly after `after`, with their keys.
+    async fn callers(&self, after: &str, limit: u32) -> Result<Vec<RegisteredCaller>, StoreError>;
+
+    /// Changes the caller registry in one transaction, audited as the platform's (tenant `""`)
+    /// and announced ([`Change::Callers`]); returns the caller as written (as it was, for a
+    /// deletion). An unknown caller or key: `EditError::NotFound`.
+    async fn write_caller(
+        &self,
+        name: &str,
+        write: CallerWrite<'_>,
+        actor: &Actor,
+    ) -> Result<RegisteredCaller, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://…` or `postgres://…`) and applies migrations.

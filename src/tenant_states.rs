@@ -31,9 +31,10 @@ pub use generations::{Certainty, Generations, Stripe, Touched};
 pub use revocations::{RevocationIndex, token_digest};
 
 use crate::{
+    caller::{PresentedKey, RegisteredCaller},
     scope::{CatalogIssue, CatalogSnapshot, CompiledCatalog, edit::Edit},
     store::{
-        Actor, Change, Committed, IntrospectionCredential, Planner, Revocation, Store, StoreError,
+        Actor, CallerWrite, Change, Committed, IntrospectionCredential, Planner, Revocation, Store, StoreError,
         TenantUpdate, now_ms,
     },
     tenant::{Tenant, TenantId},
@@ -158,6 +159,31 @@ impl TenantStates {
         client_id: &str,
     ) -> Result<Option<Arc<IntrospectionCredential>>, StoreError> {
         Ok(self.directory().await?.credential(client_id).cloned())
+    }
+
+    /// The registered caller holding `key`, when its secret matches (from the directory: no
+    /// query per key; every registry write reloads it before returning, so a deleted key or
+    /// caller stops working when the call returns).
+    pub async fn caller_with_key(
+        &self,
+        key: &PresentedKey<'_>,
+    ) -> Result<Option<Arc<RegisteredCaller>>, StoreError> {
+        let listing = self.directory().await?;
+        let found = listing.caller_with_key(key.key_id()).filter(|caller| {
+            caller
+                .keys
+                .iter()
+                .any(|k| k.key_id == key.key_id() && key.matches(&k.secret_sha256))
+        });
+        Ok(found.cloned())
+    }
+
+    /// The registered caller named `name` (a client certificate's identity), from the directory.
+    pub async fn caller_named(
+        &self,
+        name: &str,
+    ) -> Result<Option<Arc<RegisteredCaller>>, StoreError> {
+        Ok(self.directory().await?.caller(name).cloned())
     }
 
     fn is_current(&self, state: &TenantState) -> bool {
@@ -303,6 +329,7 @@ impl TenantStates {
         match change {
             Change::Catalog(id) => self.invalidate(Some(id), Wrote::Catalog, Certainty::Changed),
             Change::Settings(id) => self.invalidate(Some(id), Wrote::Settings, Certainty::Changed),
+            Change::Callers => self.generations.invalidate_directory(Certainty::Changed),
             Change::Missed => self.invalidate(None, Wrote::Settings, Certainty::Suspected),
         }
     }
@@ -408,6 +435,23 @@ impl TenantStates {
             .delete_introspection_credential(id, client_id, actor)
             .await;
         self.written(id, Wrote::Settings, &result);
+        result
+    }
+
+    /// Changes the caller registry. Callers are answered from the directory, which this
+    /// invalidates before returning (nothing else: no tenant's state depends on callers).
+    pub async fn write_caller(
+        &self,
+        name: &str,
+        write: CallerWrite<'_>,
+        actor: &Actor,
+    ) -> Result<RegisteredCaller, StoreError> {
+        let result = self.store.write_caller(name, write, actor).await;
+        match &result {
+            Ok(_) => self.generations.invalidate_directory(Certainty::Changed),
+            Err(err) if err.changed_nothing() => {}
+            Err(_) => self.generations.invalidate_directory(Certainty::Suspected),
+        }
         result
     }
 

@@ -1,6 +1,7 @@
 //! `scopegate.v1.ScopeAdmin`: thin handlers that authorize, convert, and hand the rules to
 //! `scope::edit` inside a store transaction; one file per resource, one method per action.
 
+mod callers;
 mod catalog;
 mod clients;
 mod credentials;
@@ -139,5 +140,12 @@ impl pb::scope_admin_server::ScopeAdmin for AdminService {
         Ok(Response::new(
             self.manage_introspection_credential_inner(request).await?,
         ))
+    }
+
+    async fn manage_caller(
+        &self,
+        request: Request<pb::ManageCallerRequest>,
+    ) -> Result<Response<pb::ManageCallerResponse>, Status> {
+        Ok(Response::new(self.manage_caller_inner(request).await?))
     }
 }

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use self::check::Batch;
 use super::{convert, status::ApiError, subject::resource_uri};
 use crate::{
+    caller::{self, Caller},
     pb,
     pipeline::TokenPipeline,
     scope::{DropReason, Resolution, ResolveError, is_scope_char},
@@ -48,6 +49,7 @@ impl DecisionService {
     )]
     async fn check_scopes_inner(
         &self,
+        caller: Option<&Caller>,
         request: pb::CheckScopesRequest,
     ) -> Result<pb::CheckScopesResponse, ApiError> {
         let pb::CheckScopesRequest {
@@ -67,6 +69,7 @@ impl DecisionService {
         }
         let batch = Batch {
             pipeline: &self.pipeline,
+            caller,
             raw_tenant: &tenant,
             tenant: match tenant.as_str() {
                 "" => Ok(None),
@@ -87,10 +90,12 @@ impl DecisionService {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %request.tenant))]
     async fn resolve_scopes_inner(
         &self,
+        caller: Option<&Caller>,
         request: pb::ResolveScopesRequest,
     ) -> Result<pb::ResolveScopesResponse, ApiError> {
         let tenant = convert::tenant_id(&request.tenant, "tenant")?;
         crate::telemetry::record_tenant(&tenant);
+        caller::permit(caller, &tenant)?;
         let requested = request.scope.split(' ').filter(|t| !t.is_empty());
         if request.scope.len() > MAX_SCOPE_PARAM_BYTES || requested.count() > MAX_REQUESTED_SCOPES {
             let message = format!(
@@ -227,8 +232,10 @@ impl pb::scope_decision_server::ScopeDecision for DecisionService {
         &self,
         request: Request<pb::CheckScopesRequest>,
     ) -> Result<Response<pb::CheckScopesResponse>, Status> {
+        let caller = request.extensions().get::<Caller>().cloned();
         Ok(Response::new(
-            self.check_scopes_inner(request.into_inner()).await?,
+            self.check_scopes_inner(caller.as_ref(), request.into_inner())
+                .await?,
         ))
     }
 
@@ -236,8 +243,10 @@ impl pb::scope_decision_server::ScopeDecision for DecisionService {
         &self,
         request: Request<pb::ResolveScopesRequest>,
     ) -> Result<Response<pb::ResolveScopesResponse>, Status> {
+        let caller = request.extensions().get::<Caller>().cloned();
         Ok(Response::new(
-            self.resolve_scopes_inner(request.into_inner()).await?,
+            self.resolve_scopes_inner(caller.as_ref(), request.into_inner())
+                .await?,
         ))
     }
 

@@ -51,8 +51,13 @@ impl ExtAuthzService {
         Self { gateway }
     }
 
-    /// Answers one `Check`. Errors only when the store is needed and cannot answer.
-    async fn check(&self, request: &wire::CheckRequest) -> Result<CheckResponse, ApiError> {
+    /// Answers one `Check` for `caller` (held to its tenants). Errors only when the store is
+    /// needed and cannot answer, or the caller may not ask about the tenant.
+    async fn check(
+        &self,
+        caller: Option<&crate::caller::Caller>,
+        request: &wire::CheckRequest,
+    ) -> Result<CheckResponse, ApiError> {
         let attributes = request.attributes.as_ref();
         let extensions = attributes.map_or(&[][..], |a| &a.context_extensions);
         let setting = |name: &str| wire::last_value(extensions, name);
@@ -89,6 +94,7 @@ impl ExtAuthzService {
         let decision = match self
             .gateway
             .authorize(
+                caller,
                 setting("tenant"),
                 &requirement,
                 presented_token.map(|(_, token)| token),

@@ -5,6 +5,7 @@
 //! and challenge as `CheckScopes`.
 
 use crate::{
+    caller::Caller,
     api::{
         decision::names,
         status::ApiError,
@@ -254,7 +255,8 @@ impl Gateway {
         Self { pipeline }
     }
 
-    /// Decides a request to a route of `tenant` (`None`: the tenant the token's issuer names)
+    /// Decides, for `caller` (held to its tenants), a request to a route of `tenant` (`None`:
+    /// the tenant the token's issuer names)
     /// that needs `requirement`, carrying `bearer` (the token, without its scheme), for the
     /// protected `resource` (RFC 8707 URI; `None` or empty: none), to which the token is then
     /// bound (see [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the
@@ -270,6 +272,7 @@ impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = tenant.unwrap_or("")))]
     pub async fn authorize(
         &self,
+        caller: Option<&Caller>,
         tenant: Option<&str>,
         requirement: &GatewayRequirement,
         bearer: Option<&str>,
@@ -286,7 +289,7 @@ impl Gateway {
         };
         let resource = resource_uri(resource.unwrap_or_default(), "resource")?;
         let now = now_ms() / 1000;
-        let seen = token_subject(&self.pipeline, tenant.as_ref(), bearer, now)
+        let seen = token_subject(&self.pipeline, caller, tenant.as_ref(), bearer, now)
             .await?
             .bind(resource, "resource")?
             .bind_certificate(certificate)

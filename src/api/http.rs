@@ -37,7 +37,7 @@ mod resource_metadata;
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     extract::{DefaultBodyLimit, Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -51,7 +51,7 @@ use super::{
     status::ApiError,
     subject::{Presentation, ProofHeader, access_token},
 };
-use crate::pipeline::TokenPipeline;
+use crate::{caller::Caller, pipeline::TokenPipeline};
 use tonic_health::{
     pb::{HealthCheckRequest, health_check_response::ServingStatus, health_server::Health},
     server::{HealthReporter, HealthService},
@@ -240,6 +240,7 @@ fn forwarded_request(headers: &HeaderMap) -> (Option<&str>, Option<String>) {
 
 async fn forward_auth(
     State(state): State<HttpState>,
+    caller: Option<Extension<Caller>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
@@ -276,6 +277,7 @@ async fn forward_auth(
     match state
         .gateway
         .authorize(
+            caller.as_deref(),
             tenant.as_deref(),
             &requirement,
             presented_token.map(|(_, token)| token),
@@ -331,8 +333,15 @@ fn invalid_route(err: &ApiError) -> Response {
 }
 
 /// A store that cannot answer (nothing usable cached) is 503, so the proxy can tell an outage
-/// from a refusal; anything else is 500. Neither says more than that.
+/// from a refusal; anything else is 500. Neither says more than that. A caller refused (its
+/// credential, or a tenant it may not ask about) is 401/403 (see `callers::refused`).
 fn unavailable_or_internal(err: ApiError) -> Response {
+    if matches!(
+        err,
+        ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_)
+    ) {
+        return super::callers::refused(err);
+    }
     let status = tonic::Status::from(err);
     let (code, error) = if status.code() == tonic::Code::Unavailable {
         (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")

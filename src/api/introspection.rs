@@ -48,6 +48,7 @@ impl IntrospectionService {
 
     async fn introspect_inner(
         &self,
+        caller: Option<&crate::caller::Caller>,
         request: pb::IntrospectRequest,
     ) -> Result<pb::IntrospectResponse, ApiError> {
         if request.token.is_empty() {
@@ -66,6 +67,7 @@ impl IntrospectionService {
         };
         let answer = answer::answer(
             &self.pipeline,
+            caller,
             tenant.as_ref(),
             &request.token,
             presented.as_ref(),
@@ -246,8 +248,10 @@ impl pb::token_introspection_server::TokenIntrospection for IntrospectionService
         &self,
         request: Request<pb::IntrospectRequest>,
     ) -> Result<Response<pb::IntrospectResponse>, Status> {
+        let caller = request.extensions().get::<crate::caller::Caller>().cloned();
         Ok(Response::new(
-            self.introspect_inner(request.into_inner()).await?,
+            self.introspect_inner(caller.as_ref(), request.into_inner())
+                .await?,
         ))
     }
 

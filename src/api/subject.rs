@@ -11,6 +11,7 @@ pub use dpop::{Presentation, ProofHeader, TokenScheme, access_token};
 
 use crate::{
     api::status::ApiError,
+    caller::{self, Caller},
     pipeline::TokenPipeline,
     scope::{Challenge, Grant, Reason, Requirement},
     store::StoreError,
@@ -186,13 +187,16 @@ pub(crate) fn resource_challenge(
 /// tenant its issuer names. Errors only when the store is needed and cannot answer.
 pub(crate) async fn token_subject(
     pipeline: &TokenPipeline,
+    caller: Option<&Caller>,
     tenant: Option<&TenantId>,
     token: Option<&str>,
     now: i64,
 ) -> Result<Seen, ApiError> {
     let Some(token) = token else {
-        return no_token(pipeline, tenant).await;
+        return no_token(pipeline, caller, tenant).await;
     };
+    let routed = permitted_tenant(pipeline, caller, tenant, token).await?;
+    let tenant = routed.as_ref().or(tenant);
     let seen = pipeline.introspect(tenant, token, now).await?;
     let first_party = seen.first_party();
     let cache_hit = seen.cache_hit;
@@ -249,16 +253,48 @@ pub(crate) async fn token_subject(
     })
 }
 
+/// Holds a call about `token` to the tenants `caller` may ask about: the tenant named, or, when
+/// none is and the caller is limited, the one the token's issuer names (returned, so the token is
+/// decided for that tenant alone). Nothing is verified before the caller is let through, so a
+/// caller learns nothing about another tenant's tokens; an unknown issuer is left to the
+/// pipeline (inactive).
+pub(crate) async fn permitted_tenant(
+    pipeline: &TokenPipeline,
+    caller: Option<&Caller>,
+    tenant: Option<&TenantId>,
+    token: &str,
+) -> Result<Option<TenantId>, ApiError> {
+    let Some(caller) = caller else {
+        return Ok(None);
+    };
+    if let Some(tenant) = tenant {
+        caller.permit(tenant)?;
+        return Ok(None);
+    }
+    if !caller.limited() {
+        return Ok(None);
+    }
+    let routed = pipeline.route(token).await?;
+    if let Some(tenant) = &routed {
+        caller.permit(tenant)?;
+    }
+    Ok(routed)
+}
+
 /// The caller saw no token at all: RFC 6750 §3.1, `Bearer` with no error code (and the
 /// tenant's realm when it exists).
-async fn no_token(pipeline: &TokenPipeline, tenant: Option<&TenantId>) -> Result<Seen, ApiError> {
+async fn no_token(
+    pipeline: &TokenPipeline,
+    caller: Option<&Caller>,
+    tenant: Option<&TenantId>,
+) -> Result<Seen, ApiError> {
     let subject = match tenant {
         None => TokenSubject::Refused {
             reason: Reason::TokenInactive,
             challenge: Challenge::no_token(None),
             state: None,
         },
-        Some(tenant) => match tenant_state(pipeline, tenant).await? {
+        Some(tenant) => match tenant_state(pipeline, caller, tenant).await? {
             Some(state) => TokenSubject::Refused {
                 reason: Reason::TokenInactive,
                 challenge: Challenge::no_token(Some(state.compiled.tenant())),
@@ -283,11 +319,13 @@ fn unknown_tenant(reason: Reason) -> TokenSubject {
     }
 }
 
-/// The tenant's state; `None` when it does not exist.
+/// The tenant's state, once `caller` may ask about it; `None` when it does not exist.
 pub(crate) async fn tenant_state(
     pipeline: &TokenPipeline,
+    caller: Option<&Caller>,
     tenant: &TenantId,
 ) -> Result<Option<Arc<TenantState>>, ApiError> {
+    caller::permit(caller, tenant)?;
     match pipeline.states().get(tenant).await {
         Ok(state) => Ok(Some(state)),
         Err(StoreError::TenantNotFound(_)) => Ok(None),

@@ -92,6 +92,13 @@ pub struct ServeFlags {
     /// [env: SCOPEGATE_TLS_CLIENT_CA]
     #[arg(long)]
     pub tls_client_ca: Option<PathBuf>,
+    /// Surfaces on which every call needs a registered caller (a caller key in
+    /// `x-scopegate-caller-key`, or a client certificate naming a registered caller):
+    /// `decision` (CheckScopes, ResolveScopes, ext_authz, forward auth, AuthZEN),
+    /// `introspection` (Introspect), `all` or `none` (comma-separated)
+    /// [env: SCOPEGATE_CALLER_AUTH] [default: none]
+    #[arg(long)]
+    pub caller_auth: Option<crate::caller::Surfaces>,
     /// Most open connections; more are closed at accept [env: SCOPEGATE_MAX_CONNECTIONS]
     /// [default: 10000]
     #[arg(long)]
@@ -181,6 +188,13 @@ impl Config {
                 TenantId::parse(&raw).map_err(|e| format!("invalid admin tenant {raw:?}: {e}"))?;
             config.admin_tenant = Some(id);
         }
+        config.caller_auth = src
+            .value(
+                flags.caller_auth,
+                "SCOPEGATE_CALLER_AUTH",
+                parsed("caller_auth", &file.caller_auth)?,
+            )?
+            .unwrap_or(crate::caller::Surfaces::NONE);
         config.http_listen = src.value(
             flags.http_listen,
             "SCOPEGATE_HTTP_LISTEN",

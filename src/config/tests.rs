@@ -527,3 +527,25 @@ fn tls_needs_both_certificate_and_key_and_a_client_ca_needs_them() {
         assert!(err.contains(named), "{err}");
     }
 }
+
+#[test]
+fn caller_auth_precedence_and_bad_names() {
+    use crate::caller::Surfaces;
+    precedence(&Key {
+        var: "SCOPEGATE_CALLER_AUTH",
+        file: "caller_auth = \"introspection\"",
+        env: "decision",
+        flag: |f| f.caller_auth = Some(Surfaces::ALL),
+        get: |c| Some(c.caller_auth.to_string()),
+        expect: [
+            Some("none"),
+            Some("introspection"),
+            Some("decision"),
+            Some("decision introspection"),
+        ]
+        .map(|t| t.map(String::from)),
+    });
+    let err = load(&ServeFlags::default(), &[], "caller_auth = \"decision,admin\"")
+        .expect_err("unknown surface");
+    assert!(err.contains("caller_auth") && err.contains("admin"), "{err}");
+}

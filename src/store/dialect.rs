@@ -94,6 +94,11 @@ pub(super) trait Dialect: Send {
     /// serialize and each sees the catalog it changes.
     const TENANT_FOR_WRITE: &'static str;
 
+    /// The caller read that starts every write to a registered caller: like
+    /// [`Dialect::TENANT_FOR_WRITE`], it keeps the caller from changing until the transaction
+    /// ends.
+    const CALLER_FOR_WRITE: &'static str;
+
     /// Runs a statement; returns how many rows it affected.
     fn execute(
         &mut self,

@@ -9,7 +9,7 @@ use sqlx::{
 };
 
 use super::{
-    Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
+    Actor, AuditEvent, CallerWrite, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
     IntrospectionCredential, Planner, Revocation, Store, StoreError, TenantUpdate,
     catalog::load,
     dialect::{Arg, Dialect, Record, arguments},
@@ -18,6 +18,7 @@ use super::{
     writes,
 };
 use crate::{
+    caller::RegisteredCaller,
     scope::edit::Edit,
     tenant::{Tenant, TenantId},
 };
@@ -120,6 +121,7 @@ impl Dialect for PgConnection {
     // Every write locks its tenant row, so concurrent edits of one tenant serialize and each
     // planner sees the catalog it changes.
     const TENANT_FOR_WRITE: &'static str = queries::TENANT_BY_ID_FOR_UPDATE;
+    const CALLER_FOR_WRITE: &'static str = queries::CALLER_BY_NAME_FOR_UPDATE;
 
     async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
         let arguments = arguments::<Postgres>(args)?;
@@ -331,5 +333,21 @@ impl Store for PostgresStore {
             writes::delete_introspection_credential(&mut *tx, id, client_id, actor).await?;
         self.commit(tx).await?;
         Ok(deleted)
+    }
+
+    async fn callers(&self, after: &str, limit: u32) -> Result<Vec<RegisteredCaller>, StoreError> {
+        reads::callers(&mut *self.pool.acquire().await?, after, limit).await
+    }
+
+    async fn write_caller(
+        &self,
+        name: &str,
+        write: CallerWrite<'_>,
+        actor: &Actor,
+    ) -> Result<RegisteredCaller, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let written = writes::write_caller(&mut *tx, name, write, actor).await?;
+        self.commit(tx).await?;
+        Ok(written)
     }
 }

@@ -115,3 +115,30 @@ pub(super) const INSERT_FIRST_RUN_ADMIN_KEY: &str = "INSERT INTO first_run_admin
     (id, key_sha256, created_at_ms) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
 pub(super) const FIRST_RUN_ADMIN_KEY: &str =
     "SELECT key_sha256 FROM first_run_admin_key WHERE id = 1";
+
+/// Every registered caller and every caller key: the directory authenticates callers without a
+/// query.
+pub(super) const ALL_CALLERS: &str =
+    "SELECT name, tenants, surfaces, created_at_ms, updated_at_ms FROM callers";
+pub(super) const ALL_CALLER_KEYS: &str =
+    "SELECT key_id, caller, secret_sha256, created_at_ms FROM caller_keys";
+pub(super) const CALLERS_AFTER: &str = "SELECT name, tenants, surfaces, created_at_ms, \
+    updated_at_ms FROM callers WHERE name > $1 ORDER BY name LIMIT $2";
+pub(super) const CALLER_KEYS_OF: &str = "SELECT key_id, caller, secret_sha256, created_at_ms \
+    FROM caller_keys WHERE caller = $1 ORDER BY key_id";
+pub(super) const INSERT_CALLER: &str = "INSERT INTO callers (name, tenants, surfaces, \
+    created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4)";
+pub(super) const UPDATE_CALLER: &str =
+    "UPDATE callers SET tenants = $2, surfaces = $3, updated_at_ms = $4 WHERE name = $1";
+pub(super) const TOUCH_CALLER: &str = "UPDATE callers SET updated_at_ms = $2 WHERE name = $1";
+pub(super) const DELETE_CALLER: &str = "DELETE FROM callers WHERE name = $1";
+pub(super) const DELETE_CALLER_KEYS: &str = "DELETE FROM caller_keys WHERE caller = $1";
+pub(super) const INSERT_CALLER_KEY: &str = "INSERT INTO caller_keys (key_id, caller, \
+    secret_sha256, created_at_ms) VALUES ($1, $2, $3, $4)";
+pub(super) const DELETE_CALLER_KEY: &str =
+    "DELETE FROM caller_keys WHERE caller = $1 AND key_id = $2";
+pub(super) const CALLER_BY_NAME: &str = "SELECT name, tenants, surfaces, created_at_ms, \
+    updated_at_ms FROM callers WHERE name = $1";
+/// [`CALLER_BY_NAME`] locking the row until the transaction ends (Postgres).
+pub(super) const CALLER_BY_NAME_FOR_UPDATE: &str = "SELECT name, tenants, surfaces, \
+    created_at_ms, updated_at_ms FROM callers WHERE name = $1 FOR UPDATE";

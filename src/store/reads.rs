@@ -1,13 +1,21 @@
 //! The store's plain reads, written once for both dialects over a [`Dialect`] connection: one
 //! statement each, on a pooled connection or inside a snapshot transaction.
 
-use crate::tenant::{Tenant, TenantId};
+use std::collections::HashMap;
+
+use crate::{
+    caller::{CallerKey, RegisteredCaller},
+    tenant::{Tenant, TenantId},
+};
 
 use super::{
     AuditEvent, DirectoryRows, IntrospectionCredential, Revocation, StoreError,
     dialect::Dialect,
     queries,
-    rows::{AuditRow, DirectoryRow, IntrospectionCredentialRow, RevocationRow, TenantRow},
+    rows::{
+        AuditRow, CallerKeyRow, CallerRow, DirectoryRow, IntrospectionCredentialRow,
+        RevocationRow, TenantRow,
+    },
 };
 
 pub(super) async fn ping(conn: &mut impl Dialect) -> Result<(), StoreError> {
@@ -70,7 +78,58 @@ pub(super) async fn directory(conn: &mut impl Dialect) -> Result<DirectoryRows, 
     Ok(DirectoryRows {
         tenants,
         credentials,
+        callers: all_callers(conn).await?,
     })
+}
+
+/// Every registered caller with its keys.
+async fn all_callers(conn: &mut impl Dialect) -> Result<Vec<RegisteredCaller>, StoreError> {
+    let callers: Vec<CallerRow> = conn.fetch_all(queries::ALL_CALLERS, &[]).await?;
+    let key_rows: Vec<CallerKeyRow> = conn.fetch_all(queries::ALL_CALLER_KEYS, &[]).await?;
+    let mut keys: HashMap<String, Vec<CallerKey>> = HashMap::new();
+    for row in key_rows {
+        let caller = row.caller.clone();
+        keys.entry(caller).or_default().push(row.try_into()?);
+    }
+    callers
+        .into_iter()
+        .map(|row| {
+            let mut own = keys.remove(&row.name).unwrap_or_default();
+            own.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+            row.with_keys(own)
+        })
+        .collect()
+}
+
+/// Registered callers sorted by name, strictly after `after`, with their keys.
+pub(super) async fn callers(
+    conn: &mut impl Dialect,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<RegisteredCaller>, StoreError> {
+    let rows: Vec<CallerRow> = conn
+        .fetch_all(
+            queries::CALLERS_AFTER,
+            &[after.into(), i64::from(limit).into()],
+        )
+        .await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let keys = caller_keys(conn, &row.name).await?;
+        found.push(row.with_keys(keys)?);
+    }
+    Ok(found)
+}
+
+/// The keys of caller `name`, sorted by id.
+pub(super) async fn caller_keys(
+    conn: &mut impl Dialect,
+    name: &str,
+) -> Result<Vec<CallerKey>, StoreError> {
+    let rows: Vec<CallerKeyRow> = conn
+        .fetch_all(queries::CALLER_KEYS_OF, &[name.into()])
+        .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 pub(super) async fn audit_events(

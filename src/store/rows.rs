@@ -2,6 +2,7 @@
 //! arrays in TEXT columns.
 
 use crate::{
+    caller::{CallerKey, CallerTenants, RegisteredCaller, Surfaces},
     scope::{AdminStyle, Client, Operation, Scope, ScopeName},
     tenant::{ClientSecret, KeySource, Tenant, TenantId, UpstreamIntrospection},
 };
@@ -459,6 +460,80 @@ impl TryFrom<RevocationRow> for Revocation {
             value: row.value,
             not_before: row.not_before,
             expires_at: row.expires_at,
+        })
+    }
+}
+
+/// A registered caller, without its keys.
+#[derive(Debug)]
+pub(super) struct CallerRow {
+    pub name: String,
+    pub tenants: String,
+    pub surfaces: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// One caller key (its secret only as a hex digest). Not `Debug`: it holds the digest.
+pub(super) struct CallerKeyRow {
+    pub key_id: String,
+    pub caller: String,
+    pub secret_sha256: String,
+    pub created_at_ms: i64,
+}
+
+impl Record for CallerRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            name: row.text("name")?,
+            tenants: row.text("tenants")?,
+            surfaces: row.text("surfaces")?,
+            created_at_ms: row.int("created_at_ms")?,
+            updated_at_ms: row.int("updated_at_ms")?,
+        })
+    }
+}
+
+impl Record for CallerKeyRow {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            key_id: row.text("key_id")?,
+            caller: row.text("caller")?,
+            secret_sha256: row.text("secret_sha256")?,
+            created_at_ms: row.int("created_at_ms")?,
+        })
+    }
+}
+
+impl CallerRow {
+    /// The caller with `keys` (already its own).
+    pub(super) fn with_keys(self, keys: Vec<CallerKey>) -> Result<RegisteredCaller, StoreError> {
+        let tenants = CallerTenants::from_stored(&self.tenants)
+            .map_err(|id| corrupt("caller", format!("tenant id {id:?}")))?;
+        let surfaces = Surfaces::parse(&self.surfaces)
+            .map_err(|name| corrupt("caller", format!("surface {name:?}")))?;
+        Ok(RegisteredCaller {
+            name: self.name,
+            tenants,
+            surfaces,
+            keys,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+        })
+    }
+}
+
+impl TryFrom<CallerKeyRow> for CallerKey {
+    type Error = StoreError;
+
+    fn try_from(row: CallerKeyRow) -> Result<Self, StoreError> {
+        let mut secret_sha256 = [0; 32];
+        hex::decode_to_slice(&row.secret_sha256, &mut secret_sha256)
+            .map_err(|e| corrupt("caller key", e))?;
+        Ok(Self {
+            key_id: row.key_id,
+            secret_sha256,
+            created_at_ms: row.created_at_ms,
         })
     }
 }

@@ -11,7 +11,7 @@ use sqlx::{
 };
 
 use super::{
-    Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
+    Actor, AuditEvent, CallerWrite, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
     IntrospectionCredential, Planner, Revocation, Store, StoreError, TenantUpdate,
     catalog::load,
     dialect::{Arg, Dialect, Record, arguments},
@@ -20,6 +20,7 @@ use super::{
     writes,
 };
 use crate::{
+    caller::RegisteredCaller,
     scope::edit::Edit,
     tenant::{Tenant, TenantId},
 };
@@ -128,6 +129,7 @@ impl SqliteStore {
 impl Dialect for SqliteConnection {
     // `BEGIN IMMEDIATE` already holds the database's write lock.
     const TENANT_FOR_WRITE: &'static str = queries::TENANT_BY_ID;
+    const CALLER_FOR_WRITE: &'static str = queries::CALLER_BY_NAME;
 
     async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
         let arguments = arguments::<Sqlite>(args)?;
@@ -335,5 +337,21 @@ impl Store for SqliteStore {
             writes::delete_introspection_credential(&mut *tx, id, client_id, actor).await?;
         self.commit(tx).await?;
         Ok(deleted)
+    }
+
+    async fn callers(&self, after: &str, limit: u32) -> Result<Vec<RegisteredCaller>, StoreError> {
+        reads::callers(&mut *self.pool.acquire().await?, after, limit).await
+    }
+
+    async fn write_caller(
+        &self,
+        name: &str,
+        write: CallerWrite<'_>,
+        actor: &Actor,
+    ) -> Result<RegisteredCaller, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let written = writes::write_caller(&mut *tx, name, write, actor).await?;
+        self.commit(tx).await?;
+        Ok(written)
     }
 }

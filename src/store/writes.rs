@@ -5,18 +5,19 @@
 //! bumps its revision by exactly one and writes its audit records in the same transaction.
 
 use crate::{
+    caller::RegisteredCaller,
     scope::edit::{AuditRecord, Edit, EditError},
     tenant::{Tenant, TenantId},
 };
 
 use super::{
-    Actor, Change, Committed, FirstRunKey, IntrospectionCredential, Planner, Revocation,
+    Actor, CallerWrite, Change, Committed, FirstRunKey, IntrospectionCredential, Planner, Revocation,
     StoreError, TenantUpdate,
     catalog::{load, write_changes},
     dialect::Dialect,
     now_ms, queries, reads,
     rows::{
-        FirstRunKeyRow, TenantRow, dpop_to_json, key_source_columns, resources_to_json,
+        CallerRow, FirstRunKeyRow, TenantRow, dpop_to_json, key_source_columns, resources_to_json,
         scope_claims_to_json, strings_to_json, upstream_columns,
     },
 };
@@ -427,4 +428,162 @@ fn conflict(t: &Tenant, write: Write) -> String {
         ),
         (Write::Update, _) => format!("another tenant already has issuer {:?}", t.issuer),
     }
+}
+
+/// Most keys one caller may hold (two are enough to rotate).
+pub const MAX_KEYS_PER_CALLER: usize = 10;
+
+/// See [`Store::write_caller`](super::Store::write_caller).
+pub(super) async fn write_caller<C: Dialect>(
+    conn: &mut C,
+    name: &str,
+    write: CallerWrite<'_>,
+    actor: &Actor,
+) -> Result<RegisteredCaller, StoreError> {
+    let now = now_ms();
+    let not_found = || EditError::NotFound {
+        kind: "caller",
+        name: name.to_owned(),
+    };
+    let current: Option<CallerRow> = conn
+        .fetch_optional(C::CALLER_FOR_WRITE, &[name.into()])
+        .await?;
+    let before = match current {
+        Some(row) => {
+            let keys = reads::caller_keys(conn, name).await?;
+            Some(row.with_keys(keys)?)
+        }
+        None => None,
+    };
+    let (action, after, answer) = match (&write, before.clone()) {
+        (CallerWrite::Create { tenants, surfaces }, None) => {
+            conn.execute(
+                queries::INSERT_CALLER,
+                &[
+                    name.into(),
+                    tenants.to_stored().into(),
+                    surfaces.to_string().into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+            let created = RegisteredCaller {
+                name: name.to_owned(),
+                tenants: (*tenants).clone(),
+                surfaces: *surfaces,
+                keys: Vec::new(),
+                created_at_ms: now,
+                updated_at_ms: now,
+            };
+            ("caller.create", Some(created.clone()), created)
+        }
+        (CallerWrite::Create { .. }, Some(_)) => {
+            return Err(EditError::AlreadyExists {
+                kind: "caller",
+                name: name.to_owned(),
+            }
+            .into());
+        }
+        (_, None) => return Err(not_found().into()),
+        (CallerWrite::Update { tenants, surfaces }, Some(mut caller)) => {
+            conn.execute(
+                queries::UPDATE_CALLER,
+                &[
+                    name.into(),
+                    tenants.to_stored().into(),
+                    surfaces.to_string().into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+            caller.tenants = (*tenants).clone();
+            caller.surfaces = *surfaces;
+            caller.updated_at_ms = now;
+            ("caller.update", Some(caller.clone()), caller)
+        }
+        (CallerWrite::Delete, Some(caller)) => {
+            conn.execute(queries::DELETE_CALLER_KEYS, &[name.into()])
+                .await?;
+            conn.execute(queries::DELETE_CALLER, &[name.into()]).await?;
+            ("caller.delete", None, caller)
+        }
+        (CallerWrite::AddKey(key), Some(mut caller)) => {
+            if caller.keys.len() >= MAX_KEYS_PER_CALLER {
+                return Err(EditError::Invalid {
+                    field: "add_key".to_owned(),
+                    message: format!(
+                        "a caller holds at most {MAX_KEYS_PER_CALLER} keys: delete one first"
+                    ),
+                }
+                .into());
+            }
+            let inserted = conn
+                .execute(
+                    queries::INSERT_CALLER_KEY,
+                    &[
+                        (&key.key_id).into(),
+                        name.into(),
+                        hex::encode(key.secret_sha256).into(),
+                        key.created_at_ms.into(),
+                    ],
+                )
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    return Err(EditError::AlreadyExists {
+                        kind: "caller key",
+                        name: key.key_id.clone(),
+                    }
+                    .into());
+                }
+                Err(err) => return Err(err.into()),
+            }
+            conn.execute(queries::TOUCH_CALLER, &[name.into(), now.into()])
+                .await?;
+            caller.keys.push((*key).clone());
+            caller.keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+            caller.updated_at_ms = now;
+            ("caller.add_key", Some(caller.clone()), caller)
+        }
+        (CallerWrite::DeleteKey(key_id), Some(mut caller)) => {
+            let deleted = conn
+                .execute(queries::DELETE_CALLER_KEY, &[name.into(), (*key_id).into()])
+                .await?;
+            if deleted == 0 {
+                return Err(EditError::NotFound {
+                    kind: "caller key",
+                    name: (*key_id).to_owned(),
+                }
+                .into());
+            }
+            conn.execute(queries::TOUCH_CALLER, &[name.into(), now.into()])
+                .await?;
+            caller.keys.retain(|k| k.key_id != *key_id);
+            caller.updated_at_ms = now;
+            ("caller.delete_key", Some(caller.clone()), caller)
+        }
+    };
+    let record = AuditRecord {
+        action,
+        target: name.to_owned(),
+        before: before.as_ref().map(caller_audit_json).unwrap_or_default(),
+        after: after.as_ref().map(caller_audit_json).unwrap_or_default(),
+    };
+    // Callers belong to no tenant: their audit records are the platform's (tenant "").
+    audit(conn, "", 0, actor, &record).await?;
+    // The directory authenticates callers: replicas must reload it at once.
+    conn.announce(&Change::Callers).await?;
+    Ok(answer)
+}
+
+/// What the audit trail keeps of a caller: its limits and key ids, never a digest.
+fn caller_audit_json(caller: &RegisteredCaller) -> String {
+    serde_json::json!({
+        "name": caller.name,
+        "tenants": caller.tenants.to_stored(),
+        "surfaces": caller.surfaces.to_string(),
+        "keys": caller.keys.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(),
+    })
+    .to_string()
 }

@@ -1,7 +1,8 @@
-//! The tenant directory: every tenant's id and issuer, and every introspection credential, read
-//! whole. It answers "which tenant has this issuer?", "does this tenant exist?" and "whose is
-//! this Basic credential?" without a query per name, so a flood of unknown issuers, tenant ids
-//! or client ids costs neither queries nor memory.
+//! The tenant directory: every tenant's id and issuer, every introspection credential and every
+//! registered caller, read whole. It answers "which tenant has this issuer?", "does this tenant
+//! exist?", "whose is this Basic credential?" and "which caller holds this key?" without a query
+//! per name, so a flood of unknown issuers, tenant ids, client ids or caller keys costs neither
+//! queries nor memory.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -10,6 +11,7 @@ use std::{
 };
 
 use crate::{
+    caller::RegisteredCaller,
     store::{DirectoryRows, IntrospectionCredential},
     tenant::TenantId,
 };
@@ -23,6 +25,9 @@ pub struct Listing {
     ids: HashSet<TenantId>,
     issuers: HashMap<String, TenantId>,
     credentials: HashMap<String, Arc<IntrospectionCredential>>,
+    callers: HashMap<String, Arc<RegisteredCaller>>,
+    /// Key id → the caller holding it.
+    caller_keys: HashMap<String, Arc<RegisteredCaller>>,
 }
 
 impl Listing {
@@ -31,7 +36,17 @@ impl Listing {
         let DirectoryRows {
             tenants,
             credentials,
+            callers: registered,
         } = rows;
+        let mut callers = HashMap::with_capacity(registered.len());
+        let mut caller_keys = HashMap::new();
+        for caller in registered {
+            let caller = Arc::new(caller);
+            for key in &caller.keys {
+                caller_keys.insert(key.key_id.clone(), Arc::clone(&caller));
+            }
+            callers.insert(caller.name.clone(), caller);
+        }
         let mut ids = HashSet::with_capacity(tenants.len());
         let mut issuers = HashMap::with_capacity(tenants.len());
         for (id, issuer) in tenants {
@@ -50,7 +65,19 @@ impl Listing {
             ids,
             issuers,
             credentials,
+            callers,
+            caller_keys,
         }
+    }
+
+    /// The registered caller named `name`.
+    pub fn caller(&self, name: &str) -> Option<&Arc<RegisteredCaller>> {
+        self.callers.get(name)
+    }
+
+    /// The registered caller holding the key with this id (its secret not yet checked).
+    pub fn caller_with_key(&self, key_id: &str) -> Option<&Arc<RegisteredCaller>> {
+        self.caller_keys.get(key_id)
     }
 
     /// The introspection credential with this client id.

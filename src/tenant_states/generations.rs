@@ -140,6 +140,17 @@ impl Generations {
         }
     }
 
+    /// Records an invalidation of the directory alone (the caller registry changed); call it
+    /// after the write it stands for committed.
+    pub fn invalidate_directory(&self, certainty: Certainty) {
+        let generation = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        self.directory.fetch_max(generation, Ordering::SeqCst);
+        if certainty == Certainty::Changed {
+            self.directory_changed
+                .fetch_max(generation, Ordering::SeqCst);
+        }
+    }
+
     /// Whether tenant state stamped `stamp` is current.
     pub fn state_current(&self, stripe: Stripe, stamp: u64) -> bool {
         stamp >= self.state.floor(stripe)

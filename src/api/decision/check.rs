@@ -3,6 +3,7 @@
 
 use super::answer::{self, Trace};
 use crate::{
+    caller::Caller,
     api::{
         convert,
         status::ApiError,
@@ -39,6 +40,8 @@ struct Bound<'a> {
 #[derive(Debug)]
 pub(super) struct Batch<'a> {
     pub pipeline: &'a TokenPipeline,
+    /// The authenticated caller, held to its tenants (`None`: anonymous).
+    pub caller: Option<&'a Caller>,
     /// The request's tenant as sent, and parsed (`None` when empty).
     pub raw_tenant: &'a str,
     pub tenant: Result<Option<TenantId>, TenantIdError>,
@@ -111,7 +114,7 @@ impl Batch<'_> {
     ) -> Result<pb::CheckResult, ApiError> {
         let resource = bound.resource;
         let token = Some(token).filter(|t| !t.is_empty());
-        let seen = token_subject(self.pipeline, tenant, token, self.now)
+        let seen = token_subject(self.pipeline, self.caller, tenant, token, self.now)
             .await?
             .bind(resource, "resource")?
             .bind_certificate(bound.certificate)
@@ -171,7 +174,7 @@ impl Batch<'_> {
                 .map_err(|e| ApiError::invalid(format!("granted.scopes[{i}]"), e.to_string()))?;
         }
         let trace = self.trace("granted", "", false);
-        let Some(state) = tenant_state(self.pipeline, tenant).await? else {
+        let Some(state) = tenant_state(self.pipeline, self.caller, tenant).await? else {
             let challenge = Challenge::invalid_token(None);
             return Ok(answer::denied(
                 Reason::TenantNotFound,

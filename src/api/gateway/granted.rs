@@ -5,6 +5,7 @@
 
 use super::{Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide};
 use crate::{
+    caller::Caller,
     api::{
         decision::{MAX_GRANTED_SCOPES, check_scope_token},
         status::ApiError,
@@ -65,6 +66,7 @@ impl Gateway {
     /// granted scopes as [`Gateway::authorize_granted`].
     pub async fn authorize_subject(
         &self,
+        caller: Option<&Caller>,
         tenant: &TenantId,
         requirement: &GatewayRequirement,
         subject: GatewaySubject<'_>,
@@ -76,6 +78,7 @@ impl Gateway {
                 // refused (`dpop_missing`), as a certificate-bound one finds no certificate.
                 let presented = Presentation::default();
                 self.authorize(
+                    caller,
                     Some(tenant.as_str()),
                     requirement,
                     bearer,
@@ -86,7 +89,7 @@ impl Gateway {
                 .await
             }
             GatewaySubject::Granted(granted) => {
-                self.authorize_granted(tenant, requirement, granted, resource)
+                self.authorize_granted(caller, tenant, requirement, granted, resource)
                     .await
             }
         }
@@ -103,6 +106,7 @@ impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
     pub async fn authorize_granted(
         &self,
+        caller: Option<&Caller>,
         tenant: &TenantId,
         requirement: &GatewayRequirement,
         granted: Granted<'_>,
@@ -110,7 +114,7 @@ impl Gateway {
     ) -> Result<GatewayDecision, ApiError> {
         granted.check()?;
         let resource = resource_uri(resource.unwrap_or_default(), "resource")?;
-        let Some(state) = tenant_state(&self.pipeline, tenant).await? else {
+        let Some(state) = tenant_state(&self.pipeline, caller, tenant).await? else {
             count(Reason::TenantNotFound);
             return Ok(unknown_tenant().into());
         };

@@ -3,6 +3,7 @@
 
 use super::{Denied, Gateway, GatewaySubject, granted::unknown_tenant};
 use crate::{
+    caller::Caller,
     api::{
         status::ApiError,
         subject::{
@@ -38,6 +39,7 @@ impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
     pub async fn permitted_operations(
         &self,
+        caller: Option<&Caller>,
         tenant: &TenantId,
         subject: GatewaySubject<'_>,
         resource: Option<&str>,
@@ -46,7 +48,7 @@ impl Gateway {
         match subject {
             GatewaySubject::Bearer(bearer) => {
                 let now = now_ms() / 1000;
-                let seen = token_subject(&self.pipeline, Some(tenant), bearer, now)
+                let seen = token_subject(&self.pipeline, caller, Some(tenant), bearer, now)
                     .await?
                     .bind(resource, "resource")?;
                 Ok(match seen.subject {
@@ -65,7 +67,7 @@ impl Gateway {
             }
             GatewaySubject::Granted(granted) => {
                 granted.check()?;
-                let Some(state) = tenant_state(&self.pipeline, tenant).await? else {
+                let Some(state) = tenant_state(&self.pipeline, caller, tenant).await? else {
                     return Ok(Permitted::Refused(unknown_tenant()));
                 };
                 if let Some(uri) = resource {

@@ -23,7 +23,7 @@ mod page;
 mod parse;
 
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
     extract::{State, rejection::BytesRejection},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, uri::Authority},
@@ -34,6 +34,7 @@ use serde_json::{Map, Value, json};
 use self::parse::{Evaluation, Evaluations, Invalid, Parts, Semantic};
 use super::{HttpState, unavailable_or_internal};
 use crate::{
+    caller::Caller,
     api::{
         gateway::{GatewayDecision, Permitted},
         status::{ApiError, MAX_STATUS_MESSAGE_BYTES},
@@ -58,11 +59,12 @@ const SEARCH_ACTION_PATH: &str = "/access/v1/search/action";
 /// `POST /access/v1/evaluation`.
 pub(super) async fn evaluation(
     State(state): State<HttpState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let response = match read(body).and_then(|v| request(&v, parse::evaluation)) {
-        Ok(parts) => single(&state, &parts).await,
+        Ok(parts) => single(&state, caller.as_deref(), &parts).await,
         Err(refused) => refused.response(),
     };
     with_request_id(response, &headers)
@@ -71,16 +73,17 @@ pub(super) async fn evaluation(
 /// `POST /access/v1/evaluations`.
 pub(super) async fn evaluations(
     State(state): State<HttpState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let response = match read(body).and_then(|v| request(&v, parse::evaluations)) {
-        Ok(Evaluations::Single(parts)) => single(&state, &parts).await,
+        Ok(Evaluations::Single(parts)) => single(&state, caller.as_deref(), &parts).await,
         Ok(Evaluations::Batch {
             semantic,
             defaults,
             items,
-        }) => batch(&state, semantic, &defaults, &items).await,
+        }) => batch(&state, caller.as_deref(), semantic, &defaults, &items).await,
         Err(refused) => refused.response(),
     };
     with_request_id(response, &headers)
@@ -89,11 +92,12 @@ pub(super) async fn evaluations(
 /// `POST /access/v1/search/action`.
 pub(super) async fn search_action(
     State(state): State<HttpState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let response = match read(body).and_then(|v| request(&v, parse::action_search)) {
-        Ok(search) => actions(&state, &search).await,
+        Ok(search) => actions(&state, caller.as_deref(), &search).await,
         Err(refused) => refused.response(),
     };
     with_request_id(response, &headers)
@@ -132,13 +136,13 @@ pub(super) async fn configuration(headers: HeaderMap) -> Response {
 }
 
 /// One evaluation, answered as a decision.
-async fn single(state: &HttpState, parts: &Parts) -> Response {
+async fn single(state: &HttpState, caller: Option<&Caller>, parts: &Parts) -> Response {
     let no_defaults = Parts::default();
     let evaluation = match parse::resolve(parts, &no_defaults, "") {
         Ok(evaluation) => evaluation,
         Err(err) => return invalid(&err),
     };
-    match decide(state, evaluation, "").await {
+    match decide(state, caller, evaluation, "").await {
         Ok(Ok((_, answer))) => Json(answer).into_response(),
         Ok(Err(err)) => invalid(&err),
         Err(err) => unavailable_or_internal(err),
@@ -148,6 +152,7 @@ async fn single(state: &HttpState, parts: &Parts) -> Response {
 /// A batch, in order, stopping as `semantic` says.
 async fn batch(
     state: &HttpState,
+    caller: Option<&Caller>,
     semantic: Semantic,
     defaults: &Parts,
     items: &[Result<Parts, Invalid>],
@@ -160,7 +165,7 @@ async fn batch(
             .map_err(Clone::clone)
             .and_then(|own| parse::resolve(own, defaults, &prefix));
         let outcome = match evaluation {
-            Ok(evaluation) => match decide(state, evaluation, &prefix).await {
+            Ok(evaluation) => match decide(state, caller, evaluation, &prefix).await {
                 Ok(outcome) => outcome,
                 Err(err) => return unavailable_or_internal(err),
             },
@@ -184,12 +189,14 @@ async fn batch(
 /// gateway found names its field under `prefix`; other errors (the store) fail the call.
 async fn decide(
     state: &HttpState,
+    caller: Option<&Caller>,
     evaluation: Evaluation<'_>,
     prefix: &str,
 ) -> Result<Result<(bool, Value), Invalid>, ApiError> {
     let decided = state
         .gateway
         .authorize_subject(
+            caller,
             &evaluation.target.tenant,
             evaluation.requirement,
             evaluation.subject.gateway(),
@@ -253,7 +260,11 @@ fn failed(err: &Invalid) -> Value {
 }
 
 /// The operations the subject may call, one page of them.
-async fn actions(state: &HttpState, search: &parse::ActionSearch) -> Response {
+async fn actions(
+    state: &HttpState,
+    caller: Option<&Caller>,
+    search: &parse::ActionSearch,
+) -> Response {
     let limit = match page::limit(search.limit) {
         Ok(limit) => limit,
         Err(message) => {
@@ -279,6 +290,7 @@ async fn actions(state: &HttpState, search: &parse::ActionSearch) -> Response {
     let permitted = state
         .gateway
         .permitted_operations(
+            caller,
             &search.target.tenant,
             search.subject.gateway(),
             search.target.resource.as_deref(),

@@ -96,7 +96,7 @@ async fn respond(
             return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description);
         }
     };
-    match answer::answer(&state.pipeline, tenant.as_ref(), &token, None).await {
+    match answer::answer(&state.pipeline, None, tenant.as_ref(), &token, None).await {
         Ok(answer) => {
             let body = match &answer.active {
                 Ok(active) => active_json(active),

@@ -53,7 +53,7 @@ async fn document(
     let Ok(tenant) = TenantId::parse(tenant) else {
         return not_found();
     };
-    let tenant_state = match tenant_state(&state.pipeline, &tenant).await {
+    let tenant_state = match tenant_state(&state.pipeline, None, &tenant).await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(err) => return unavailable_or_internal(err),

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use crate::{
+    caller::Caller,
     api::{
         status::ApiError,
-        subject::{Presentation, Seen, TokenSubject},
+        subject::{Presentation, Seen, TokenSubject, permitted_tenant},
     },
     pipeline::TokenPipeline,
     store::now_ms,
@@ -37,18 +38,22 @@ pub(crate) struct Active {
     pub catalog_revision: i64,
 }
 
-/// Runs `token` through the pipeline for `tenant` (`None`: the tenant of its issuer) and
+/// Runs `token` through the pipeline for `tenant` (`None`: the tenant of its issuer), once
+/// `caller` (when there is one) may ask about that tenant, and
 /// builds the answer, counting inactive outcomes. With `presented` (the request the token came
 /// with), an active token is also held to its DPoP proof, as every door holds it
 /// ([`Seen::bind_dpop`]); without, a DPoP-bound token is answered with its `cnf` for the
 /// resource server to check the proof (RFC 9449 §6.2).
 pub(crate) async fn answer(
     pipeline: &TokenPipeline,
+    caller: Option<&Caller>,
     tenant: Option<&TenantId>,
     token: &str,
     presented: Option<&Presentation<'_>>,
 ) -> Result<Answer, ApiError> {
     let now = now_ms() / 1000;
+    let routed = permitted_tenant(pipeline, caller, tenant, token).await?;
+    let tenant = routed.as_ref().or(tenant);
     let seen = pipeline.introspect(tenant, token, now).await?;
     let cache_hit = seen.cache_hit;
     let (state, verified) = match (&seen.state, &seen.token) {
