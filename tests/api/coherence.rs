@@ -17,8 +17,9 @@ use scopegate::{
     pipeline::TokenPipeline,
     preset::{self, CatalogFile},
     scope::{AdminStyle, CatalogSnapshot, edit::Edit},
+    caller::{CallerKey, CallerTenants, NewKey, PresentedKey, RegisteredCaller, Surfaces},
     store::{
-        self, Actor, AuditEvent, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
+        self, Actor, AuditEvent, CallerWrite, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
         IntrospectionCredential, Planner, Revocation, RevocationKind, Store, StoreError,
         TenantUpdate,
     },
@@ -49,6 +50,9 @@ backend_tests!(
     a_write_that_fails_after_it_committed_leaves_no_stale_state,
     a_refused_write_keeps_the_cached_state,
     unknown_issuers_tenants_and_client_ids_cost_one_directory_read_not_a_query_each,
+    a_directory_load_in_flight_during_a_caller_key_deletion_is_not_served_after_it,
+    a_directory_load_in_flight_during_a_caller_deletion_is_not_served_after_it,
+    randomized_caller_key_lookups_never_see_a_key_after_its_deletion_returned,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +165,8 @@ async fn a_revocation_outlives_the_leeway_of_the_token_it_revokes(backend: Backe
 struct GatedStore {
     inner: Arc<dyn Store>,
     hold: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+    /// The same for the next directory read.
+    directory_hold: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
     jitter: AtomicBool,
     /// The next revocation commits but reports UNAVAILABLE, as when the connection breaks
     /// before the commit's acknowledgement arrives.
@@ -175,6 +181,7 @@ impl GatedStore {
         Arc::new(Self {
             inner,
             hold: Mutex::new(None),
+            directory_hold: Mutex::new(None),
             jitter: AtomicBool::new(false),
             lose_next_ack: AtomicBool::new(false),
             seed: AtomicI64::new(0x2545_f491),
@@ -191,12 +198,33 @@ impl GatedStore {
         (read_rx, release_tx)
     }
 
+    /// The next directory read is held after reading: returns (it has read, release it).
+    fn hold_next_directory(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+        let (read_tx, read_rx) = oneshot::channel();
+        let (release_tx, release_rx) = oneshot::channel();
+        *self.directory_hold.lock().unwrap() = Some((read_tx, release_rx));
+        (read_rx, release_tx)
+    }
+
+    async fn after_directory_read(&self) {
+        let held = self.directory_hold.lock().unwrap().take();
+        if let Some((has_read, release)) = held {
+            let _ = has_read.send(());
+            let _ = release.await;
+        }
+        self.jitter().await;
+    }
+
     async fn after_read(&self) {
         let held = self.hold.lock().unwrap().take();
         if let Some((has_read, release)) = held {
             let _ = has_read.send(());
             let _ = release.await;
         }
+        self.jitter().await;
+    }
+
+    async fn jitter(&self) {
         if self.jitter.load(Ordering::Relaxed) {
             // xorshift: a few scheduler turns, sometimes a short real pause.
             let mut x = self.seed.load(Ordering::Relaxed);
@@ -246,7 +274,9 @@ impl Store for GatedStore {
     }
     async fn directory(&self) -> Result<DirectoryRows, StoreError> {
         self.directory_reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.directory().await
+        let read = self.inner.directory().await;
+        self.after_directory_read().await;
+        read
     }
     async fn create_tenant(
         &self,
@@ -338,6 +368,17 @@ impl Store for GatedStore {
         self.inner
             .delete_introspection_credential(id, client_id, actor)
             .await
+    }
+    async fn callers(&self, after: &str, limit: u32) -> Result<Vec<RegisteredCaller>, StoreError> {
+        self.inner.callers(after, limit).await
+    }
+    async fn write_caller(
+        &self,
+        name: &str,
+        write: CallerWrite<'_>,
+        actor: &Actor,
+    ) -> Result<RegisteredCaller, StoreError> {
+        self.inner.write_caller(name, write, actor).await
     }
 }
 
@@ -680,4 +721,187 @@ async fn a_refused_write_keeps_the_cached_state(backend: Backend) {
     let after = states.get(&school()).await.unwrap();
     assert!(Arc::ptr_eq(&before, &after), "a refusal changed nothing");
     assert_eq!(gated.state_reads.load(Ordering::SeqCst), reads);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The caller registry, answered from the directory.
+
+/// Registers caller `name` (every tenant, every surface) with one key, through `states`.
+async fn caller_with_key(states: &TenantStates, name: &str) -> NewKey {
+    let create = CallerWrite::Create {
+        tenants: &CallerTenants::All,
+        surfaces: Surfaces::ALL,
+    };
+    states.write_caller(name, create, &actor()).await.unwrap();
+    let key = NewKey::generate().unwrap();
+    let stored = CallerKey {
+        key_id: key.key_id.clone(),
+        secret_sha256: key.secret_sha256,
+        created_at_ms: store::now_ms(),
+    };
+    states
+        .write_caller(name, CallerWrite::AddKey(&stored), &actor())
+        .await
+        .unwrap();
+    key
+}
+
+async fn holder(states: &TenantStates, key: &NewKey) -> Option<String> {
+    let presented = PresentedKey::parse(&key.shown).unwrap();
+    states
+        .caller_with_key(&presented)
+        .await
+        .unwrap()
+        .map(|c| c.name.clone())
+}
+
+/// Holds a directory load open after it read (it saw the caller and its key), runs `write`,
+/// releases the load, and returns whom a lookup of `key` started after the write finds.
+async fn directory_held_across<F, Fut>(
+    gated: &GatedStore,
+    states: &TenantStates,
+    key: &NewKey,
+    write: F,
+) -> Option<String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    assert_eq!(holder(states, key).await.as_deref(), Some("orders"));
+    // Whatever is cached now is old, so the next lookup loads (and is held).
+    states.apply(&Change::Callers);
+    let (has_read, release) = gated.hold_next_directory();
+    let load = tokio::spawn({
+        let states = states.clone();
+        let shown = key.shown.clone();
+        async move {
+            let presented = PresentedKey::parse(&shown).unwrap();
+            states.caller_with_key(&presented).await.map(|c| c.is_some())
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(30), has_read)
+        .await
+        .expect("a load started")
+        .expect("the load read the store");
+    write().await;
+    release.send(()).unwrap();
+    let _ = load.await.unwrap();
+    holder(states, key).await
+}
+
+async fn a_directory_load_in_flight_during_a_caller_key_deletion_is_not_served_after_it(
+    backend: Backend,
+) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (gated, states) = cached_school(&db).await;
+    let key = caller_with_key(&states, "orders").await;
+
+    let seen = directory_held_across(&gated, &states, &key, || async {
+        let delete = CallerWrite::DeleteKey(&key.key_id);
+        states.write_caller("orders", delete, &actor()).await.unwrap();
+    })
+    .await;
+
+    assert_eq!(seen, None, "the deleted key was still accepted");
+}
+
+async fn a_directory_load_in_flight_during_a_caller_deletion_is_not_served_after_it(
+    backend: Backend,
+) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (gated, states) = cached_school(&db).await;
+    let key = caller_with_key(&states, "orders").await;
+
+    let seen = directory_held_across(&gated, &states, &key, || async {
+        states
+            .write_caller("orders", CallerWrite::Delete, &actor())
+            .await
+            .unwrap();
+    })
+    .await;
+
+    assert_eq!(seen, None, "the deleted caller's key was still accepted");
+    assert!(states.caller_named("orders").await.unwrap().is_none());
+}
+
+async fn randomized_caller_key_lookups_never_see_a_key_after_its_deletion_returned(
+    backend: Backend,
+) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (gated, states) = cached_school(&db).await;
+    gated.jitter.store(true, Ordering::Relaxed);
+    let mut seed = 0x9e37_79b9_u64 ^ u64::try_from(store::now_ms()).unwrap_or(1);
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut stale = 0;
+    let mut late_reads = 0;
+    for round in 0..6 {
+        let name = format!("caller-{round}");
+        let key = caller_with_key(&states, &name).await;
+        let deleted = Arc::new(AtomicBool::new(false));
+        let readers = 2 + usize::try_from(next() % 6).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..readers {
+            let (states, deleted, shown) = (states.clone(), Arc::clone(&deleted), key.shown.clone());
+            let lookups = 4 + next() % 12;
+            tasks.push(tokio::spawn(async move {
+                let mut seen_after = (0, 0);
+                for _ in 0..lookups {
+                    // Read the flag before the lookup starts: a lookup that began after the
+                    // deletion returned must not find the key.
+                    let after = deleted.load(Ordering::SeqCst);
+                    if next_turns(&shown).await {
+                        states.apply(&Change::Callers);
+                    }
+                    let presented = PresentedKey::parse(&shown).unwrap();
+                    let found = states.caller_with_key(&presented).await.unwrap().is_some();
+                    if after {
+                        seen_after.1 += 1;
+                        if found {
+                            seen_after.0 += 1;
+                        }
+                    }
+                }
+                seen_after
+            }));
+        }
+        for _ in 0..(next() % 4) {
+            tokio::task::yield_now().await;
+        }
+        let delete = if next() % 2 == 0 {
+            CallerWrite::DeleteKey(&key.key_id)
+        } else {
+            CallerWrite::Delete
+        };
+        states.write_caller(&name, delete, &actor()).await.unwrap();
+        deleted.store(true, Ordering::SeqCst);
+        for task in tasks {
+            let (found, reads) = task.await.unwrap();
+            stale += found;
+            late_reads += reads;
+        }
+        assert_eq!(holder(&states, &key).await, None);
+    }
+    assert_eq!(stale, 0, "{stale} of {late_reads} lookups after a deletion found the key");
+}
+
+/// A few scheduler turns; sometimes (by the key's first byte and a counter) asks for an
+/// invalidation, as other replicas' announcements would.
+async fn next_turns(shown: &str) -> bool {
+    static TURN: AtomicUsize = AtomicUsize::new(0);
+    let turn = TURN.fetch_add(1, Ordering::Relaxed);
+    for _ in 0..(turn % 3) {
+        tokio::task::yield_now().await;
+    }
+    (turn + usize::from(shown.as_bytes()[5])) % 5 == 0
 }

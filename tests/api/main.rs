@@ -15,6 +15,7 @@ mod admin_auth;
 mod authzen;
 mod bench;
 mod bound_tokens;
+mod callers;
 mod cli;
 mod coherence;
 mod conformance;
