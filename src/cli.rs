@@ -5,6 +5,7 @@
 //! the same with a `Vec<u8>`. Each resource lives in its own module: its clap arguments, the
 //! requests they become, and how the answers are printed.
 
+mod callers;
 mod catalog;
 mod clients;
 mod connect;
@@ -21,6 +22,7 @@ use std::{fmt, io::Write};
 
 use output::Printer;
 
+pub use callers::CallersCommand;
 pub use catalog::{AuditArgs, CatalogCommand};
 pub use clients::ClientsCommand;
 pub use credentials::CredentialsCommand;
@@ -151,6 +153,14 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: CredentialsCommand,
     },
+    /// Manage the registered callers (`--caller-auth`): their tenants, surfaces and keys.
+    #[command(after_help = EXIT_CODES)]
+    Callers {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: CallersCommand,
+    },
     /// Manage a tenant's named operations (MCP tools, routes) on a running server.
     #[command(after_help = EXIT_CODES)]
     Operations {
@@ -212,6 +222,7 @@ pub async fn run(command: AdminCommand, out: &mut impl Write) -> Result<(), CliE
     | AdminCommand::Scopes { connection, .. }
     | AdminCommand::Clients { connection, .. }
     | AdminCommand::IntrospectionCredentials { connection, .. }
+    | AdminCommand::Callers { connection, .. }
     | AdminCommand::Operations { connection, .. }
     | AdminCommand::Catalog { connection, .. }
     | AdminCommand::Audit { connection, .. }
@@ -237,6 +248,10 @@ pub async fn run(command: AdminCommand, out: &mut impl Write) -> Result<(), CliE
             connection,
             command,
         } => credentials::run(&connection, command, out).await,
+        AdminCommand::Callers {
+            connection,
+            command,
+        } => callers::run(&connection, command, out).await,
         AdminCommand::Operations {
             connection,
             command,

@@ -34,8 +34,8 @@ use crate::{
     caller::{PresentedKey, RegisteredCaller},
     scope::{CatalogIssue, CatalogSnapshot, CompiledCatalog, edit::Edit},
     store::{
-        Actor, CallerWrite, Change, Committed, IntrospectionCredential, Planner, Revocation, Store, StoreError,
-        TenantUpdate, now_ms,
+        Actor, CallerWrite, Change, Committed, IntrospectionCredential, Planner, Revocation, Store,
+        StoreError, TenantUpdate, now_ms,
     },
     tenant::{Tenant, TenantId},
     token::VerifyPolicy,

@@ -360,7 +360,11 @@ mod tests {
             "/access/v1/search/action",
         ];
         for path in decision {
-            assert_eq!(CallerGate::surface_of(path), Some(Surface::Decision), "{path}");
+            assert_eq!(
+                CallerGate::surface_of(path),
+                Some(Surface::Decision),
+                "{path}"
+            );
         }
         assert_eq!(
             CallerGate::surface_of("/scopegate.v1.TokenIntrospection/Introspect"),

@@ -5,7 +5,6 @@
 //! and challenge as `CheckScopes`.
 
 use crate::{
-    caller::Caller,
     api::{
         decision::names,
         status::ApiError,
@@ -14,6 +13,7 @@ use crate::{
             token_grant, token_subject,
         },
     },
+    caller::Caller,
     pipeline::TokenPipeline,
     scope::{Challenge, Grant, Reason, Requirement, RequirementError},
     store::now_ms,

@@ -15,7 +15,9 @@ pub const MAX_CALLER_TENANTS: usize = 1000;
 /// Whether `name` can name a caller: 1-255 bytes of visible ASCII, so that a certificate's DNS
 /// or URI name (a SPIFFE id) can be registered as it is.
 pub fn valid_caller_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= MAX_CALLER_NAME_LEN && name.bytes().all(|b| b.is_ascii_graphic())
+    !name.is_empty()
+        && name.len() <= MAX_CALLER_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// A surface callers may be let onto or kept off.
@@ -253,7 +255,9 @@ mod tests {
 
     #[test]
     fn caller_names_are_visible_ascii_and_bounded() {
-        assert!(valid_caller_name("spiffe://cluster.local/ns/shop/sa/orders"));
+        assert!(valid_caller_name(
+            "spiffe://cluster.local/ns/shop/sa/orders"
+        ));
         assert!(!valid_caller_name(""));
         assert!(!valid_caller_name("two words"));
         assert!(!valid_caller_name(&"x".repeat(MAX_CALLER_NAME_LEN + 1)));

@@ -153,6 +153,22 @@ impl Admin {
             .into_inner())
     }
 
+    /// One `ManageCaller` call.
+    pub async fn caller(
+        &self,
+        action: pb::manage_caller_request::Action,
+    ) -> Result<pb::ManageCallerResponse, CliError> {
+        let request = self.request(pb::ManageCallerRequest {
+            action: Some(action),
+        });
+        Ok(self
+            .client
+            .clone()
+            .manage_caller(request)
+            .await?
+            .into_inner())
+    }
+
     /// One `ManageOperation` call on `tenant`.
     pub async fn operation(
         &self,

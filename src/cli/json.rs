@@ -94,6 +94,7 @@ mod tests {
             json_of(&pb::ImportCatalogResponse::default()),
             json_of(&pb::ListAuditEventsResponse::default()),
             json_of(&pb::ManageIntrospectionCredentialResponse::default()),
+            json_of(&pb::ManageCallerResponse::default()),
         ];
 
         assert_eq!(printed[0], json!({}), "an unset oneof is left out");

@@ -545,7 +545,14 @@ fn caller_auth_precedence_and_bad_names() {
         ]
         .map(|t| t.map(String::from)),
     });
-    let err = load(&ServeFlags::default(), &[], "caller_auth = \"decision,admin\"")
-        .expect_err("unknown surface");
-    assert!(err.contains("caller_auth") && err.contains("admin"), "{err}");
+    let err = load(
+        &ServeFlags::default(),
+        &[],
+        "caller_auth = \"decision,admin\"",
+    )
+    .expect_err("unknown surface");
+    assert!(
+        err.contains("caller_auth") && err.contains("admin"),
+        "{err}"
+    );
 }

@@ -13,8 +13,8 @@ use super::{
     dialect::Dialect,
     queries,
     rows::{
-        AuditRow, CallerKeyRow, CallerRow, DirectoryRow, IntrospectionCredentialRow,
-        RevocationRow, TenantRow,
+        AuditRow, CallerKeyRow, CallerRow, DirectoryRow, IntrospectionCredentialRow, RevocationRow,
+        TenantRow,
     },
 };
 

@@ -11,8 +11,8 @@ use crate::{
 };
 
 use super::{
-    Actor, CallerWrite, Change, Committed, FirstRunKey, IntrospectionCredential, Planner, Revocation,
-    StoreError, TenantUpdate,
+    Actor, CallerWrite, Change, Committed, FirstRunKey, IntrospectionCredential, Planner,
+    Revocation, StoreError, TenantUpdate,
     catalog::{load, write_changes},
     dialect::Dialect,
     now_ms, queries, reads,

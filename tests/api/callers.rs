@@ -10,8 +10,8 @@ use reqwest::StatusCode;
 use scopegate::{
     caller::Surfaces,
     pb::{
-        AddCallerKey, CallerLimits, CallerSurface, CreatedCallerKey, DeleteCaller,
-        DeleteCallerKey, GetCaller, IntrospectRequest, ListAuditEventsRequest, ListCallers,
+        AddCallerKey, CallerLimits, CallerSurface, CreatedCallerKey, DeleteCaller, DeleteCallerKey,
+        GetCaller, IntrospectRequest, ListAuditEventsRequest, ListCallers,
         ListSupportedScopesRequest, ManageCallerRequest, RegisteredCaller,
         manage_caller_request::Action, manage_caller_response::Result as CallerResult,
         token_introspection_client::TokenIntrospectionClient,
@@ -69,7 +69,12 @@ fn limits(name: &str, tenants: &[&str], surfaces: &[CallerSurface]) -> CallerLim
 }
 
 /// Registers `name` and returns a new key of it.
-async fn register(app: &TestApp, name: &str, tenants: &[&str], surfaces: &[CallerSurface]) -> String {
+async fn register(
+    app: &TestApp,
+    name: &str,
+    tenants: &[&str],
+    surfaces: &[CallerSurface],
+) -> String {
     manage(app, Action::Create(limits(name, tenants, surfaces)))
         .await
         .unwrap();
@@ -98,7 +103,12 @@ fn keyed<T>(message: T, key: Option<&str>) -> Request<T> {
 
 /// A `CheckScopes` of one token check for `tenant` (empty: the token's issuer's): the call's
 /// status, or the check's own error code (0: decided), and whether it was allowed.
-async fn check(app: &TestApp, key: Option<&str>, tenant: &str, token: &str) -> Result<(i32, bool), Code> {
+async fn check(
+    app: &TestApp,
+    key: Option<&str>,
+    tenant: &str,
+    token: &str,
+) -> Result<(i32, bool), Code> {
     let request = scopegate::pb::CheckScopesRequest {
         tenant: tenant.to_owned(),
         checks: vec![token_check("c", token, op("get_settings"))],
@@ -128,7 +138,9 @@ async fn introspect(app: &TestApp, key: Option<&str>, token: &str) -> Result<boo
 /// Forward auth for `tenant`'s `get_settings`: status and the body's `error`.
 async fn forward(base: &str, key: Option<&str>, tenant: &str, token: &str) -> (StatusCode, String) {
     let mut request = reqwest::Client::new()
-        .get(format!("{base}/v1/authorize?tenant={tenant}&operation=get_settings"))
+        .get(format!(
+            "{base}/v1/authorize?tenant={tenant}&operation=get_settings"
+        ))
         .bearer_auth(token);
     if let Some(key) = key {
         request = request.header(KEY_HEADER, key);
@@ -136,11 +148,19 @@ async fn forward(base: &str, key: Option<&str>, tenant: &str, token: &str) -> (S
     let response = request.send().await.unwrap();
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
-    (status, body["error"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 /// An AuthZEN evaluation of `get_settings` on `tenant`: status and `decision`.
-async fn evaluate(base: &str, key: Option<&str>, tenant: &str, token: &str) -> (StatusCode, Option<bool>) {
+async fn evaluate(
+    base: &str,
+    key: Option<&str>,
+    tenant: &str,
+    token: &str,
+) -> (StatusCode, Option<bool>) {
     let mut request = reqwest::Client::new()
         .post(format!("{base}/access/v1/evaluation"))
         .json(&json!({
@@ -159,9 +179,15 @@ async fn evaluate(base: &str, key: Option<&str>, tenant: &str, token: &str) -> (
 
 /// Envoy's ext_authz `Check` for `tenant`, with the key as Envoy's `initial_metadata` would
 /// send it: the call's status code, or whether the answer allowed.
-async fn ext_authz(app: &TestApp, key: Option<&str>, tenant: &str, token: &str) -> Result<bool, Code> {
+async fn ext_authz(
+    app: &TestApp,
+    key: Option<&str>,
+    tenant: &str,
+    token: &str,
+) -> Result<bool, Code> {
     use envoy_types::pb::envoy::service::auth::v3::{
-        AttributeContext, CheckRequest, attribute_context::{HttpRequest, Request as Req},
+        AttributeContext, CheckRequest,
+        attribute_context::{HttpRequest, Request as Req},
         authorization_client::AuthorizationClient,
     };
     let http = HttpRequest {
@@ -217,24 +243,45 @@ async fn a_registered_caller_is_held_to_its_tenants_and_surfaces_on_every_door(b
     assert_eq!(check(&app, key, "", &reader).await, Ok((0, true)));
     assert_eq!(ext_authz(&app, key, SCHOOL, &reader).await, Ok(true));
     assert_eq!(forward(&base, key, SCHOOL, &reader).await.0, StatusCode::OK);
-    assert_eq!(evaluate(&base, key, SCHOOL, &reader).await, (StatusCode::OK, Some(true)));
+    assert_eq!(
+        evaluate(&base, key, SCHOOL, &reader).await,
+        (StatusCode::OK, Some(true))
+    );
 
     // Another tenant: named, or only reached through the token's issuer.
-    assert_eq!(check(&app, key, "other", &elsewhere).await, Ok((DENIED, false)));
+    assert_eq!(
+        check(&app, key, "other", &elsewhere).await,
+        Ok((DENIED, false))
+    );
     assert_eq!(check(&app, key, "", &elsewhere).await, Ok((DENIED, false)));
-    assert_eq!(ext_authz(&app, key, "other", &elsewhere).await, Err(Code::PermissionDenied));
+    assert_eq!(
+        ext_authz(&app, key, "other", &elsewhere).await,
+        Err(Code::PermissionDenied)
+    );
     assert_eq!(
         forward(&base, key, "other", &elsewhere).await,
         (StatusCode::FORBIDDEN, "caller_forbidden".to_owned())
     );
-    assert_eq!(evaluate(&base, key, "other", &elsewhere).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        evaluate(&base, key, "other", &elsewhere).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // Another surface.
-    assert_eq!(introspect(&app, key, &reader).await, Err(Code::PermissionDenied));
+    assert_eq!(
+        introspect(&app, key, &reader).await,
+        Err(Code::PermissionDenied)
+    );
     let reviewer = register(&app, "reviewer", &[SCHOOL], &[CallerSurface::Introspection]).await;
     assert_eq!(introspect(&app, Some(&reviewer), &reader).await, Ok(true));
-    assert_eq!(introspect(&app, Some(&reviewer), &elsewhere).await, Err(Code::PermissionDenied));
-    assert_eq!(check(&app, Some(&reviewer), SCHOOL, &reader).await, Err(Code::PermissionDenied));
+    assert_eq!(
+        introspect(&app, Some(&reviewer), &elsewhere).await,
+        Err(Code::PermissionDenied)
+    );
+    assert_eq!(
+        check(&app, Some(&reviewer), SCHOOL, &reader).await,
+        Err(Code::PermissionDenied)
+    );
 
     // Discovery is public.
     let scopes = decision(&app)
@@ -275,13 +322,22 @@ async fn anonymous_and_wrongly_keyed_callers_are_refused_alike_where_callers_are
         .unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
     assert!(anonymous.message().contains(KEY_HEADER), "{anonymous:?}");
-    assert_eq!(introspect(&app, None, &reader).await, Err(Code::Unauthenticated));
-    assert_eq!(ext_authz(&app, None, SCHOOL, &reader).await, Err(Code::Unauthenticated));
+    assert_eq!(
+        introspect(&app, None, &reader).await,
+        Err(Code::Unauthenticated)
+    );
+    assert_eq!(
+        ext_authz(&app, None, SCHOOL, &reader).await,
+        Err(Code::Unauthenticated)
+    );
     assert_eq!(
         forward(&base, None, SCHOOL, &reader).await,
         (StatusCode::UNAUTHORIZED, "invalid_caller".to_owned())
     );
-    assert_eq!(evaluate(&base, None, SCHOOL, &reader).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        evaluate(&base, None, SCHOOL, &reader).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     let mut messages = std::collections::BTreeSet::new();
     for wrong in wrong {
@@ -304,9 +360,16 @@ async fn anonymous_and_wrongly_keyed_callers_are_refused_alike_where_callers_are
             "{wrong}"
         );
     }
-    assert_eq!(messages.len(), 1, "every wrong key gets the same answer: {messages:?}");
+    assert_eq!(
+        messages.len(),
+        1,
+        "every wrong key gets the same answer: {messages:?}"
+    );
     // The right key still works, and nothing of it is in any answer.
-    assert_eq!(check(&app, Some(&key), SCHOOL, &reader).await, Ok((0, true)));
+    assert_eq!(
+        check(&app, Some(&key), SCHOOL, &reader).await,
+        Ok((0, true))
+    );
     assert!(!messages.iter().any(|m| m.contains(secret)));
 }
 
@@ -317,12 +380,24 @@ async fn a_deleted_key_or_caller_or_a_narrowed_limit_is_in_force_when_the_call_r
         return;
     };
     let (app, base, idp, _) = app_with(&db, Surfaces::ALL).await;
-    let first = register(&app, "orders", &[SCHOOL, "other"], &[CallerSurface::Decision]).await;
+    let first = register(
+        &app,
+        "orders",
+        &[SCHOOL, "other"],
+        &[CallerSurface::Decision],
+    )
+    .await;
     let second = add_key(&app, "orders").await;
     let reader = token_with(&idp, "school:read");
     let first_id = first[4..20].to_owned();
-    assert_eq!(check(&app, Some(&first), SCHOOL, &reader).await, Ok((0, true)));
-    assert_eq!(forward(&base, Some(&second.key), SCHOOL, &reader).await.0, StatusCode::OK);
+    assert_eq!(
+        check(&app, Some(&first), SCHOOL, &reader).await,
+        Ok((0, true))
+    );
+    assert_eq!(
+        forward(&base, Some(&second.key), SCHOOL, &reader).await.0,
+        StatusCode::OK
+    );
 
     manage(
         &app,
@@ -333,22 +408,42 @@ async fn a_deleted_key_or_caller_or_a_narrowed_limit_is_in_force_when_the_call_r
     )
     .await
     .unwrap();
-    assert_eq!(check(&app, Some(&first), SCHOOL, &reader).await, Err(Code::Unauthenticated));
-    assert_eq!(check(&app, Some(&second.key), SCHOOL, &reader).await, Ok((0, true)));
+    assert_eq!(
+        check(&app, Some(&first), SCHOOL, &reader).await,
+        Err(Code::Unauthenticated)
+    );
+    assert_eq!(
+        check(&app, Some(&second.key), SCHOOL, &reader).await,
+        Ok((0, true))
+    );
 
-    manage(&app, Action::Update(limits("orders", &["other"], &[CallerSurface::Decision])))
-        .await
-        .unwrap();
-    assert_eq!(check(&app, Some(&second.key), SCHOOL, &reader).await, Ok((DENIED, false)));
+    manage(
+        &app,
+        Action::Update(limits("orders", &["other"], &[CallerSurface::Decision])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        check(&app, Some(&second.key), SCHOOL, &reader).await,
+        Ok((DENIED, false))
+    );
     assert_eq!(
         forward(&base, Some(&second.key), SCHOOL, &reader).await.0,
         StatusCode::FORBIDDEN
     );
 
-    manage(&app, Action::Delete(DeleteCaller { name: "orders".into() }))
-        .await
-        .unwrap();
-    assert_eq!(check(&app, Some(&second.key), "other", &reader).await, Err(Code::Unauthenticated));
+    manage(
+        &app,
+        Action::Delete(DeleteCaller {
+            name: "orders".into(),
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        check(&app, Some(&second.key), "other", &reader).await,
+        Err(Code::Unauthenticated)
+    );
     assert_eq!(
         forward(&base, Some(&second.key), "other", &reader).await.0,
         StatusCode::UNAUTHORIZED
@@ -369,10 +464,19 @@ async fn without_caller_auth_anonymous_calls_pass_and_registered_callers_keep_th
     assert_eq!(check(&app, None, SCHOOL, &reader).await, Ok((0, true)));
     assert_eq!(check(&app, None, "other", &elsewhere).await, Ok((0, true)));
     assert_eq!(introspect(&app, None, &reader).await, Ok(true));
-    assert_eq!(forward(&base, None, SCHOOL, &reader).await.0, StatusCode::OK);
+    assert_eq!(
+        forward(&base, None, SCHOOL, &reader).await.0,
+        StatusCode::OK
+    );
     // A key that is presented is checked, and its limits hold.
-    assert_eq!(check(&app, Some(&key), "", &elsewhere).await, Ok((DENIED, false)));
-    assert_eq!(introspect(&app, Some(&key), &reader).await, Err(Code::PermissionDenied));
+    assert_eq!(
+        check(&app, Some(&key), "", &elsewhere).await,
+        Ok((DENIED, false))
+    );
+    assert_eq!(
+        introspect(&app, Some(&key), &reader).await,
+        Err(Code::PermissionDenied)
+    );
     assert_eq!(
         check(&app, Some("sgk_nope.nope"), SCHOOL, &reader).await,
         Err(Code::Unauthenticated)
@@ -388,11 +492,23 @@ async fn the_registry_validates_its_input_and_never_shows_a_key_twice(backend: B
     let secret = created.split_once('.').unwrap().1.to_owned();
 
     let invalid = [
-        (limits("two words", &[SCHOOL], &[CallerSurface::Decision]), "create.name"),
-        (limits("x", &[], &[CallerSurface::Decision]), "create.tenants"),
-        (limits("x", &["Not A Tenant"], &[CallerSurface::Decision]), "create.tenants[0]"),
+        (
+            limits("two words", &[SCHOOL], &[CallerSurface::Decision]),
+            "create.name",
+        ),
+        (
+            limits("x", &[], &[CallerSurface::Decision]),
+            "create.tenants",
+        ),
+        (
+            limits("x", &["Not A Tenant"], &[CallerSurface::Decision]),
+            "create.tenants[0]",
+        ),
         (limits("x", &[SCHOOL], &[]), "create.surfaces"),
-        (limits("x", &[SCHOOL], &[CallerSurface::Unspecified]), "create.surfaces[0]"),
+        (
+            limits("x", &[SCHOOL], &[CallerSurface::Unspecified]),
+            "create.surfaces[0]",
+        ),
         (
             CallerLimits {
                 all_tenants: true,
@@ -406,13 +522,21 @@ async fn the_registry_validates_its_input_and_never_shows_a_key_twice(backend: B
         assert_eq!(err.code(), Code::InvalidArgument, "{field}");
         assert!(err.message().starts_with(field), "{field}: {err:?}");
     }
-    let taken = manage(&app, Action::Create(limits("orders", &[SCHOOL], &[CallerSurface::Decision])))
-        .await
-        .unwrap_err();
+    let taken = manage(
+        &app,
+        Action::Create(limits("orders", &[SCHOOL], &[CallerSurface::Decision])),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(taken.code(), Code::AlreadyExists);
-    let missing = manage(&app, Action::Delete(DeleteCaller { name: "nobody".into() }))
-        .await
-        .unwrap_err();
+    let missing = manage(
+        &app,
+        Action::Delete(DeleteCaller {
+            name: "nobody".into(),
+        }),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     let no_key = manage(
         &app,
@@ -427,14 +551,28 @@ async fn the_registry_validates_its_input_and_never_shows_a_key_twice(backend: B
     for _ in 1..scopegate::store::MAX_KEYS_PER_CALLER {
         add_key(&app, "orders").await;
     }
-    let full = manage(&app, Action::AddKey(AddCallerKey { name: "orders".into() }))
-        .await
-        .unwrap_err();
+    let full = manage(
+        &app,
+        Action::AddKey(AddCallerKey {
+            name: "orders".into(),
+        }),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(full.code(), Code::InvalidArgument, "{full:?}");
 
     // Listed and got with key ids only; the audit trail neither.
-    let listed = manage(&app, Action::List(ListCallers { page: None })).await.unwrap();
-    let got = manage(&app, Action::Get(GetCaller { name: "orders".into() })).await.unwrap();
+    let listed = manage(&app, Action::List(ListCallers { page: None }))
+        .await
+        .unwrap();
+    let got = manage(
+        &app,
+        Action::Get(GetCaller {
+            name: "orders".into(),
+        }),
+    )
+    .await
+    .unwrap();
     let caller: RegisteredCaller = match got {
         CallerResult::Caller(caller) => caller,
         other => panic!("{other:?}"),

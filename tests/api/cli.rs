@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::helpers::{ADMIN_KEY, TestApp};
 
+mod callers;
 mod catalog;
 mod credentials;
 mod decide;

@@ -13,15 +13,15 @@ use std::{
 
 use async_trait::async_trait;
 use scopegate::{
+    caller::{CallerKey, CallerTenants, NewKey, PresentedKey, RegisteredCaller, Surfaces},
     pb::{ManageTenantRequest, RevokeTokenRequest, TenantSettings, UpdateTenant},
     pipeline::TokenPipeline,
     preset::{self, CatalogFile},
     scope::{AdminStyle, CatalogSnapshot, edit::Edit},
-    caller::{CallerKey, CallerTenants, NewKey, PresentedKey, RegisteredCaller, Surfaces},
     store::{
-        self, Actor, AuditEvent, CallerWrite, Change, ChangeHandler, Committed, DirectoryRows, FirstRunKey,
-        IntrospectionCredential, Planner, Revocation, RevocationKind, Store, StoreError,
-        TenantUpdate,
+        self, Actor, AuditEvent, CallerWrite, Change, ChangeHandler, Committed, DirectoryRows,
+        FirstRunKey, IntrospectionCredential, Planner, Revocation, RevocationKind, Store,
+        StoreError, TenantUpdate,
     },
     tenant::{Tenant, TenantId},
     tenant_states::{CacheLimits, TenantStates},
@@ -776,7 +776,10 @@ where
         let shown = key.shown.clone();
         async move {
             let presented = PresentedKey::parse(&shown).unwrap();
-            states.caller_with_key(&presented).await.map(|c| c.is_some())
+            states
+                .caller_with_key(&presented)
+                .await
+                .map(|c| c.is_some())
         }
     });
     tokio::time::timeout(Duration::from_secs(30), has_read)
@@ -800,7 +803,10 @@ async fn a_directory_load_in_flight_during_a_caller_key_deletion_is_not_served_a
 
     let seen = directory_held_across(&gated, &states, &key, || async {
         let delete = CallerWrite::DeleteKey(&key.key_id);
-        states.write_caller("orders", delete, &actor()).await.unwrap();
+        states
+            .write_caller("orders", delete, &actor())
+            .await
+            .unwrap();
     })
     .await;
 
@@ -852,7 +858,8 @@ async fn randomized_caller_key_lookups_never_see_a_key_after_its_deletion_return
         let readers = 2 + usize::try_from(next() % 6).unwrap();
         let mut tasks = Vec::new();
         for _ in 0..readers {
-            let (states, deleted, shown) = (states.clone(), Arc::clone(&deleted), key.shown.clone());
+            let (states, deleted, shown) =
+                (states.clone(), Arc::clone(&deleted), key.shown.clone());
             let lookups = 4 + next() % 12;
             tasks.push(tokio::spawn(async move {
                 let mut seen_after = (0, 0);
@@ -892,7 +899,10 @@ async fn randomized_caller_key_lookups_never_see_a_key_after_its_deletion_return
         }
         assert_eq!(holder(&states, &key).await, None);
     }
-    assert_eq!(stale, 0, "{stale} of {late_reads} lookups after a deletion found the key");
+    assert_eq!(
+        stale, 0,
+        "{stale} of {late_reads} lookups after a deletion found the key"
+    );
 }
 
 /// A few scheduler turns; sometimes (by the key's first byte and a counter) asks for an

@@ -3,7 +3,6 @@
 
 use super::answer::{self, Trace};
 use crate::{
-    caller::Caller,
     api::{
         convert,
         status::ApiError,
@@ -12,6 +11,7 @@ use crate::{
             resource_challenge, resource_uri, tenant_state, token_grant, token_subject,
         },
     },
+    caller::Caller,
     pb::{
         self,
         check::{Requirement as Wanted, Subject},

@@ -5,12 +5,12 @@
 
 use super::{Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide};
 use crate::{
-    caller::Caller,
     api::{
         decision::{MAX_GRANTED_SCOPES, check_scope_token},
         status::ApiError,
         subject::{Presentation, count, registered, resource_uri, tenant_state},
     },
+    caller::Caller,
     scope::{Challenge, CompiledCatalog, Grant, Reason},
     tenant::TenantId,
 };

@@ -3,13 +3,13 @@
 
 use super::{Denied, Gateway, GatewaySubject, granted::unknown_tenant};
 use crate::{
-    caller::Caller,
     api::{
         status::ApiError,
         subject::{
             TokenSubject, registered, resource_uri, tenant_state, token_grant, token_subject,
         },
     },
+    caller::Caller,
     scope::{Grant, Requirement},
     store::now_ms,
     tenant::TenantId,

@@ -34,11 +34,11 @@ use serde_json::{Map, Value, json};
 use self::parse::{Evaluation, Evaluations, Invalid, Parts, Semantic};
 use super::{HttpState, unavailable_or_internal};
 use crate::{
-    caller::Caller,
     api::{
         gateway::{GatewayDecision, Permitted},
         status::{ApiError, MAX_STATUS_MESSAGE_BYTES},
     },
+    caller::Caller,
     scope::limits::truncate,
 };
 

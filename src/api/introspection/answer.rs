@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use crate::{
-    caller::Caller,
     api::{
         status::ApiError,
         subject::{Presentation, Seen, TokenSubject, permitted_tenant},
     },
+    caller::Caller,
     pipeline::TokenPipeline,
     store::now_ms,
     tenant::TenantId,
