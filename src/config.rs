@@ -143,6 +143,10 @@ pub struct TlsSettings {
     /// With it, only callers presenting a certificate from these CAs complete a handshake
     /// (mTLS), on every listener.
     pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: a caller without a certificate still completes the handshake (a
+    /// presented certificate must chain to the CA); `--caller-auth` then decides per surface
+    /// (`--tls-client-auth optional`). Off: every handshake needs a certificate.
+    pub client_auth_optional: bool,
     /// How often the certificate and key files are checked for a change.
     pub reload_interval: Duration,
 }

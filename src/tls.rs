@@ -53,10 +53,16 @@ impl ServerTls {
         let verifier = match &settings.client_ca {
             Some(path) => {
                 let roots = files::load_roots(path, "TLS client CA")?;
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), files::provider())
-                        .build()
-                        .map_err(|e| format!("unusable TLS client CA {}: {e}", path.display()))?;
+                let builder =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), files::provider());
+                let builder = if settings.client_auth_optional {
+                    builder.allow_unauthenticated()
+                } else {
+                    builder
+                };
+                let verifier = builder
+                    .build()
+                    .map_err(|e| format!("unusable TLS client CA {}: {e}", path.display()))?;
                 Some(verifier)
             }
             None => None,

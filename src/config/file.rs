@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub tls_key: Option<String>,
     /// CA certificates (PEM) callers' certificates must chain to (mTLS).
     pub tls_client_ca: Option<String>,
+    /// `required` (default) or `optional`: whether a handshake needs a client certificate.
+    pub tls_client_auth: Option<String>,
     /// Surfaces that need a registered caller: `decision`, `introspection`, `all`, `none`.
     pub caller_auth: Option<String>,
     /// How often the TLS files are checked for a change (default 1000).

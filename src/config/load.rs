@@ -92,6 +92,12 @@ pub struct ServeFlags {
     /// [env: SCOPEGATE_TLS_CLIENT_CA]
     #[arg(long)]
     pub tls_client_ca: Option<PathBuf>,
+    /// With `--tls-client-ca`: `required` (every handshake needs a certificate from the CA) or
+    /// `optional` (callers without one get in, anonymous; a presented one must chain to the CA;
+    /// `--caller-auth` then decides per surface, so probes and scrapers need no certificate)
+    /// [env: SCOPEGATE_TLS_CLIENT_AUTH] [default: required]
+    #[arg(long)]
+    pub tls_client_auth: Option<String>,
     /// Surfaces on which every call needs a registered caller (a caller key in
     /// `x-scopegate-caller-key`, or a client certificate naming a registered caller):
     /// `decision` (CheckScopes, ResolveScopes, ext_authz, forward auth, AuthZEN),
@@ -344,6 +350,25 @@ fn tls(
         "SCOPEGATE_TLS_CLIENT_CA",
         &file.tls_client_ca,
     );
+    let client_auth = src
+        .value(
+            flags.tls_client_auth.clone(),
+            "SCOPEGATE_TLS_CLIENT_AUTH",
+            file.tls_client_auth.clone(),
+        )?
+        .unwrap_or_default();
+    let client_auth_optional = match client_auth.as_str() {
+        "" | "required" => false,
+        "optional" if client_ca.is_some() => true,
+        "optional" => {
+            return Err("--tls-client-auth optional needs --tls-client-ca".to_owned());
+        }
+        other => {
+            return Err(format!(
+                "invalid TLS client auth {other:?}: use required or optional"
+            ));
+        }
+    };
     let reload_interval = file
         .tls_reload_interval_ms
         .map_or(DEFAULT_TLS_RELOAD_INTERVAL, |ms| {
@@ -354,6 +379,7 @@ fn tls(
             cert,
             key,
             client_ca,
+            client_auth_optional,
             reload_interval,
         })),
         (None, None) if client_ca.is_none() => Ok(None),

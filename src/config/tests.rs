@@ -529,6 +529,35 @@ fn tls_needs_both_certificate_and_key_and_a_client_ca_needs_them() {
 }
 
 #[test]
+fn optional_client_certificates_need_a_client_ca_and_a_known_mode() {
+    let pair = [
+        ("SCOPEGATE_TLS_CERT", "c.pem"),
+        ("SCOPEGATE_TLS_KEY", "k.pem"),
+    ];
+    let with_ca = [pair[0], pair[1], ("SCOPEGATE_TLS_CLIENT_CA", "ca.pem")];
+    let optional = |vars: &[(&str, &str)], mode: &str| {
+        let mut vars = vars.to_vec();
+        vars.push(("SCOPEGATE_TLS_CLIENT_AUTH", mode));
+        load(&ServeFlags::default(), &vars, "").map(|c| c.tls.unwrap().client_auth_optional)
+    };
+
+    assert_eq!(optional(&with_ca, "optional"), Ok(true));
+    assert_eq!(optional(&with_ca, "required"), Ok(false));
+    let default = load(&ServeFlags::default(), &with_ca, "").unwrap();
+    assert!(!default.tls.unwrap().client_auth_optional);
+    assert!(
+        optional(&pair, "optional")
+            .unwrap_err()
+            .contains("--tls-client-ca")
+    );
+    assert!(
+        optional(&with_ca, "sometimes")
+            .unwrap_err()
+            .contains("sometimes")
+    );
+}
+
+#[test]
 fn caller_auth_precedence_and_bad_names() {
     use crate::caller::Surfaces;
     precedence(&Key {

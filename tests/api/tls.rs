@@ -607,3 +607,104 @@ async fn the_admin_cli_and_the_bench_reach_a_tls_server_with_ca_cert_and_client_
     assert!(!table.is_empty());
     assert!(served.terminate().await.success());
 }
+
+/// A `CheckScopes` of granted scopes on `tenant` over `channel`: the call's status, or the
+/// check's own error code (0: decided).
+async fn granted_check(channel: Channel, tenant: &str) -> Result<i32, tonic::Code> {
+    use scopegate::pb::{Check, CheckScopesRequest, GrantedScopes, check};
+    let check = Check {
+        subject: Some(check::Subject::Granted(GrantedScopes {
+            scopes: vec!["school:read".into()],
+            ..Default::default()
+        })),
+        requirement: Some(check::Requirement::Operation("get_settings".into())),
+        ..Default::default()
+    };
+    scopegate::pb::scope_decision_client::ScopeDecisionClient::new(channel)
+        .check_scopes(CheckScopesRequest {
+            tenant: tenant.into(),
+            checks: vec![check],
+            explain: false,
+        })
+        .await
+        .map(|r| {
+            r.into_inner().results[0]
+                .error
+                .as_ref()
+                .map_or(0, |e| e.code)
+        })
+        .map_err(|s| s.code())
+}
+
+#[tokio::test]
+async fn optional_client_certificates_leave_the_decision_to_caller_auth_per_surface() {
+    use scopegate::pb::{CallerLimits, CallerSurface, ManageCallerRequest, manage_caller_request};
+    let pki = Pki::new("test CA");
+    let other = Pki::new("another CA");
+    let (cert, key) = pki.server("scopegate");
+    let (orders_cert, orders_key) = pki.client("orders", "orders.internal");
+    let (stranger_cert, stranger_key) = pki.client("stranger", "stranger.internal");
+    let (bad_cert, bad_key) = other.client("intruder", "orders.internal");
+    let db = tempfile::tempdir().unwrap();
+    let served = Served::start(
+        db.path(),
+        &[
+            "--admin-key",
+            ADMIN_KEY,
+            "--tls-cert",
+            s(&cert),
+            "--tls-key",
+            s(&key),
+            "--tls-client-ca",
+            s(&pki.path("ca.pem")),
+            "--tls-client-auth",
+            "optional",
+            "--caller-auth",
+            "decision",
+        ],
+    )
+    .await;
+    let ca = pki.path("ca.pem");
+    let anonymous = grpc_channel(&served.addr, &ca, None).await.unwrap();
+    // Probes and the admin API need no certificate.
+    health(anonymous.clone()).await.unwrap();
+    create_tenant(anonymous.clone(), "school").await.unwrap();
+    let register = CallerLimits {
+        name: "orders.internal".into(),
+        tenants: vec!["school".into()],
+        all_tenants: false,
+        surfaces: vec![CallerSurface::Decision as i32],
+    };
+    scopegate::pb::scope_admin_client::ScopeAdminClient::new(anonymous.clone())
+        .manage_caller(authed(ManageCallerRequest {
+            action: Some(manage_caller_request::Action::Create(register)),
+        }))
+        .await
+        .unwrap();
+    let orders = grpc_channel(&served.addr, &ca, Some((&orders_cert, &orders_key)))
+        .await
+        .unwrap();
+    let stranger = grpc_channel(&served.addr, &ca, Some((&stranger_cert, &stranger_key)))
+        .await
+        .unwrap();
+    let wrong_ca = match grpc_channel(&served.addr, &ca, Some((&bad_cert, &bad_key))).await {
+        Ok(channel) => health(channel).await.is_err(),
+        Err(_) => true,
+    };
+
+    assert_eq!(
+        granted_check(anonymous, "school").await,
+        Err(tonic::Code::Unauthenticated)
+    );
+    assert_eq!(granted_check(orders.clone(), "school").await, Ok(0));
+    assert_eq!(
+        granted_check(orders, "other").await,
+        Ok(tonic::Code::PermissionDenied as i32)
+    );
+    assert_eq!(
+        granted_check(stranger, "school").await,
+        Err(tonic::Code::PermissionDenied)
+    );
+    assert!(wrong_ca, "a certificate from another CA was accepted");
+    assert!(served.terminate().await.success());
+}
