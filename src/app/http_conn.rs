@@ -21,6 +21,7 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tokio_stream::{Stream, StreamExt};
+use tracing::Instrument as _;
 
 use super::accept::{self, ConnState, ServerConn, StreamGuard};
 use crate::{config::Limits, tls::Handshake};
@@ -78,24 +79,56 @@ impl Connected<IncomingStream<'_, HttpListener>> for HttpConnInfo {
 }
 
 /// Middleware: keeps the request's stream open on its connection until the response body ends
-/// or is dropped (see `accept::ConnState`), and gives handlers the connection's
-/// [`crate::caller::Caller`] as a request extension when its client certificate named one.
+/// or is dropped (see `accept::ConnState`), gives handlers the connection's
+/// [`crate::caller::Caller`] as a request extension when its client certificate named one, and
+/// runs the request in an `http` span naming its endpoint (a fixed label, never the path) and,
+/// once known, its `caller` (the certificate's, or the caller gate's).
 pub(crate) async fn track_request(mut request: Request, next: Next) -> Response {
+    let span = tracing::info_span!(
+        "http",
+        endpoint = endpoint(request.uri().path()),
+        tenant = tracing::field::Empty,
+        caller = tracing::field::Empty
+    );
     let info = request
         .extensions()
         .get::<ConnectInfo<HttpConnInfo>>()
         .map(|ConnectInfo(info)| Arc::clone(&info.0));
     let stream = info.as_ref().map(ConnState::stream_opened);
     if let Some(caller) = info.and_then(|state| state.caller.clone()) {
+        span.record("caller", tracing::field::display(&caller));
         request.extensions_mut().insert(caller);
     }
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(span).await;
     response.map(|inner| {
         Body::new(Tracked {
             inner,
             _stream: stream,
         })
     })
+}
+
+/// The endpoint a path belongs to, as a fixed label for the request's span.
+fn endpoint(path: &str) -> &'static str {
+    let tenant_path = path
+        .strip_prefix("/t/")
+        .and_then(|rest| rest.split_once('/'));
+    match path {
+        "/healthz" | "/readyz" => "probe",
+        "/metrics" => "metrics",
+        "/oauth2/introspect" => "introspect",
+        "/.well-known/authzen-configuration" => "authzen",
+        "/v1/authorize" => "forward_auth",
+        _ if path.starts_with("/v1/authorize/") => "forward_auth",
+        _ if path.starts_with("/access/v1/") => "authzen",
+        _ => match tenant_path {
+            Some((_, "oauth2/introspect")) => "introspect",
+            Some((_, rest)) if rest.starts_with(".well-known/oauth-protected-resource") => {
+                "resource_metadata"
+            }
+            _ => "other",
+        },
+    }
 }
 
 /// A response body that keeps its stream counted as open until it ends or is dropped.
