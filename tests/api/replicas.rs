@@ -111,3 +111,90 @@ async fn a_tenant_created_on_one_replica_is_found_on_the_other_where_it_was_unkn
     })
     .await;
 }
+
+/// Whether replica `app` accepts `key` (a caller key) on CheckScopes for `school`.
+async fn accepts_key(app: &TestApp, key: &str) -> bool {
+    let mut request = tonic::Request::new(scopegate::pb::CheckScopesRequest {
+        tenant: "school".into(),
+        checks: vec![granted_check(
+            "c",
+            &["school:read"],
+            "",
+            all_of(&["school:read"]),
+        )],
+        explain: false,
+    });
+    request
+        .metadata_mut()
+        .insert("x-scopegate-caller-key", key.parse().unwrap());
+    scopegate::pb::scope_decision_client::ScopeDecisionClient::new(app.channel.clone())
+        .check_scopes(request)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(scopegate_pg),
+    ignore = "set SCOPEGATE_TEST_POSTGRES_URL to run the Postgres half"
+)]
+async fn a_caller_key_added_or_deleted_on_one_replica_is_seen_by_the_other() {
+    use scopegate::pb::{
+        AddCallerKey, CallerLimits, CallerSurface, DeleteCallerKey, ManageCallerRequest,
+        manage_caller_request::Action as CallerAction, manage_caller_response::Result as Answer,
+    };
+    let Some((_db, a, b)) = two_replicas().await else {
+        return;
+    };
+    create_tenant(&a, "school", "loopwise").await;
+    let manage = |action| {
+        let mut admin = a.admin();
+        async move {
+            admin
+                .manage_caller(crate::helpers::authed(ManageCallerRequest {
+                    action: Some(action),
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .result
+                .unwrap()
+        }
+    };
+    manage(CallerAction::Create(CallerLimits {
+        name: "orders".into(),
+        tenants: vec!["school".into()],
+        all_tenants: false,
+        surfaces: vec![CallerSurface::Decision as i32],
+    }))
+    .await;
+    // b reads its directory now, before the key exists.
+    assert!(
+        !accepts_key(
+            &b,
+            "sgk_AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        )
+        .await
+    );
+    let Answer::CreatedKey(created) = manage(CallerAction::AddKey(AddCallerKey {
+        name: "orders".into(),
+    }))
+    .await
+    else {
+        panic!("no key");
+    };
+
+    eventually("replica b never heard of the new key", || {
+        accepts_key(&b, &created.key)
+    })
+    .await;
+    manage(CallerAction::DeleteKey(DeleteCallerKey {
+        name: "orders".into(),
+        key_id: created.key_id.clone(),
+    }))
+    .await;
+    eventually("replica b kept accepting the deleted key", || async {
+        !accepts_key(&b, &created.key).await
+    })
+    .await;
+}
