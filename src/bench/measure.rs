@@ -43,7 +43,8 @@ pub(crate) async fn scenarios(
         repeat: args.repeat,
         server_pid_known: server_pid.is_some(),
         pinning: pin::json(
-            args.pin_server.as_ref().map(|cpus| (cpus, server.pid())),
+            args.pin_server.as_ref(),
+            server_pid,
             args.pin_client.as_ref(),
         ),
     };

@@ -112,13 +112,17 @@ pub(crate) fn taskset() -> Result<PathBuf, BenchError> {
 }
 
 /// A command that runs `exe`, through `taskset -c CPUS` when `pin` is given (taskset execs
-/// `exe`, so the child's pid is the program's).
+/// `exe`, so the child's pid is the program's). Unpinned, a child of a bench that pinned
+/// itself gets back every CPU the bench had (a child inherits its parent's mask).
 pub(crate) fn command(exe: &Path, pin: Option<&CpuList>) -> Result<Command, BenchError> {
-    Ok(match pin {
+    let cpus = pin
+        .map(ToString::to_string)
+        .or_else(|| UNPINNED.get().cloned());
+    Ok(match cpus {
         None => Command::new(exe),
         Some(cpus) => {
             let mut command = Command::new(taskset()?);
-            command.arg("-c").arg(cpus.to_string()).arg(exe);
+            command.arg("-c").arg(cpus).arg(exe);
             command
         }
     })
@@ -176,19 +180,21 @@ pub(crate) fn allowed(pid: u32) -> Option<String> {
         .map(|v| v.trim().to_owned())
 }
 
-/// The JSON `pinning` record: what was asked and what each process's mask was read back as.
+/// The JSON `pinning` record, when anything was pinned: the CPU lists asked for (`null`: not
+/// pinned) and each process's mask read back from `/proc`.
 pub(crate) fn json(
-    server: Option<(&CpuList, Option<u32>)>,
+    server: Option<&CpuList>,
+    server_pid: Option<u32>,
     client: Option<&CpuList>,
 ) -> Option<Value> {
     if server.is_none() && client.is_none() {
         return None;
     }
-    let side = |asked: &CpuList, pid: Option<u32>| json!({ "cpus": asked.to_string(), "allowed": pid.and_then(allowed) });
+    let side = |asked: Option<&CpuList>, pid: Option<u32>| json!({ "cpus": asked.map(ToString::to_string), "allowed": pid.and_then(allowed) });
     Some(json!({
         "method": "taskset",
-        "server": server.map(|(cpus, pid)| side(cpus, pid)),
-        "client": client.map(|cpus| side(cpus, Some(std::process::id()))),
+        "server": side(server, server_pid),
+        "client": side(client, Some(std::process::id())),
     }))
 }
 
