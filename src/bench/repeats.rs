@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::report::Row;
+use super::report::{Row, thousands};
 
 /// The median of `values` (the mean of the middle two for an even count); `None` when empty.
 pub(crate) fn median(values: &[f64]) -> Option<f64> {
@@ -132,10 +132,10 @@ pub(crate) fn spread_table(scenarios: &[Repeated]) -> String {
         let Some(first) = rows.first() else { continue };
         let rps = spread(rows, |r| Some(r.rps)).map_or_else(dash, |s| {
             format!(
-                "{:.0} / {:.0} / {:.0}",
-                s.min.round(),
-                s.median.round(),
-                s.max.round()
+                "{} / {} / {}",
+                thousands(s.min),
+                thousands(s.median),
+                thousands(s.max)
             )
         });
         let _ = writeln!(

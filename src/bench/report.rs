@@ -182,7 +182,7 @@ pub(crate) fn load_average() -> Option<f64> {
         .ok()
 }
 
-fn thousands(n: f64) -> String {
+pub(crate) fn thousands(n: f64) -> String {
     let digits = format!("{:.0}", n.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
