@@ -131,10 +131,10 @@ impl Server {
         let spawn_err = |what: &str, e: std::io::Error| BenchError::Spawn(format!("{what}: {e}"));
         let exe =
             std::env::current_exe().map_err(|e| spawn_err("cannot find this executable", e))?;
+        let mut command = pin::command(&exe, pin)?;
         let dir =
             std::env::temp_dir().join(format!("scopegate-noop-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).map_err(|e| spawn_err("cannot create a temp dir", e))?;
-        let mut command = pin::command(&exe, pin)?;
         command
             .args(["--log-json", "bench-noop-server", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
