@@ -7,14 +7,22 @@
 //! [`plan`] builds each [`scenario`]'s workload, its requests encoded once by [`requests`] →
 //! [`driver`] runs it for a fixed time after a warm-up, the calls sent as bytes and their
 //! answers decoded slim by [`wire`] → [`report`] prints the table and JSON, [`svg`] draws the
-//! chart. [`memory`] is the RSS harness (`--memory`); [`idp_stub`] is the stand-in
-//! authorization server `introspect_cold_opaque` asks through the server.
+//! chart. [`measure`] runs them all (`--repeat` times, [`repeats`] summarises), each window
+//! watched by [`host`] for other processes' CPU use; [`pin`] pins the server and the bench to
+//! CPUs. [`noop`] is the bare tonic no-op `health_check` is compared with. [`memory`] is the
+//! RSS harness (`--memory`); [`idp_stub`] is the stand-in authorization server
+//! `introspect_cold_opaque` asks through the server.
 
 mod driver;
+mod host;
 mod idp_stub;
 mod keys;
+mod measure;
 mod memory;
+mod noop;
+mod pin;
 mod plan;
+mod repeats;
 mod report;
 mod requests;
 mod scenario;
@@ -25,14 +33,17 @@ mod wire;
 
 use std::{io::Write, path::PathBuf, time::Duration};
 
-pub use self::scenario::NAMES;
 use self::{
-    driver::{Load, Measured},
+    driver::Load,
     idp_stub::IdpStub,
-    report::{Context, Row},
     scenario::{BASELINE, Conn, OPAQUE},
     server::Server,
     setup::{Admin, Fixture},
+};
+pub use self::{
+    noop::{NoopArgs, serve as serve_noop},
+    pin::CpuList,
+    scenario::NAMES,
 };
 
 /// Why a bench run failed.
@@ -130,6 +141,22 @@ pub struct BenchArgs {
     /// Verified tokens cached by --memory.
     #[arg(long, default_value_t = 100_000)]
     pub memory_tokens: usize,
+    /// Run each scenario, each time right after a baseline of its own, this many times; the
+    /// table shows each figure's median and the min / median / max of the repeats.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// With --target: the server's process id on this machine, so its CPU time per call is
+    /// reported (and not counted as another process's load).
+    #[arg(long, value_name = "PID", requires = "target")]
+    pub server_pid: Option<u32>,
+    /// With --spawn: the CPUs the server (and the bare tonic no-op) may run on, e.g. 0 or
+    /// 0-1 (through taskset).
+    #[arg(long, value_name = "CPUS", requires = "spawn")]
+    pub pin_server: Option<CpuList>,
+    /// The CPUs the bench's own threads (the load generator) run on, e.g. 1 (through
+    /// taskset; token minting between windows still uses every CPU).
+    #[arg(long, value_name = "CPUS")]
+    pub pin_client: Option<CpuList>,
 }
 
 impl BenchArgs {
@@ -155,6 +182,26 @@ impl BenchArgs {
             return usage(
                 "--connections, --concurrency, --cached-tokens and sweep levels must be at least 1",
             );
+        }
+        if !(1..=100).contains(&self.repeat) {
+            return usage("--repeat must be between 1 and 100");
+        }
+        if let Some(pid) = self.server_pid
+            && !std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
+        {
+            return Err(BenchError::Usage(format!(
+                "--server-pid {pid}: no such process on this machine"
+            )));
+        }
+        let processors = host::Cpu::read().processors;
+        for (flag, cpus) in [
+            ("--pin-server", &self.pin_server),
+            ("--pin-client", &self.pin_client),
+        ] {
+            if let Some(cpus) = cpus {
+                cpus.check(flag, processors)?;
+                pin::taskset()?;
+            }
         }
         if self
             .concurrency
@@ -183,6 +230,10 @@ impl BenchArgs {
 /// Runs the bench; the table goes to `out`, progress to stderr.
 pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchError> {
     let names = args.validate()?;
+    if let Some(cpus) = &args.pin_client {
+        pin::pin_self(cpus)?;
+        eprintln!("bench: the load generator runs on CPUs {cpus}");
+    }
     // Started before the server, so the stub's endpoint is known when its tenant is made.
     let stub = if names.contains(&OPAQUE) && !args.memory {
         Some(IdpStub::start(&idp_stub::answer())?)
@@ -198,7 +249,7 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
             } else {
                 String::new()
             };
-            Server::spawn(&config)?
+            Server::spawn(&config, args.pin_server.as_ref())?
         }
         (Some(target), false) => {
             let key = args
@@ -244,7 +295,8 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
     let conns: Vec<Conn> = conns.iter().map(Conn::new).collect();
     let endpoint = stub.as_ref().map(|s| s.endpoint.as_str());
     let fixture = Fixture::create(admin, endpoint).await?;
-    let outcome = scenarios(args, &names, &fixture, &conns, &server, stub.as_ref(), out).await;
+    let outcome =
+        measure::scenarios(args, &names, &fixture, &conns, &server, stub.as_ref(), out).await;
     if args.target.is_some()
         && let Err(err) = fixture.remove().await
     {
@@ -253,85 +305,7 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
     outcome
 }
 
-async fn scenarios(
-    args: &BenchArgs,
-    names: &[&str],
-    fixture: &Fixture,
-    conns: &[Conn],
-    server: &Server,
-    stub: Option<&IdpStub>,
-    out: &mut impl Write,
-) -> Result<(), BenchError> {
-    let (cores, model) = Context::machine();
-    let mut context = Context {
-        target: server.endpoint.clone(),
-        cores,
-        model,
-        concurrency: args.concurrency,
-        connections: args.connections,
-        duration_s: args.duration,
-        warmup_s: args.warmup,
-        load_before: report::load_average(),
-        load_after: None,
-        baseline_range: None,
-    };
-    let mut plans = plan::Plans::new(fixture, conns, args, stub).await?;
-    // Each scenario runs right after a baseline of its own, so a machine whose speed drifts
-    // during the run (other work, a noisy neighbour) skews no ratio.
-    let load = args.load(args.concurrency, server.pid());
-    let mut rows: Vec<Row> = Vec::new();
-    let mut baselines: Vec<f64> = Vec::new();
-    for name in names {
-        eprintln!("bench: {name}");
-        let workload = plans.workload(name, load).await?;
-        eprintln!("bench: {name}: baseline");
-        let health = plans.workload(BASELINE, load).await?;
-        let baseline = driver::drive(BASELINE, health, conns, load).await?;
-        baselines.push(baseline.rps());
-        if *name == BASELINE {
-            rows.push(Row::new(&baseline, &baseline));
-        } else {
-            eprintln!("bench: {name}: measuring");
-            let measured: Measured = driver::drive(name, workload, conns, load).await?;
-            rows.push(Row::new(&measured, &baseline));
-        }
-    }
-    let (low, high) = baselines
-        .iter()
-        .fold((f64::MAX, 0.0_f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-    context.baseline_range = Some((low, high));
-    let mut sweep = Vec::new();
-    for &level in &args.sweep_concurrency {
-        let mut pair = Vec::new();
-        for name in [BASELINE, "check_scopes_cached_token"] {
-            eprintln!("bench: sweep {name} at concurrency {level}");
-            let load = args.load(level, server.pid());
-            let workload = plans.workload(name, load).await?;
-            pair.push(driver::drive(name, workload, conns, load).await?);
-        }
-        sweep.extend(pair.iter().map(|m| Row::new(m, &pair[0])));
-    }
-    context.load_after = report::load_average();
-    let mut text = report::table(&context, &rows);
-    if !sweep.is_empty() {
-        text.push_str(&report::sweep_table(&sweep));
-    }
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    written.map_err(|source| BenchError::Write {
-        path: "stdout".into(),
-        source,
-    })?;
-    if let Some(path) = &args.json {
-        let doc = report::json_document(&context, &rows, &sweep);
-        write_file(path, &format!("{doc:#}\n"))?;
-    }
-    if let Some(path) = &args.svg {
-        write_file(path, &svg::chart(&context, &rows, &sweep))?;
-    }
-    Ok(())
-}
-
-fn write_file(path: &PathBuf, content: &str) -> Result<(), BenchError> {
+pub(crate) fn write_file(path: &PathBuf, content: &str) -> Result<(), BenchError> {
     std::fs::write(path, content).map_err(|source| BenchError::Write {
         path: path.clone(),
         source,

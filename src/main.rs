@@ -36,6 +36,9 @@ enum Command {
     Migrate(DbFlags),
     /// Load-test a server (or one started for the purpose) against a no-op baseline.
     Bench(BenchArgs),
+    /// The bench's bare tonic no-op baseline (grpc.health.v1 only), spawned by `bench --spawn`.
+    #[command(hide = true)]
+    BenchNoopServer(bench::NoopArgs),
     #[command(flatten)]
     Admin(AdminCommand),
 }
@@ -49,7 +52,7 @@ fn load(cli: &Cli) -> Result<Option<Config>, String> {
             db: db.clone(),
             ..ServeFlags::default()
         },
-        Command::Bench(_) | Command::Admin(_) => return Ok(None),
+        Command::Bench(_) | Command::BenchNoopServer(_) | Command::Admin(_) => return Ok(None),
     };
     let flags = ServeFlags {
         log_json: cli.log_json,
@@ -125,6 +128,7 @@ async fn main() -> ExitCode {
         (Command::Migrate(_), Some(config)) => migrate(&config).await,
         (Command::Admin(command), _) => return admin(command).await,
         (Command::Bench(args), _) => return run_bench(&args).await,
+        (Command::BenchNoopServer(args), _) => bench::serve_noop(&args, shutdown_signal()).await,
         (Command::Serve(_) | Command::Migrate(_), None) => {
             Err("no configuration was loaded".to_owned())
         }

@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use tokio::task::JoinSet;
 
 use super::{
-    BenchError,
+    BenchError, host,
     idp_stub::ThreadClock,
     scenario::{Conn, Outcome, Workload},
     server,
@@ -45,12 +45,16 @@ pub(crate) struct Measured {
     pub latency: Histogram<u64>,
     /// The first error seen, for the report.
     pub first_error: Option<String>,
-    /// A cold pool ran dry before the window ended.
-    pub truncated: bool,
+    /// A cold pool ran dry before the window ended: the window (and its CPU figures) stop at
+    /// that point, and the report says so.
+    pub window_cut: bool,
     /// CPU time the server used during the window (spawned servers only).
     pub server_cpu: Option<Duration>,
     /// CPU time the stub IdP's thread used during the window (opaque tokens only).
     pub stub_cpu: Option<Duration>,
+    /// The share of the machine's CPU that processes other than the server and the bench used
+    /// during the window ([`host::Snapshot::other_share`]; Linux).
+    pub other_cpu_share: Option<f64>,
 }
 
 impl Measured {
@@ -111,30 +115,40 @@ pub(crate) async fn drive(
     let until = measure_from + load.duration;
     // Nanoseconds after `started` at which a pool first ran dry (u64::MAX: never).
     let dry_at = Arc::new(AtomicU64::new(u64::MAX));
-    // Samples the server's CPU time (and the stub IdP's, for a workload that calls one) at both
-    // ends of the window.
+    // Woken when a pool runs dry, so the window's CPU figures end where its calls did.
+    let cut = Arc::new(tokio::sync::Notify::new());
+    // Samples the server's CPU time (and the stub IdP's, for a workload that calls one) and the
+    // machine's, at both ends of the window.
     let (server_pid, stub) = (load.server_pid, workload.stub_clock());
+    let mut ours: Vec<u32> = server_pid.into_iter().chain([std::process::id()]).collect();
+    // A server inside the bench's own process (tests) is counted once.
+    ours.dedup();
     let sample = move || {
         (
             server_pid.and_then(server::cpu_ns),
             stub.and_then(ThreadClock::cpu_ns),
+            host::Snapshot::take(&ours),
         )
     };
-    let cpu = (server_pid.is_some() || stub.is_some()).then(|| {
-        tokio::spawn(async move {
-            tokio::time::sleep_until(measure_from.into()).await;
-            let start = sample();
-            tokio::time::sleep_until(until.into()).await;
-            let end = sample();
-            let used = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
-            (used(start.0, end.0), used(start.1, end.1))
-        })
+    let woken = Arc::clone(&cut);
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let start = sample();
+        tokio::select! {
+            () = tokio::time::sleep_until(until.into()) => {}
+            () = woken.notified() => {}
+        }
+        let end = sample();
+        let used = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+        let other = start.2.zip(end.2).and_then(|(a, b)| a.other_share(&b));
+        (used(start.0, end.0), used(start.1, end.1), other)
     });
     let mut workers = JoinSet::new();
     for w in 0..load.concurrency.max(1) {
         let mut conn = conns[w % conns.len()].clone();
         let workload = Arc::clone(&workload);
         let dry_at = Arc::clone(&dry_at);
+        let cut = Arc::clone(&cut);
         let mut worker = Worker {
             ok: 0,
             errors: 0,
@@ -168,6 +182,7 @@ pub(crate) async fn drive(
                     Outcome::Exhausted => {
                         let at = u64::try_from((sent - started).as_nanos()).unwrap_or(u64::MAX);
                         dry_at.fetch_min(at, Ordering::Relaxed);
+                        cut.notify_one();
                         break;
                     }
                 }
@@ -183,9 +198,10 @@ pub(crate) async fn drive(
         window: load.duration,
         latency: histogram()?,
         first_error: None,
-        truncated: false,
+        window_cut: false,
         server_cpu: None,
         stub_cpu: None,
+        other_cpu_share: None,
     };
     while let Some(joined) = workers.join_next().await {
         let worker = joined.map_err(|e| BenchError::Setup(format!("a worker failed: {e}")))?;
@@ -200,25 +216,21 @@ pub(crate) async fn drive(
         }
     }
     let dry = dry_at.load(Ordering::Relaxed);
-    if let Some(cpu) = cpu {
-        if dry == u64::MAX {
-            if let Ok((server_ns, stub_ns)) = cpu.await {
-                total.server_cpu = server_ns.map(Duration::from_nanos);
-                total.stub_cpu = stub_ns.map(Duration::from_nanos);
-            }
-        } else {
-            // A window cut short by a dry pool has no CPU figure.
-            cpu.abort();
-        }
+    if dry != u64::MAX && started + Duration::from_nanos(dry) <= measure_from {
+        cpu.abort();
+        return Err(BenchError::PoolTooSmall(name.to_owned()));
+    }
+    // A cut window's figures end at the cut (the sampler was woken then).
+    if let Ok((server_ns, stub_ns, other)) = cpu.await {
+        total.server_cpu = server_ns.map(Duration::from_nanos);
+        total.stub_cpu = stub_ns.map(Duration::from_nanos);
+        total.other_cpu_share = other;
     }
     if dry != u64::MAX {
         let dry = started + Duration::from_nanos(dry);
-        if dry <= measure_from {
-            return Err(BenchError::PoolTooSmall(name.to_owned()));
-        }
         if dry < until {
             total.window = dry - measure_from;
-            total.truncated = true;
+            total.window_cut = true;
         }
     }
     Ok(total)

@@ -198,14 +198,16 @@ fn pem(der: &[u8]) -> String {
     out
 }
 
-/// `one(i)` for every `i` below `count`, in order, computed in chunks on every core; `what`
+/// `one(i)` for every `i` below `count`, in order, computed in chunks on every CPU; `what`
 /// names the work in the error of a panicked thread.
 fn on_every_core<T: Send>(
     count: usize,
     what: &str,
     one: impl Fn(usize) -> Result<T, BenchError> + Sync,
 ) -> Result<Vec<T>, BenchError> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    // Every CPU of the machine, even when `--pin-client` pinned the bench: minting happens
+    // between windows, when the cores are free.
+    let threads = super::host::Cpu::read().processors;
     let chunk = count.div_ceil(threads).max(1);
     let one = &one;
     let parts: Vec<Result<Vec<T>, BenchError>> = std::thread::scope(|scope| {
@@ -213,7 +215,10 @@ fn on_every_core<T: Send>(
             .step_by(chunk)
             .map(|start| {
                 let end = (start + chunk).min(count);
-                scope.spawn(move || (start..end).map(one).collect())
+                scope.spawn(move || {
+                    super::pin::unpin_current_thread();
+                    (start..end).map(one).collect()
+                })
             })
             .collect();
         handles

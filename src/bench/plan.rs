@@ -188,10 +188,12 @@ impl<'a> Plans<'a> {
         })
     }
 
-    /// A pool from `mint(tag, count)`, and how many of the probe's calls succeeded: a probe of `probe_size` tokens measures the server's
-    /// cold rate, then enough tokens for the warm-up and the window with 60 % to spare (the
-    /// probe runs on a cold pool of its own, and the rate climbs once the run is warm; capped
-    /// by `--max-cold-tokens`; the report says so if the pool runs dry).
+    /// A pool from `mint(tag, count)`, and how many of the probe's calls succeeded: a probe of
+    /// `probe_size` tokens measures the server's cold rate, then enough tokens for the warm-up
+    /// and the window with 60 % to spare (the probe runs on a cold pool of its own, and the
+    /// rate climbs once the run is warm; capped by `--max-cold-tokens`). A pool that runs dry
+    /// ends the window there: no token is sent twice, and the row is flagged `cut`
+    /// (`window_cut` in the JSON).
     async fn sized_pool(
         &mut self,
         what: &str,
@@ -215,6 +217,12 @@ impl<'a> Plans<'a> {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, positive
         let wanted = (probed.rps() * seconds * 1.6) as usize + 4 * load.concurrency;
         let size = wanted.clamp(1_000, self.args.max_cold_tokens.max(1_000));
+        if size < wanted {
+            eprintln!(
+                "bench: {what}: {wanted} wanted, capped by --max-cold-tokens at {size}: the window \
+                 may be cut when they run out (the table flags it `cut`)"
+            );
+        }
         eprintln!(
             "bench: making {size} {what} (probe: {:.0} calls/s)",
             probed.rps()

@@ -5,7 +5,11 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::driver::Measured;
+use super::{
+    driver::Measured,
+    host::{BUSY_SHARE, Cpu},
+    repeats::{Noop, Repeated},
+};
 
 /// One scenario's line.
 #[derive(Debug, Clone)]
@@ -29,6 +33,14 @@ pub(crate) struct Row {
     pub stub_cpu_us: Option<f64>,
     /// Why the numbers need a footnote (a cold pool ran dry, the first error).
     pub note: String,
+    /// The measured window in seconds: shorter than `--duration` when it was cut.
+    pub window_s: f64,
+    /// A cold pool ran out of fresh tokens before the window ended (the window stops there).
+    pub window_cut: bool,
+    /// The share of the machine's CPU other processes used in this scenario's window.
+    pub other_cpu_share: Option<f64>,
+    /// The same in its baseline's window.
+    pub baseline_other_cpu_share: Option<f64>,
 }
 
 impl Row {
@@ -36,10 +48,10 @@ impl Row {
     pub fn new(measured: &Measured, baseline: &Measured) -> Self {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         let mut note = String::new();
-        if measured.truncated {
+        if measured.window_cut {
             let _ = write!(
                 note,
-                "token pool ran dry: window {:.1} s",
+                "window cut: the pool of fresh tokens ran dry after {:.2} s (raise --max-cold-tokens)",
                 measured.window.as_secs_f64()
             );
         }
@@ -82,10 +94,40 @@ impl Row {
                 .map(|(a, b)| ratio(a, b)),
             stub_cpu_us: measured.stub_cpu_us(),
             note,
+            window_s: measured.window.as_secs_f64(),
+            window_cut: measured.window_cut,
+            other_cpu_share: measured.other_cpu_share,
+            baseline_other_cpu_share: baseline.other_cpu_share,
         }
     }
 
-    fn json(&self) -> Value {
+    /// The larger share of the machine's CPU other processes used, in this scenario's window
+    /// or its baseline's.
+    pub fn other_cpu_max(&self) -> Option<f64> {
+        match (self.other_cpu_share, self.baseline_other_cpu_share) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Other processes used more than [`BUSY_SHARE`] of the CPU in either window.
+    pub fn busy(&self) -> bool {
+        self.other_cpu_max().is_some_and(|s| s > BUSY_SHARE)
+    }
+
+    /// The table's flags: `busy` (another process's load above 5 %), `cut` (window cut).
+    pub fn flags(&self) -> String {
+        let mut flags = Vec::new();
+        if self.busy() {
+            flags.push("busy");
+        }
+        if self.window_cut {
+            flags.push("cut");
+        }
+        flags.join(",")
+    }
+
+    pub fn json(&self) -> Value {
         json!({
             "name": self.name,
             "rps": (self.rps * 10.0).round() / 10.0,
@@ -98,6 +140,11 @@ impl Row {
             "server_cpu_us_per_request": self.server_cpu_us.map(|v| (v * 100.0).round() / 100.0),
             "server_cpu_ratio_to_baseline": self.cpu_ratio.map(|v| (v * 1000.0).round() / 1000.0),
             "stub_idp_cpu_us_per_request": self.stub_cpu_us.map(|v| (v * 100.0).round() / 100.0),
+            "window_s": (self.window_s * 1000.0).round() / 1000.0,
+            "window_cut": self.window_cut,
+            "other_cpu_share": self.other_cpu_share.map(|v| (v * 1000.0).round() / 1000.0),
+            "baseline_other_cpu_share": self.baseline_other_cpu_share.map(|v| (v * 1000.0).round() / 1000.0),
+            "busy": self.busy(),
         })
     }
 }
@@ -106,8 +153,7 @@ impl Row {
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     pub target: String,
-    pub cores: usize,
-    pub model: String,
+    pub cpu: Cpu,
     pub concurrency: usize,
     pub connections: usize,
     pub duration_s: f64,
@@ -117,22 +163,13 @@ pub(crate) struct Context {
     pub load_after: Option<f64>,
     /// Lowest and highest baseline rps of the run (each scenario has its own baseline).
     pub baseline_range: Option<(f64, f64)>,
-}
-
-impl Context {
-    /// The machine this runs on: core count and CPU model.
-    pub fn machine() -> (usize, String) {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let model = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|info| {
-                info.lines()
-                    .find_map(|l| l.strip_prefix("model name"))
-                    .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
-            })
-            .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-        (cores, model)
-    }
+    /// How many times each scenario ran with its baseline (`--repeat`).
+    pub repeat: usize,
+    /// Whether the server's CPU is known (`--spawn`, or `--target` with `--server-pid`): when it
+    /// is not, a server on this machine counts as another process.
+    pub server_pid_known: bool,
+    /// The JSON `pinning` record, when anything was pinned.
+    pub pinning: Option<Value>,
 }
 
 /// The 1-minute load average (Linux).
@@ -145,7 +182,7 @@ pub(crate) fn load_average() -> Option<f64> {
         .ok()
 }
 
-fn thousands(n: f64) -> String {
+pub(crate) fn thousands(n: f64) -> String {
     let digits = format!("{:.0}", n.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -165,8 +202,8 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
         out,
         "scopegate bench: {} | {} cores ({}) | concurrency {} over {} connections | {} s after {} s warm-up | load avg {} -> {}",
         context.target,
-        context.cores,
-        context.model,
+        context.cpu.processors,
+        context.cpu.summary(),
         context.concurrency,
         context.connections,
         context.duration_s,
@@ -174,9 +211,16 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
         load(context.load_before),
         load(context.load_after),
     );
+    if context.repeat > 1 {
+        let _ = writeln!(
+            out,
+            "each figure is the median of {} repeats (each scenario with its own baseline); their spread is below",
+            context.repeat
+        );
+    }
     let _ = writeln!(
         out,
-        "{:<27} {:>10} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>11} {:>6}",
+        "{:<27} {:>10} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>11} {:>6} {:>6}  flags",
         "scenario",
         "req/s",
         "x base",
@@ -186,7 +230,8 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
         "p99 x",
         "errors",
         "srv cpu us",
-        "cpu x"
+        "cpu x",
+        "other",
     );
     let opt = |v: Option<f64>, digits: usize| {
         v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
@@ -194,7 +239,7 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<27} {:>10} {:>7.2} {:>7} {:>7} {:>8} {:>6.2} {:>6} {:>11} {:>6}",
+            "{:<27} {:>10} {:>7.2} {:>7} {:>7} {:>8} {:>6.2} {:>6} {:>11} {:>6} {:>6}  {}",
             row.name,
             thousands(row.rps),
             row.ratio,
@@ -205,11 +250,24 @@ pub(crate) fn table(context: &Context, rows: &[Row]) -> String {
             row.errors,
             opt(row.server_cpu_us, 1),
             opt(row.cpu_ratio, 2),
+            row.other_cpu_max()
+                .map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0)),
+            row.flags(),
         );
     }
     if rows.iter().any(|r| r.server_cpu_us.is_some()) {
         out.push_str("srv cpu us: the server process's CPU time per call in the window (all threads); cpu x: over the baseline's\n");
     }
+    let _ = writeln!(
+        out,
+        "other: the machine's CPU used by other processes in the window or its baseline's (/proc/stat less {}), the larger; busy: above {:.0} %; cut: a pool of fresh tokens ran dry",
+        if context.server_pid_known {
+            "the server and the bench"
+        } else {
+            "the bench: no --server-pid, so a server on this machine counts as other"
+        },
+        BUSY_SHARE * 100.0
+    );
     if let Some((lo, hi)) = context.baseline_range {
         let _ = writeln!(
             out,
@@ -247,21 +305,25 @@ pub(crate) fn sweep_table(rows: &[Row]) -> String {
 }
 
 /// The `--json` document.
-pub(crate) fn json_document(context: &Context, rows: &[Row], sweep: &[Row]) -> Value {
+pub(crate) fn json_document(
+    context: &Context,
+    scenarios: &[Repeated],
+    noop: Option<&Noop>,
+    sweep: &[Row],
+) -> Value {
     let mut doc = json!({
-        "machine": {
-            "cores": context.cores,
-            "model": context.model,
-            "load_avg_before": context.load_before,
-            "load_avg_after": context.load_after,
-        },
+        "machine": machine_json(context),
         "config": {
             "concurrency": context.concurrency,
             "connections": context.connections,
             "duration_s": context.duration_s,
             "warmup_s": context.warmup_s,
+            "repeat": context.repeat,
+            "busy_other_cpu_share": BUSY_SHARE,
         },
-        "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
+        "pinning": context.pinning,
+        "scenarios": scenarios.iter().map(Repeated::json).collect::<Vec<_>>(),
+        "noop_baseline": noop.map(Noop::json),
         "baseline_rps_range": context.baseline_range.map(|(lo, hi)| [lo.round(), hi.round()]),
     });
     if !sweep.is_empty() {
@@ -275,4 +337,64 @@ pub(crate) fn json_document(context: &Context, rows: &[Row], sweep: &[Row]) -> V
             .collect();
     }
     doc
+}
+
+fn machine_json(context: &Context) -> Value {
+    let mut machine = context.cpu.json();
+    machine["cores"] = json!(context.cpu.processors);
+    machine["load_avg_before"] = json!(context.load_before);
+    machine["load_avg_after"] = json!(context.load_after);
+    machine
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn measured(window_cut: bool, other: Option<f64>) -> Measured {
+        let mut latency = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap();
+        latency.record(250).unwrap();
+        Measured {
+            name: "introspect_cold_rs256".into(),
+            concurrency: 64,
+            ok: 1_000,
+            errors: 0,
+            window: Duration::from_millis(if window_cut { 1_250 } else { 3_000 }),
+            latency,
+            first_error: None,
+            window_cut,
+            server_cpu: Some(Duration::from_millis(50)),
+            stub_cpu: None,
+            other_cpu_share: other,
+        }
+    }
+
+    #[test]
+    fn a_window_cut_by_a_dry_pool_is_flagged_in_the_row_the_table_and_the_json() {
+        let baseline = measured(false, Some(0.01));
+        let row = Row::new(&measured(true, Some(0.02)), &baseline);
+        assert!(row.window_cut);
+        assert_eq!(row.flags(), "cut");
+        assert!(row.note.contains("ran dry after 1.25 s"), "{}", row.note);
+        assert_eq!(row.json()["window_cut"], true);
+        assert_eq!(row.json()["window_s"], 1.25);
+        // Calls over the cut window, not over --duration.
+        assert!((row.rps - 800.0).abs() < 1e-9, "{}", row.rps);
+        let uncut = Row::new(&measured(false, None), &baseline);
+        assert!(!uncut.window_cut);
+        assert_eq!(uncut.json()["window_cut"], false);
+    }
+
+    #[test]
+    fn a_busy_baseline_window_flags_its_scenario_too() {
+        let row = Row::new(&measured(false, Some(0.01)), &measured(false, Some(0.08)));
+        assert_eq!(row.other_cpu_max(), Some(0.08));
+        assert_eq!(row.flags(), "busy");
+        let json = row.json();
+        assert_eq!(json["other_cpu_share"], 0.01);
+        assert_eq!(json["baseline_other_cpu_share"], 0.08);
+        assert_eq!(json["busy"], true);
+    }
 }

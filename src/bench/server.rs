@@ -6,7 +6,7 @@
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     sync::Arc,
     sync::mpsc,
     time::Duration,
@@ -15,7 +15,10 @@ use std::{
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use super::BenchError;
+use super::{
+    BenchError,
+    pin::{self, CpuList},
+};
 use crate::app::io::Conn;
 
 /// How long the child may take to migrate its database and bind.
@@ -66,8 +69,8 @@ impl Server {
     }
 
     /// Starts `scopegate serve` as a child process on a fresh SQLite database; `config` is
-    /// the TOML configuration file content to start it with.
-    pub fn spawn(config: &str) -> Result<Self, BenchError> {
+    /// the TOML configuration file content to start it with; `pin`: the CPUs it may run on.
+    pub fn spawn(config: &str, pin: Option<&CpuList>) -> Result<Self, BenchError> {
         let spawn_err = |what: &str, e: std::io::Error| BenchError::Spawn(format!("{what}: {e}"));
         let exe =
             std::env::current_exe().map_err(|e| spawn_err("cannot find this executable", e))?;
@@ -77,7 +80,13 @@ impl Server {
         let config_path = dir.join("scopegate.toml");
         let write = std::fs::write(&config_path, config);
         let admin_key = uuid::Uuid::new_v4().simple().to_string();
-        let mut command = Command::new(exe);
+        let mut command = match pin::command(&exe, pin) {
+            Ok(command) => command,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         // The bench's own SCOPEGATE_* settings are for the bench, not for its server.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("SCOPEGATE_") {
@@ -111,6 +120,36 @@ impl Server {
         Ok(Self {
             endpoint: format!("http://{addr}"),
             admin_key,
+            tls: None,
+            child: Some(spawned),
+        })
+    }
+
+    /// Starts the bare tonic no-op (`scopegate bench-noop-server`, [`super::noop`]) as a
+    /// child process on port 0; `pin`: the CPUs it may run on.
+    pub fn spawn_noop(pin: Option<&CpuList>) -> Result<Self, BenchError> {
+        let spawn_err = |what: &str, e: std::io::Error| BenchError::Spawn(format!("{what}: {e}"));
+        let exe =
+            std::env::current_exe().map_err(|e| spawn_err("cannot find this executable", e))?;
+        let mut command = pin::command(&exe, pin)?;
+        let dir =
+            std::env::temp_dir().join(format!("scopegate-noop-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| spawn_err("cannot create a temp dir", e))?;
+        command
+            .args(["--log-json", "bench-noop-server", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = command.spawn().map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            spawn_err("cannot start `scopegate bench-noop-server`", e)
+        })?;
+        let mut spawned = Spawned { child, dir };
+        let addr = listening_addr(&mut spawned.child)?;
+        Ok(Self {
+            endpoint: format!("http://{addr}"),
+            admin_key: String::new(),
             tls: None,
             child: Some(spawned),
         })

@@ -45,8 +45,8 @@ pub(crate) fn chart(context: &Context, rows: &[Row], sweep: &[Row]) -> String {
     let _ = writeln!(
         s,
         r##"<text x="{LABEL_X}" y="40" fill="#555">{} cores ({}), server and load generator on the same machine; concurrency {} over {} HTTP/2 connections, {} s per scenario</text>"##,
-        context.cores,
-        esc(&context.model),
+        context.cpu.processors,
+        esc(&context.cpu.model_name),
         context.concurrency,
         context.connections,
         context.duration_s

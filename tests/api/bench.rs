@@ -1,8 +1,11 @@
 //! `scopegate bench --target`: against a running server it creates its tenants through the
 //! admin API, drives the baseline and every scenario with every answer checked (opaque tokens
 //! through its stub IdP, whose CPU cost it reports), prints the table, writes the JSON document
-//! and the chart, and deletes what it created. Speed is never asserted here (that is the
-//! benchmark's job): only that every call of every scenario succeeded.
+//! and the chart, and deletes what it created. `scopegate bench --spawn --repeat 2` (the real
+//! binary) reruns each scenario with its baseline, compares health_check with the bare tonic
+//! no-op it spawns, and records the machine and each window's other-process load. Speed is
+//! never asserted here (that is the benchmark's job): only that every call of every scenario
+//! succeeded and that every figure is reported.
 
 use clap::Parser;
 use scopegate::{
@@ -26,12 +29,17 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let (json, svg) = (dir.path().join("bench.json"), dir.path().join("bench.svg"));
     let target = format!("http://{}", app.addr);
+    // The server runs inside this test process: its "server CPU" is the whole process's (the
+    // load generator too), enough to show --server-pid is read.
+    let pid = std::process::id().to_string();
     let Bench { args } = Bench::parse_from([
         "bench",
         "--target",
         &target,
         "--admin-key",
         ADMIN_KEY,
+        "--server-pid",
+        &pid,
         "--duration",
         "0.3",
         "--warmup",
@@ -82,6 +90,17 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
             scenario["ratio_to_baseline"].as_f64().unwrap() > 0.0,
             "{name}"
         );
+        assert_eq!(scenario["window_cut"], false, "{name}: {scenario}");
+        assert_eq!(scenario["repeats"].as_array().unwrap().len(), 1, "{name}");
+        if cfg!(target_os = "linux") {
+            // --server-pid: the target's CPU per call, as --spawn reports it.
+            assert!(
+                scenario["server_cpu_us_per_request"].as_f64().unwrap() > 0.0,
+                "{name}: {scenario}"
+            );
+            let share = scenario["other_cpu_share"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&share), "{name}: {scenario}");
+        }
     }
     assert_eq!(scenarios[0]["ratio_to_baseline"], 1.0);
     // The opaque scenario reports what its stub IdP cost, apart from the server's figures.
@@ -98,6 +117,11 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
     }
     assert_eq!(doc["config"]["concurrency"], 4);
     assert!(doc["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert!(doc["machine"]["flags"]["sha_ni"].is_boolean(), "{doc}");
+    assert!(
+        doc["noop_baseline"].is_null(),
+        "the no-op runs with --spawn only"
+    );
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 
     // Against a target, the bench deletes the tenants it made.
@@ -119,4 +143,130 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
         .filter(|id| id.starts_with("bench-"))
         .collect();
     assert!(left.is_empty(), "bench tenants left behind: {left:?}");
+}
+
+/// Runs the built `scopegate bench` with `args`: its table (stdout) and progress (stderr).
+async fn bench_binary(args: &[&str]) -> (String, String) {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .arg("bench")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(240), run)
+        .await
+        .expect("the bench should finish")
+        .unwrap();
+    let (table, progress) = (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    );
+    assert!(output.status.success(), "{progress}\n{table}");
+    (table, progress)
+}
+
+#[tokio::test]
+async fn bench_spawn_repeats_each_scenario_with_its_baseline_and_compares_a_bare_tonic_noop() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let taskset = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("taskset").is_file());
+    let mut args = vec![
+        "--spawn",
+        "--repeat",
+        "2",
+        "--scenarios",
+        "check_scopes_cached_token,introspect_cold_hs256",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0.1",
+        "--connections",
+        "2",
+        "--concurrency",
+        "4",
+        "--cached-tokens",
+        "20",
+        "--max-cold-tokens",
+        "1000",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    if taskset {
+        args.extend(["--pin-server", "0", "--pin-client", "0"]);
+    }
+
+    let (table, _) = bench_binary(&args).await;
+
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "health_check",
+            "check_scopes_cached_token",
+            "introspect_cold_hs256"
+        ]
+    );
+    for scenario in scenarios {
+        let repeats = scenario["repeats"].as_array().unwrap();
+        assert_eq!(repeats.len(), 2, "{scenario}");
+        for repeat in repeats {
+            assert_eq!(repeat["errors"], 0, "{repeat}");
+            assert!(repeat["server_cpu_us_per_request"].as_f64().unwrap() > 0.0);
+        }
+        let ratio = &scenario["spread"]["ratio_to_baseline"];
+        let (min, median, max) = (
+            ratio["min"].as_f64().unwrap(),
+            ratio["median"].as_f64().unwrap(),
+            ratio["max"].as_f64().unwrap(),
+        );
+        assert!(min <= median && median <= max, "{scenario}");
+        assert!(scenario["spread"]["server_cpu_us_per_request"]["median"].is_number());
+    }
+    assert_eq!(doc["config"]["repeat"], 2);
+    assert!(table.contains("median of 2 repeats"), "{table}");
+    assert!(
+        table.contains("over 2 repeats: min / median / max"),
+        "{table}"
+    );
+
+    // The bare tonic no-op, against health_check on scopegate, twice.
+    let noop = &doc["noop_baseline"];
+    assert_eq!(noop["name"], "bare_tonic_noop", "{doc}");
+    assert_eq!(noop["repeats"].as_array().unwrap().len(), 2);
+    assert_eq!(noop["errors"], 0, "{noop}");
+    assert!(
+        noop["health_check_server_cpu_ratio"]["median"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(table.contains("health_check ÷ bare tonic no-op"), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("bare_tonic_noop")),
+        "{table}"
+    );
+
+    if taskset {
+        assert_eq!(doc["pinning"]["method"], "taskset");
+        assert_eq!(doc["pinning"]["server"]["allowed"], "0", "{doc}");
+        assert_eq!(doc["pinning"]["client"]["allowed"], "0", "{doc}");
+    }
+}
+
+#[tokio::test]
+async fn bench_refuses_a_cpu_list_it_cannot_read_before_starting_anything() {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(["bench", "--spawn", "--pin-server", "1-0"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("invalid CPU list"), "{stderr}");
 }
