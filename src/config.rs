@@ -13,7 +13,10 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::token::{JwksConfig, TokenCacheConfig};
+use crate::{
+    decision_log::DecisionLogSettings,
+    token::{JwksConfig, TokenCacheConfig},
+};
 
 pub use file::FileConfig;
 pub use limits::Limits;
@@ -128,6 +131,8 @@ pub struct Config {
     pub log_json: bool,
     /// TLS on every listener (gRPC, HTTP door, metrics), when a certificate is configured.
     pub tls: Option<TlsSettings>,
+    /// Which decisions are logged, and where.
+    pub decision_log: DecisionLogSettings,
 }
 
 /// The server's TLS files (PEM), reloaded when they change.
@@ -187,6 +192,7 @@ impl Config {
             otlp_tls: OtlpTls::default(),
             log_json: false,
             tls: None,
+            decision_log: DecisionLogSettings::default(),
         }
     }
 

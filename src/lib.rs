@@ -54,6 +54,7 @@ pub mod bench;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod decision_log;
 pub mod pb;
 pub mod pipeline;
 pub mod preset;

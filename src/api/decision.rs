@@ -10,6 +10,8 @@ use tonic::{Request, Response, Status};
 use self::check::Batch;
 use super::{convert, status::ApiError, subject::resource_uri};
 use crate::{
+    caller::Caller,
+    decision_log::DecisionLog,
     pb,
     pipeline::TokenPipeline,
     scope::{DropReason, Resolution, ResolveError, is_scope_char},
@@ -33,12 +35,14 @@ pub const MAX_SCOPE_PARAM_BYTES: usize = 33 * 1024;
 #[derive(Debug, Clone)]
 pub struct DecisionService {
     pipeline: TokenPipeline,
+    log: DecisionLog,
 }
 
 impl DecisionService {
-    /// Decides over the token `pipeline` and its tenant state cache.
-    pub fn new(pipeline: TokenPipeline) -> Self {
-        Self { pipeline }
+    /// Decides over the token `pipeline` and its tenant state cache; every check's answer is
+    /// named and logged by `log`.
+    pub fn new(pipeline: TokenPipeline, log: DecisionLog) -> Self {
+        Self { pipeline, log }
     }
 
     #[tracing::instrument(
@@ -49,6 +53,7 @@ impl DecisionService {
     async fn check_scopes_inner(
         &self,
         request: pb::CheckScopesRequest,
+        caller: Option<&Caller>,
     ) -> Result<pb::CheckScopesResponse, ApiError> {
         let pb::CheckScopesRequest {
             tenant,
@@ -76,6 +81,8 @@ impl DecisionService {
             },
             now: now_ms() / 1000,
             explain,
+            log: &self.log,
+            caller,
         };
         let mut results = Vec::with_capacity(checks.len());
         for check in checks {
@@ -227,8 +234,10 @@ impl pb::scope_decision_server::ScopeDecision for DecisionService {
         &self,
         request: Request<pb::CheckScopesRequest>,
     ) -> Result<Response<pb::CheckScopesResponse>, Status> {
+        let caller = request.extensions().get::<Caller>().cloned();
         Ok(Response::new(
-            self.check_scopes_inner(request.into_inner()).await?,
+            self.check_scopes_inner(request.into_inner(), caller.as_ref())
+                .await?,
         ))
     }
 

@@ -37,7 +37,7 @@ mod resource_metadata;
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     extract::{DefaultBodyLimit, Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -47,11 +47,15 @@ use tonic::Request;
 
 use super::{
     auth::AdminAuth,
-    gateway::{Denied, Gateway, GatewayDecision, GatewayRequirement},
+    gateway::{Asker, DECISION_ID_HEADER, Denied, Gateway, GatewayDecision, GatewayRequirement},
     status::ApiError,
     subject::{Presentation, ProofHeader, access_token},
 };
-use crate::pipeline::TokenPipeline;
+use crate::{
+    caller::Caller,
+    decision_log::{DecisionLog, Door},
+    pipeline::TokenPipeline,
+};
 use tonic_health::{
     pb::{HealthCheckRequest, health_check_response::ServingStatus, health_server::Health},
     server::{HealthReporter, HealthService},
@@ -78,11 +82,16 @@ impl std::fmt::Debug for HttpState {
 impl HttpState {
     /// Readiness follows the statuses `reporter` publishes for gRPC health; decisions and
     /// introspection run on the token `pipeline`; bearer admin credentials are
-    /// checked by `auth`, as on the gRPC port.
-    pub fn new(reporter: HealthReporter, pipeline: TokenPipeline, auth: AdminAuth) -> Self {
+    /// checked by `auth`, as on the gRPC port; decisions are named and logged by `log`.
+    pub fn new(
+        reporter: HealthReporter,
+        pipeline: TokenPipeline,
+        auth: AdminAuth,
+        log: DecisionLog,
+    ) -> Self {
         Self {
             health: Arc::new(HealthService::from_health_reporter(reporter)),
-            gateway: Gateway::new(pipeline.clone()),
+            gateway: Gateway::new(pipeline.clone(), log),
             pipeline,
             auth,
         }
@@ -240,9 +249,15 @@ fn forwarded_request(headers: &HeaderMap) -> (Option<&str>, Option<String>) {
 
 async fn forward_auth(
     State(state): State<HttpState>,
+    caller: Option<Extension<Caller>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let asker = Asker {
+        door: Door::ForwardAuth,
+        caller: caller.as_ref().map(|Extension(caller)| caller),
+    };
+    let invalid_route = |err: &ApiError| deny(&state.gateway.invalid_route(asker, err));
     let [tenant, operation, all_of, any_of, resource] = match route_settings(&query, &headers) {
         Ok(settings) => settings,
         Err(err) => return invalid_route(&err),
@@ -276,6 +291,7 @@ async fn forward_auth(
     match state
         .gateway
         .authorize(
+            asker,
             tenant.as_deref(),
             &requirement,
             presented_token.map(|(_, token)| token),
@@ -321,13 +337,15 @@ fn deny(denied: &Denied) -> Response {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
+    if let Some(value) = denied
+        .decision_id
+        .and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(DECISION_ID_HEADER), value);
+    }
     response
-}
-
-/// The route's settings cannot be used: refused (a 500 blames the server), never allowed.
-fn invalid_route(err: &ApiError) -> Response {
-    tracing::warn!(%err, "forward-auth route settings are invalid: denied");
-    deny(&Denied::invalid_route())
 }
 
 /// A store that cannot answer (nothing usable cached) is 503, so the proxy can tell an outage

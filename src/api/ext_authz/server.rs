@@ -82,7 +82,8 @@ impl UnaryService<wire::CheckRequest> for Check {
     fn call(&mut self, request: tonic::Request<wire::CheckRequest>) -> Self::Future {
         let inner = Arc::clone(&self.0);
         Box::pin(async move {
-            let answer = inner.check(request.get_ref()).await?;
+            let caller = request.extensions().get::<crate::caller::Caller>();
+            let answer = inner.check(request.get_ref(), caller).await?;
             Ok(tonic::Response::new(answer))
         })
     }

@@ -3,7 +3,7 @@
 //! checks of its scope list as in `CheckScopes`, then the same catalog decision and challenge as
 //! a bearer token's.
 
-use super::{Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide};
+use super::{About, Asker, Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide};
 use crate::{
     api::{
         decision::{MAX_GRANTED_SCOPES, check_scope_token},
@@ -65,6 +65,7 @@ impl Gateway {
     /// granted scopes as [`Gateway::authorize_granted`].
     pub async fn authorize_subject(
         &self,
+        asker: Asker<'_>,
         tenant: &TenantId,
         requirement: &GatewayRequirement,
         subject: GatewaySubject<'_>,
@@ -76,6 +77,7 @@ impl Gateway {
                 // refused (`dpop_missing`), as a certificate-bound one finds no certificate.
                 let presented = Presentation::default();
                 self.authorize(
+                    asker,
                     Some(tenant.as_str()),
                     requirement,
                     bearer,
@@ -86,7 +88,7 @@ impl Gateway {
                 .await
             }
             GatewaySubject::Granted(granted) => {
-                self.authorize_granted(tenant, requirement, granted, resource)
+                self.authorize_granted(asker, tenant, requirement, granted, resource)
                     .await
             }
         }
@@ -103,6 +105,7 @@ impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
     pub async fn authorize_granted(
         &self,
+        asker: Asker<'_>,
         tenant: &TenantId,
         requirement: &GatewayRequirement,
         granted: Granted<'_>,
@@ -110,9 +113,18 @@ impl Gateway {
     ) -> Result<GatewayDecision, ApiError> {
         granted.check()?;
         let resource = resource_uri(resource.unwrap_or_default(), "resource")?;
+        let client_id = Some(granted.client_id).filter(|c| !c.is_empty());
+        let mut about = About {
+            asked_tenant: tenant.as_str(),
+            state: None,
+            bearer: None,
+            verified: None,
+            client_id,
+            requirement: requirement.0.as_ref(),
+        };
         let Some(state) = tenant_state(&self.pipeline, tenant).await? else {
             count(Reason::TenantNotFound);
-            return Ok(unknown_tenant().into());
+            return Ok(self.logged(asker, unknown_tenant().into(), &about));
         };
         if let Some(uri) = resource {
             registered(&state, uri, "resource")?;
@@ -120,16 +132,15 @@ impl Gateway {
         let grant = granted.grant(&state.compiled);
         let facts = Facts {
             subject: None,
-            client_id: Some(granted.client_id)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned),
+            client_id: client_id.map(str::to_owned),
         };
         let decision = decide(&state, &grant, requirement, resource, facts);
         tracing::debug!(
             allowed = matches!(decision, GatewayDecision::Allow(_)),
             "gateway decision for granted scopes"
         );
-        Ok(decision)
+        about.state = Some(&state);
+        Ok(self.logged(asker, decision, &about))
     }
 }
 

@@ -23,7 +23,7 @@ mod page;
 mod parse;
 
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
     extract::{State, rejection::BytesRejection},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, uri::Authority},
@@ -35,9 +35,11 @@ use self::parse::{Evaluation, Evaluations, Invalid, Parts, Semantic};
 use super::{HttpState, unavailable_or_internal};
 use crate::{
     api::{
-        gateway::{GatewayDecision, Permitted},
+        gateway::{Asker, GatewayDecision, Permitted},
         status::{ApiError, MAX_STATUS_MESSAGE_BYTES},
     },
+    caller::Caller,
+    decision_log::Door,
     scope::limits::truncate,
 };
 
@@ -58,11 +60,13 @@ const SEARCH_ACTION_PATH: &str = "/access/v1/search/action";
 /// `POST /access/v1/evaluation`.
 pub(super) async fn evaluation(
     State(state): State<HttpState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let asker = asker(caller.as_ref());
     let response = match read(body).and_then(|v| request(&v, parse::evaluation)) {
-        Ok(parts) => single(&state, &parts).await,
+        Ok(parts) => single(&state, asker, &parts).await,
         Err(refused) => refused.response(),
     };
     with_request_id(response, &headers)
@@ -71,16 +75,18 @@ pub(super) async fn evaluation(
 /// `POST /access/v1/evaluations`.
 pub(super) async fn evaluations(
     State(state): State<HttpState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let asker = asker(caller.as_ref());
     let response = match read(body).and_then(|v| request(&v, parse::evaluations)) {
-        Ok(Evaluations::Single(parts)) => single(&state, &parts).await,
+        Ok(Evaluations::Single(parts)) => single(&state, asker, &parts).await,
         Ok(Evaluations::Batch {
             semantic,
             defaults,
             items,
-        }) => batch(&state, semantic, &defaults, &items).await,
+        }) => batch(&state, asker, semantic, &defaults, &items).await,
         Err(refused) => refused.response(),
     };
     with_request_id(response, &headers)
@@ -131,14 +137,22 @@ pub(super) async fn configuration(headers: HeaderMap) -> Response {
     with_request_id(response, &headers)
 }
 
+/// The AuthZEN door and the request's authenticated caller, if any.
+fn asker(caller: Option<&Extension<Caller>>) -> Asker<'_> {
+    Asker {
+        door: Door::Authzen,
+        caller: caller.map(|Extension(caller)| caller),
+    }
+}
+
 /// One evaluation, answered as a decision.
-async fn single(state: &HttpState, parts: &Parts) -> Response {
+async fn single(state: &HttpState, asker: Asker<'_>, parts: &Parts) -> Response {
     let no_defaults = Parts::default();
     let evaluation = match parse::resolve(parts, &no_defaults, "") {
         Ok(evaluation) => evaluation,
         Err(err) => return invalid(&err),
     };
-    match decide(state, evaluation, "").await {
+    match decide(state, asker, evaluation, "").await {
         Ok(Ok((_, answer))) => Json(answer).into_response(),
         Ok(Err(err)) => invalid(&err),
         Err(err) => unavailable_or_internal(err),
@@ -148,6 +162,7 @@ async fn single(state: &HttpState, parts: &Parts) -> Response {
 /// A batch, in order, stopping as `semantic` says.
 async fn batch(
     state: &HttpState,
+    asker: Asker<'_>,
     semantic: Semantic,
     defaults: &Parts,
     items: &[Result<Parts, Invalid>],
@@ -160,7 +175,7 @@ async fn batch(
             .map_err(Clone::clone)
             .and_then(|own| parse::resolve(own, defaults, &prefix));
         let outcome = match evaluation {
-            Ok(evaluation) => match decide(state, evaluation, &prefix).await {
+            Ok(evaluation) => match decide(state, asker, evaluation, &prefix).await {
                 Ok(outcome) => outcome,
                 Err(err) => return unavailable_or_internal(err),
             },
@@ -184,12 +199,14 @@ async fn batch(
 /// gateway found names its field under `prefix`; other errors (the store) fail the call.
 async fn decide(
     state: &HttpState,
+    asker: Asker<'_>,
     evaluation: Evaluation<'_>,
     prefix: &str,
 ) -> Result<Result<(bool, Value), Invalid>, ApiError> {
     let decided = state
         .gateway
         .authorize_subject(
+            asker,
             &evaluation.target.tenant,
             evaluation.requirement,
             evaluation.subject.gateway(),
@@ -197,7 +214,13 @@ async fn decide(
         )
         .await;
     match decided {
-        Ok(GatewayDecision::Allow(_)) => Ok(Ok((true, json!({ "decision": true })))),
+        Ok(GatewayDecision::Allow(allowed)) => {
+            let context = match allowed.decision_id {
+                Some(id) => json!({ "decision_id": id.to_string() }),
+                None => json!({}),
+            };
+            Ok(Ok((true, json!({ "decision": true, "context": context }))))
+        }
         Ok(GatewayDecision::Deny(denied)) => Ok(Ok((
             false,
             json!({ "decision": false, "context": denial_context(&denied) }),
@@ -228,9 +251,13 @@ fn join_path(prefix: &str, field: &str) -> String {
     }
 }
 
-/// `{reason, missing, www_authenticate, http_status}`, each left out when it does not apply.
+/// `{decision_id, reason, missing, www_authenticate, http_status}`, each left out when it does
+/// not apply.
 fn denial_context(denied: &crate::api::gateway::Denied) -> Value {
     let mut context = Map::new();
+    if let Some(id) = denied.decision_id {
+        context.insert("decision_id".into(), json!(id.to_string()));
+    }
     if let Some(reason) = denied.reason {
         context.insert("reason".into(), json!(reason.as_str()));
     }
