@@ -3,9 +3,11 @@
 //!
 //! In: the route's `context_extensions` (`tenant`, `operation` or `all_of` / `any_of`,
 //! `strip_authorization`) and the request's `authorization` header. Out: an `OkHttpResponse`
-//! that sets the `x-scopegate-*` headers (and drops any the client sent), or a
-//! `DeniedHttpResponse` (401/403 with `WWW-Authenticate` and a JSON body; 500 for invalid route
-//! settings). A store that cannot answer is a gRPC `UNAVAILABLE`, so Envoy's
+//! that sets the `x-scopegate-*` headers, `x-scopegate-decision-id` included (and drops any the
+//! client sent), or a `DeniedHttpResponse` (401/403 with `WWW-Authenticate`,
+//! `x-scopegate-decision-id` and a JSON body; 500 for invalid route settings: a denial, never a
+//! gRPC error, which Envoy's `failure_mode_allow` could turn into an allow); the decision id in
+//! `dynamic_metadata` either way. A store that cannot answer is a gRPC `UNAVAILABLE`, so Envoy's
 //! `failure_mode_allow` / `status_on_error` decide; nothing else is a gRPC error.
 
 mod server;

@@ -12,8 +12,8 @@
 //!   `DPoP`, checked against the original method and URI the proxy forwards
 //!   (`X-Original-Method`/`-URL`, or `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri`). Allowed: 200 with the `x-scopegate-*` facts as response
 //!   headers for the proxy to copy upstream; denied: 401/403 with `WWW-Authenticate` and an
-//!   RFC 6750 JSON body; invalid route settings: 500 (never an allow); store needed and down:
-//!   503.
+//!   RFC 6750 JSON body; invalid route settings: 500 (never an allow); each of them with the
+//!   decision's `x-scopegate-decision-id`; store needed and down: 503 (no decision).
 //! - `GET /healthz` answers 200 while the process runs; `GET /readyz` 200 while the gRPC health
 //!   of service `""` is SERVING and 503 otherwise (store down, shutting down).
 //!

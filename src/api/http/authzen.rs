@@ -9,10 +9,11 @@
 //! - `POST /access/v1/search/action`: the catalog operations the subject may call, in pages;
 //! - `GET /.well-known/authzen-configuration`: the PDP metadata, based at `http://{Host}`.
 //!
-//! A decision is `{"decision": true}` (no `context`: a PEP may refuse a permit whose context it
-//! does not understand) or `{"decision": false, "context": {"reason", "missing",
-//! "www_authenticate", "http_status"}}` with `CheckScopes`' reason name, the scopes lacked
-//! (left out when none), the RFC 6750 challenge and 401/403 for the PEP to answer with. A
+//! A decision is `{"decision": true, "context": {"decision_id"}}` or `{"decision": false,
+//! "context": {"decision_id", "reason", "missing", "www_authenticate", "http_status"}}` with the
+//! decision's id (UUID v7, its key in the decision log), `CheckScopes`' reason name, the scopes
+//! lacked (left out when none), the RFC 6750 challenge and 401/403 for the PEP to answer with.
+//! A batch item refused as bad input (`context.error`) was not decided and has no id. A
 //! refused subject is a denial (HTTP 200), as the spec wants; HTTP errors are about the request:
 //! 400 `invalid_request` naming the JSON path (a batch item's own mistakes are that item's
 //! `context.error` instead, `{"status": 400, "message"}`), 413 over 64 KiB, 503 when the store
