@@ -28,7 +28,7 @@ use envoy_types::{
 use tonic::Code;
 
 use super::{
-    gateway::{Allowed, Asker, Denied, Gateway, GatewayDecision, GatewayRequirement},
+    gateway::{Allowed, Asker, Binding, Denied, Gateway, GatewayDecision, GatewayRequirement},
     status::ApiError,
     subject::{Presentation, ProofHeader, access_token},
 };
@@ -107,11 +107,13 @@ impl ExtAuthzService {
                 setting("tenant"),
                 &requirement,
                 presented_token.map(|(_, token)| token),
-                setting("resource"),
-                attributes
-                    .and_then(|a| a.source.as_ref())
-                    .map(|peer| peer.certificate.as_str()),
-                &presented,
+                Binding {
+                    resource: setting("resource"),
+                    certificate: attributes
+                        .and_then(|a| a.source.as_ref())
+                        .map(|peer| peer.certificate.as_str()),
+                    presented: &presented,
+                },
             )
             .await
         {

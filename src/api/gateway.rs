@@ -262,6 +262,20 @@ impl Denied {
     }
 }
 
+/// What a request's token is bound to besides its tenant: the protected `resource` (RFC 8707
+/// URI; `None` or empty: none), to which the token is then bound (see
+/// [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the MCP form; the TLS
+/// peer's client `certificate` (PEM or URL-encoded PEM; `None`: unknown), which a
+/// certificate-bound token needs (RFC 8705); and the `presented` scheme, DPoP proof, method and
+/// URI, which a DPoP-bound token needs (RFC 9449, see
+/// [`Seen::bind_dpop`](super::subject::Seen::bind_dpop)).
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    pub resource: Option<&'a str>,
+    pub certificate: Option<&'a str>,
+    pub presented: &'a Presentation<'a>,
+}
+
 /// Who asks the gateway: the door the request came through and its authenticated caller
 /// (a request extension), for the decision log.
 #[derive(Debug, Clone, Copy)]
@@ -339,15 +353,9 @@ impl Gateway {
         decision
     }
 
-    /// Decides a request to a route of `tenant` (`None`: the tenant the token's issuer names)
-    /// that needs `requirement`, carrying `bearer` (the token, without its scheme), for the
-    /// protected `resource` (RFC 8707 URI; `None` or empty: none), to which the token is then
-    /// bound (see [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the
-    /// MCP form, presented by a TLS peer with the client `certificate` (PEM or URL-encoded
-    /// PEM; `None`: unknown), which a certificate-bound token needs (RFC 8705), and
-    /// `presented` with the token's scheme, its DPoP proof and the request's method and URI,
-    /// which a DPoP-bound token needs (RFC 9449, see
-    /// [`Seen::bind_dpop`](super::subject::Seen::bind_dpop)).
+    /// Decides a request from `asker` to a route of `tenant` (`None`: the tenant the token's
+    /// issuer names) that needs `requirement`, carrying `bearer` (the token, without its
+    /// scheme), bound as `binding` says; names and logs the decision.
     ///
     /// Errors: `Invalid` (naming `tenant` or `resource`) for a malformed tenant id or a
     /// resource that is malformed or not registered with the tenant; a store error only when
@@ -359,9 +367,7 @@ impl Gateway {
         tenant: Option<&str>,
         requirement: &GatewayRequirement,
         bearer: Option<&str>,
-        resource: Option<&str>,
-        certificate: Option<&str>,
-        presented: &Presentation<'_>,
+        binding: Binding<'_>,
     ) -> Result<GatewayDecision, ApiError> {
         let tenant = match tenant.filter(|t| !t.is_empty()) {
             None => None,
@@ -370,6 +376,11 @@ impl Gateway {
                     .map_err(|_| ApiError::invalid("tenant", "is not a valid tenant id"))?,
             ),
         };
+        let Binding {
+            resource,
+            certificate,
+            presented,
+        } = binding;
         let resource = resource_uri(resource.unwrap_or_default(), "resource")?;
         let now = now_ms() / 1000;
         let seen = token_subject(&self.pipeline, tenant.as_ref(), bearer, now)

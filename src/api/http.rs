@@ -47,7 +47,9 @@ use tonic::Request;
 
 use super::{
     auth::AdminAuth,
-    gateway::{Asker, DECISION_ID_HEADER, Denied, Gateway, GatewayDecision, GatewayRequirement},
+    gateway::{
+        Asker, Binding, DECISION_ID_HEADER, Denied, Gateway, GatewayDecision, GatewayRequirement,
+    },
     status::ApiError,
     subject::{Presentation, ProofHeader, access_token},
 };
@@ -295,11 +297,13 @@ async fn forward_auth(
             tenant.as_deref(),
             &requirement,
             presented_token.map(|(_, token)| token),
-            resource.as_deref(),
-            headers
-                .get(CLIENT_CERT_HEADER)
-                .and_then(|v| v.to_str().ok()),
-            &presented,
+            Binding {
+                resource: resource.as_deref(),
+                certificate: headers
+                    .get(CLIENT_CERT_HEADER)
+                    .and_then(|v| v.to_str().ok()),
+                presented: &presented,
+            },
         )
         .await
     {

@@ -220,6 +220,11 @@ pub(super) fn run(
                 if empty_polls <= IDLE_POLLS {
                     // Sleeping rather than waiting on the queue: a sender never has to wake
                     // the writer (a syscall on the request path) while decisions flow.
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "the writer's own std thread, not a runtime worker; a poll \
+                                  interval, not synchronisation"
+                    )]
                     std::thread::sleep(POLL);
                     continue;
                 }

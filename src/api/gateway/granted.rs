@@ -3,7 +3,9 @@
 //! checks of its scope list as in `CheckScopes`, then the same catalog decision and challenge as
 //! a bearer token's.
 
-use super::{About, Asker, Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide};
+use super::{
+    About, Asker, Binding, Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide,
+};
 use crate::{
     api::{
         decision::{MAX_GRANTED_SCOPES, check_scope_token},
@@ -81,9 +83,11 @@ impl Gateway {
                     Some(tenant.as_str()),
                     requirement,
                     bearer,
-                    resource,
-                    None,
-                    &presented,
+                    Binding {
+                        resource,
+                        certificate: None,
+                        presented: &presented,
+                    },
                 )
                 .await
             }
