@@ -165,7 +165,7 @@ pub struct Decided<'a> {
     pub door: Door,
     /// The authenticated caller (a request extension), if any.
     pub caller: Option<&'a Caller>,
-    /// The tenant that decided (empty when none did).
+    /// The tenant that decided, else the (valid) tenant id asked for; empty when neither.
     pub tenant: &'a str,
     /// The bearer token as presented: only its fingerprint is kept.
     pub bearer: Option<&'a str>,

@@ -80,10 +80,18 @@ impl Batch<'_> {
             ),
             None => (None, None),
         };
+        // The tenant that answered, else the one asked for (when it is a valid id).
+        let asked = Some(check.tenant.as_str())
+            .filter(|t| !t.is_empty())
+            .unwrap_or(self.raw_tenant);
+        let tenant = match result.tenant.as_str() {
+            "" if TenantId::parse(asked).is_ok() => asked,
+            answered => answered,
+        };
         let id = self.log.decided(&Decided {
             door: Door::CheckScopes,
             caller: self.caller,
-            tenant: &result.tenant,
+            tenant,
             bearer,
             verified: verified.as_ref(),
             client_id,
