@@ -28,7 +28,7 @@ use self::{
 use crate::{
     caller::Caller,
     scope::{Reason, Requirement},
-    token::{VerifiedToken, token_fingerprint},
+    token::{VerifiedToken, token_fingerprint_bytes},
 };
 
 /// Which decisions are logged.
@@ -269,7 +269,7 @@ impl DecisionLog {
                 reason: decision.reason.map_or(INVALID_REQUEST, Reason::as_str),
                 missing: decision.missing.to_vec(),
                 catalog_revision: decision.catalog_revision,
-                token_fingerprint: decision.bearer.map(token_fingerprint),
+                token_fingerprint: decision.bearer.map(token_fingerprint_bytes),
                 trace_id: crate::telemetry::current_trace_id(),
             });
             match queue.try_send(Message::Event(event)) {

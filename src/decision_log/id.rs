@@ -66,6 +66,13 @@ impl DecisionId {
     }
 }
 
+impl DecisionId {
+    /// The canonical form, written into `buf`.
+    pub fn encode<'b>(&self, buf: &'b mut [u8; 36]) -> &'b str {
+        self.0.hyphenated().encode_lower(buf)
+    }
+}
+
 impl Default for DecisionId {
     fn default() -> Self {
         Self::new()
