@@ -298,11 +298,23 @@ impl DecisionLog {
         let Some(queue) = &self.inner.queue else {
             return true;
         };
+        let deadline = std::time::Instant::now() + timeout;
         let (done, finished) = std::sync::mpsc::sync_channel(1);
-        if queue.send(Message::Flush(done)).is_err() {
-            return false;
+        let mut flush = Message::Flush(done);
+        // Never blocks past the deadline, even on a full queue and a stuck writer (a hung disk,
+        // a test's hold).
+        loop {
+            match queue.try_send(flush) {
+                Ok(()) => break,
+                Err(TrySendError::Full(again)) if std::time::Instant::now() < deadline => {
+                    flush = again;
+                    std::thread::yield_now();
+                }
+                Err(_) => return false,
+            }
         }
-        finished.recv_timeout(timeout).is_ok()
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        finished.recv_timeout(left).is_ok()
     }
 
     /// Test hook: while held, the writer takes nothing off the queue, so it fills and drops.
@@ -332,5 +344,49 @@ pub struct WriterHold(Arc<Gate>);
 impl Drop for WriterHold {
     fn drop(&mut self) {
         self.0.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denial() -> Decided<'static> {
+        Decided {
+            door: Door::CheckScopes,
+            caller: None,
+            tenant: "school",
+            bearer: Some("eyJ.a-token.sig"),
+            verified: None,
+            client_id: None,
+            requirement: None,
+            allowed: false,
+            reason: Some(Reason::TokenInactive),
+            missing: &[],
+            catalog_revision: 1,
+        }
+    }
+
+    #[test]
+    fn a_flush_gives_up_at_its_deadline_while_the_writer_is_held_and_the_queue_is_full() {
+        let dir = tempfile::tempdir().unwrap_or_else(|_| unreachable!());
+        let settings = DecisionLogSettings {
+            mode: Mode::All,
+            file: Some(dir.path().join("d.jsonl")),
+            queue: 1,
+            ..DecisionLogSettings::default()
+        };
+        let log = DecisionLog::start(&settings).unwrap_or_else(|_| unreachable!());
+
+        let hold = log.hold_writer();
+        let ids: Vec<DecisionId> = (0..3).map(|_| log.decided(&denial())).collect();
+        let while_held = log.flush(Duration::from_millis(50));
+        drop(hold);
+        let after = log.flush(Duration::from_secs(30));
+
+        assert!(!while_held && after);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(log.dropped() >= 1);
+        assert_eq!(log.written() + log.dropped(), 3);
     }
 }
