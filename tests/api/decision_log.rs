@@ -399,3 +399,47 @@ async fn a_decision_log_file_that_cannot_be_opened_refuses_the_start_naming_it()
     assert!(refused.contains(&file.display().to_string()), "{refused}");
     assert!(refused.contains("decision log"), "{refused}");
 }
+
+/// `scopegate bench --spawn --server-arg …` hands its arguments to the server it spawns: here
+/// the decision log of every call, to a file.
+#[tokio::test]
+async fn the_bench_passes_server_args_to_the_server_it_spawns() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bench-decisions.jsonl");
+    let file_arg = format!("--decision-log-file={}", file.display());
+
+    let bench = tokio::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args([
+            "bench",
+            "--spawn",
+            "--scenarios",
+            "check_scopes_cached_token",
+        ])
+        .args(["--duration", "0.3", "--warmup", "0.1", "--concurrency", "4"])
+        .args(["--cached-tokens", "20"])
+        .args([
+            "--server-arg",
+            "--decision-log=all",
+            "--server-arg",
+            &file_arg,
+        ])
+        .env_remove("SCOPEGATE_ADMIN_KEY")
+        .output()
+        .await
+        .unwrap();
+
+    assert!(
+        bench.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bench.stderr)
+    );
+    let logged = events(&file);
+    assert!(!logged.is_empty(), "the spawned server logged no decision");
+    assert!(
+        logged
+            .iter()
+            .all(|e| e["door"] == "check_scopes" && e["allowed"] == true),
+        "{:?}",
+        logged.first()
+    );
+}
