@@ -99,6 +99,15 @@ pub struct BenchArgs {
     /// SQLite database and port 0.
     #[arg(long)]
     pub spawn: bool,
+    /// An argument for the spawned server's `serve` (repeatable, in order), e.g.
+    /// `--server-arg=--decision-log=all`.
+    #[arg(
+        long = "server-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        requires = "spawn"
+    )]
+    pub server_args: Vec<String>,
     /// Seconds each scenario is measured.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
@@ -249,7 +258,7 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
             } else {
                 String::new()
             };
-            Server::spawn(&config, args.pin_server.as_ref())?
+            Server::spawn(&config, args.pin_server.as_ref(), &args.server_args)?
         }
         (Some(target), false) => {
             let key = args

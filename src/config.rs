@@ -13,7 +13,10 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::token::{JwksConfig, TokenCacheConfig};
+use crate::{
+    decision_log::DecisionLogSettings,
+    token::{JwksConfig, TokenCacheConfig},
+};
 
 pub use file::FileConfig;
 pub use limits::Limits;
@@ -131,6 +134,8 @@ pub struct Config {
     /// The surfaces on which every call needs a registered caller (`--caller-auth`; empty:
     /// anonymous callers are served, registered ones still held to their limits).
     pub caller_auth: crate::caller::Surfaces,
+    /// Which decisions are logged, and where.
+    pub decision_log: DecisionLogSettings,
 }
 
 /// The server's TLS files (PEM), reloaded when they change.
@@ -195,6 +200,7 @@ impl Config {
             otlp_tls: OtlpTls::default(),
             log_json: false,
             tls: None,
+            decision_log: DecisionLogSettings::default(),
         }
     }
 

@@ -16,6 +16,7 @@
 //! | [`token`] | JWT verification (RFC 9068 / RFC 8725), key sets and JWKS fetching with destination checks, the verified-token cache, roles claims mapped to scopes (`token/scope_claims.rs`), certificate-bound tokens (`token/certificate.rs`, RFC 8705), DPoP proofs (`token/dpop.rs`, RFC 9449), upstream RFC 7662 introspection of opaque tokens (`token/upstream.rs`: configuration and routing; `token/upstream/call.rs`: the bounded call; `token/upstream/answer.rs`: the answer as verified facts); knows nothing of tenants: it verifies under a `VerifyPolicy` with the keys of a `Keyring` |
 //! | [`preset`] | catalog presets and the import/export file format |
 //! | [`tls`] | TLS on every listener and in our clients (rustls, aws-lc-rs): the certificate pair checked at load (`tls/files.rs`, expiry and CN from `tls/der.rs`), reloaded on file change (`tls/reload.rs`), mTLS against a client CA naming the [`caller::Caller`] |
+//! | [`decision_log`] | decision ids (UUID v7, `decision_log/id.rs`) and the decision log: every door hands its decision to `DecisionLog::decided`, which names it and queues its event (`decision_log/event.rs`) to a writer thread (`decision_log/writer.rs`: stdout or a size-rotated file; a full queue drops and counts) |
 //! | [`caller`] | who is calling once a listener authenticated it (client certificate today, caller keys later): on the call's span and a request extension |
 //! | [`config`], [`telemetry`], [`cli`], [`bench`], [`pb`] | configuration, logs/metrics/traces, the admin CLI, the load benchmark, generated code |
 //!
@@ -54,6 +55,7 @@ pub mod bench;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod decision_log;
 pub mod pb;
 pub mod pipeline;
 pub mod preset;

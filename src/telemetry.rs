@@ -187,6 +187,16 @@ pub fn record_tenant(tenant: &impl std::fmt::Display) {
     tracing::Span::current().record("tenant", tracing::field::display(tenant));
 }
 
+/// The OpenTelemetry trace the current call belongs to (32 hex digits), when trace export is
+/// on and there is one; for the decision log.
+pub fn current_trace_id() -> Option<String> {
+    if otlp::enabled() {
+        otlp::current_trace_id()
+    } else {
+        None
+    }
+}
+
 /// The span of one call: `method` and, once the handler knows it, `tenant`; with trace export
 /// on, also the OpenTelemetry attributes and the caller's trace context.
 fn rpc_span(method: &'static str, headers: &http::HeaderMap) -> tracing::Span {

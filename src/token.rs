@@ -82,10 +82,16 @@ pub const BEARER: &str = "Bearer";
 /// A short identifier of a token for logs: the first 12 hex digits of its SHA-256. It cannot be
 /// turned back into the token, and it is the only form in which a token may be logged.
 pub fn token_fingerprint(token: &str) -> String {
+    hex::encode(token_fingerprint_bytes(token))
+}
+
+/// [`token_fingerprint`] before it is spelled in hex (the decision log spells it later, off the
+/// request path).
+pub fn token_fingerprint_bytes(token: &str) -> [u8; 6] {
     let digest = Sha256::digest(token.as_bytes());
-    let mut hex = hex::encode(&digest[..6]);
-    hex.truncate(12);
-    hex
+    let mut short = [0u8; 6];
+    short.copy_from_slice(&digest[..6]);
+    short
 }
 
 #[cfg(test)]

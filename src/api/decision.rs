@@ -11,6 +11,7 @@ use self::check::Batch;
 use super::{convert, status::ApiError, subject::resource_uri};
 use crate::{
     caller::{self, Caller},
+    decision_log::DecisionLog,
     pb,
     pipeline::TokenPipeline,
     scope::{DropReason, Resolution, ResolveError, is_scope_char},
@@ -34,12 +35,14 @@ pub const MAX_SCOPE_PARAM_BYTES: usize = 33 * 1024;
 #[derive(Debug, Clone)]
 pub struct DecisionService {
     pipeline: TokenPipeline,
+    log: DecisionLog,
 }
 
 impl DecisionService {
-    /// Decides over the token `pipeline` and its tenant state cache.
-    pub fn new(pipeline: TokenPipeline) -> Self {
-        Self { pipeline }
+    /// Decides over the token `pipeline` and its tenant state cache; every check's answer is
+    /// named and logged by `log`.
+    pub fn new(pipeline: TokenPipeline, log: DecisionLog) -> Self {
+        Self { pipeline, log }
     }
 
     #[tracing::instrument(
@@ -49,8 +52,8 @@ impl DecisionService {
     )]
     async fn check_scopes_inner(
         &self,
-        caller: Option<&Caller>,
         request: pb::CheckScopesRequest,
+        caller: Option<&Caller>,
     ) -> Result<pb::CheckScopesResponse, ApiError> {
         let pb::CheckScopesRequest {
             tenant,
@@ -79,6 +82,7 @@ impl DecisionService {
             },
             now: now_ms() / 1000,
             explain,
+            log: &self.log,
         };
         let mut results = Vec::with_capacity(checks.len());
         for check in checks {
@@ -234,7 +238,7 @@ impl pb::scope_decision_server::ScopeDecision for DecisionService {
     ) -> Result<Response<pb::CheckScopesResponse>, Status> {
         let caller = request.extensions().get::<Caller>().cloned();
         Ok(Response::new(
-            self.check_scopes_inner(caller.as_ref(), request.into_inner())
+            self.check_scopes_inner(request.into_inner(), caller.as_ref())
                 .await?,
         ))
     }

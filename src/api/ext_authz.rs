@@ -3,9 +3,11 @@
 //!
 //! In: the route's `context_extensions` (`tenant`, `operation` or `all_of` / `any_of`,
 //! `strip_authorization`) and the request's `authorization` header. Out: an `OkHttpResponse`
-//! that sets the `x-scopegate-*` headers (and drops any the client sent), or a
-//! `DeniedHttpResponse` (401/403 with `WWW-Authenticate` and a JSON body; 500 for invalid route
-//! settings). A store that cannot answer is a gRPC `UNAVAILABLE`, so Envoy's
+//! that sets the `x-scopegate-*` headers, `x-scopegate-decision-id` included (and drops any the
+//! client sent), or a `DeniedHttpResponse` (401/403 with `WWW-Authenticate`,
+//! `x-scopegate-decision-id` and a JSON body; 500 for invalid route settings: a denial, never a
+//! gRPC error, which Envoy's `failure_mode_allow` could turn into an allow); the decision id in
+//! `dynamic_metadata` either way. A store that cannot answer is a gRPC `UNAVAILABLE`, so Envoy's
 //! `failure_mode_allow` / `status_on_error` decide; nothing else is a gRPC error.
 
 mod server;
@@ -26,7 +28,7 @@ use envoy_types::{
 use tonic::Code;
 
 use super::{
-    gateway::{Allowed, Denied, Gateway, GatewayDecision, GatewayRequirement},
+    gateway::{Allowed, Asker, Binding, Denied, Gateway, GatewayDecision, GatewayRequirement},
     status::ApiError,
     subject::{Presentation, ProofHeader, access_token},
 };
@@ -36,7 +38,10 @@ pub const SERVICE_NAME: &str =
     envoy_types::pb::envoy::service::auth::v3::authorization_server::SERVICE_NAME;
 
 use super::gateway::OUR_PREFIX;
-pub use super::gateway::{CLIENT_ID_HEADER, SCOPES_HEADER, SUBJECT_HEADER, TENANT_HEADER};
+pub use super::gateway::{
+    CLIENT_ID_HEADER, DECISION_ID_HEADER, SCOPES_HEADER, SUBJECT_HEADER, TENANT_HEADER,
+};
+use crate::{caller::Caller, decision_log::Door};
 pub use server::AuthorizationServer;
 
 /// The ext_authz service.
@@ -51,13 +56,17 @@ impl ExtAuthzService {
         Self { gateway }
     }
 
-    /// Answers one `Check` for `caller` (held to its tenants). Errors only when the store is
-    /// needed and cannot answer, or the caller may not ask about the tenant.
+    /// Answers one `Check` from `caller` (when the listener authenticated it). Errors only
+    /// when the store is needed and cannot answer.
     async fn check(
         &self,
-        caller: Option<&crate::caller::Caller>,
         request: &wire::CheckRequest,
+        caller: Option<&Caller>,
     ) -> Result<CheckResponse, ApiError> {
+        let asker = Asker {
+            door: Door::ExtAuthz,
+            caller,
+        };
         let attributes = request.attributes.as_ref();
         let extensions = attributes.map_or(&[][..], |a| &a.context_extensions);
         let setting = |name: &str| wire::last_value(extensions, name);
@@ -72,7 +81,7 @@ impl ExtAuthzService {
             setting("any_of"),
         ) {
             Ok(requirement) => requirement,
-            Err(err) => return Ok(invalid_route(&err)),
+            Err(err) => return Ok(deny(&self.gateway.invalid_route(asker, &err))),
         };
         let authorization = headers.authorization();
         let presented_token = authorization.as_deref().and_then(access_token);
@@ -94,20 +103,24 @@ impl ExtAuthzService {
         let decision = match self
             .gateway
             .authorize(
-                caller,
+                asker,
                 setting("tenant"),
                 &requirement,
                 presented_token.map(|(_, token)| token),
-                setting("resource"),
-                attributes
-                    .and_then(|a| a.source.as_ref())
-                    .map(|peer| peer.certificate.as_str()),
-                &presented,
+                Binding {
+                    resource: setting("resource"),
+                    certificate: attributes
+                        .and_then(|a| a.source.as_ref())
+                        .map(|peer| peer.certificate.as_str()),
+                    presented: &presented,
+                },
             )
             .await
         {
             Ok(decision) => decision,
-            Err(err @ ApiError::Invalid { .. }) => return Ok(invalid_route(&err)),
+            Err(err @ ApiError::Invalid { .. }) => {
+                return Ok(deny(&self.gateway.invalid_route(asker, &err)));
+            }
             Err(err) => return Err(err),
         };
         Ok(match decision {
@@ -303,6 +316,13 @@ fn deny(denied: &Denied) -> CheckResponse {
     if let Some(challenge) = &denied.www_authenticate {
         headers.push(header("www-authenticate", challenge));
     }
+    let id = denied.decision_id.as_ref().map(ToString::to_string);
+    if let Some(id) = &id {
+        headers.push(header(DECISION_ID_HEADER, id));
+    }
+    let metadata = id.map(|id| Struct {
+        fields: std::iter::once(("decision_id".to_owned(), string_value(id))).collect(),
+    });
     let code = match denied.status {
         401 => Code::Unauthenticated,
         403 => Code::PermissionDenied,
@@ -320,15 +340,8 @@ fn deny(denied: &Denied) -> CheckResponse {
             headers,
             body: denied.json_body(),
         })),
-        dynamic_metadata: None,
+        dynamic_metadata: metadata,
     }
-}
-
-/// The route's settings cannot be used: a denial, never a gRPC error (which Envoy's
-/// `failure_mode_allow` could turn into an allow).
-fn invalid_route(err: &ApiError) -> CheckResponse {
-    tracing::warn!(%err, "ext_authz route settings are invalid: denied");
-    deny(&Denied::invalid_route())
 }
 
 fn header(key: &str, value: &str) -> HeaderValueOption {

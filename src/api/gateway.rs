@@ -4,6 +4,8 @@
 //! only maps its wire format onto this, and this runs the same token pipeline, catalog decision
 //! and challenge as `CheckScopes`.
 
+use std::sync::Arc;
+
 use crate::{
     api::{
         decision::names,
@@ -14,11 +16,13 @@ use crate::{
         },
     },
     caller::Caller,
+    decision_log::{Decided, DecisionId, DecisionLog, Door},
     pipeline::TokenPipeline,
     scope::{Challenge, Grant, Reason, Requirement, RequirementError},
     store::now_ms,
     tenant::TenantId,
     tenant_states::TenantState,
+    token::VerifiedToken,
 };
 
 mod granted;
@@ -113,6 +117,9 @@ pub const SUBJECT_HEADER: &str = "x-scopegate-subject";
 pub const CLIENT_ID_HEADER: &str = "x-scopegate-client-id";
 /// The effective scopes, space-separated.
 pub const SCOPES_HEADER: &str = "x-scopegate-scopes";
+/// The decision's id (UUID v7), on the upstream request when allowed and on the client's
+/// answer when denied: the key to its decision log event.
+pub const DECISION_ID_HEADER: &str = "x-scopegate-decision-id";
 
 /// Every header name with this prefix belongs to scopegate on the upstream request.
 pub const OUR_PREFIX: &str = "x-scopegate-";
@@ -129,18 +136,25 @@ pub struct Allowed {
     /// The effective scopes: the token's scopes known to the catalog, with what they imply,
     /// reserved scopes only for first-party clients.
     pub scopes: Vec<String>,
+    /// The decision's id; set on every decision the [`Gateway`] returns.
+    pub decision_id: Option<DecisionId>,
 }
 
 impl Allowed {
-    /// The facts as `x-scopegate-*` header values, in a fixed order. A fact that is absent,
-    /// empty or holds anything but visible ASCII and spaces is `None` (left out rather than
-    /// mangled: the client's copy of that header must then be removed, not forwarded).
-    pub fn headers(&self) -> [(&'static str, Option<String>); 4] {
+    /// The facts as `x-scopegate-*` header values, in a fixed order, the decision id last. A
+    /// fact that is absent, empty or holds anything but visible ASCII and spaces is `None`
+    /// (left out rather than mangled: the client's copy of that header must then be removed,
+    /// not forwarded).
+    pub fn headers(&self) -> [(&'static str, Option<String>); 5] {
         [
             (TENANT_HEADER, header_safe(Some(&self.tenant))),
             (SUBJECT_HEADER, header_safe(self.subject.as_deref())),
             (CLIENT_ID_HEADER, header_safe(self.client_id.as_deref())),
             (SCOPES_HEADER, header_safe(Some(&self.scopes.join(" ")))),
+            (
+                DECISION_ID_HEADER,
+                self.decision_id.as_ref().map(ToString::to_string),
+            ),
         ]
     }
 }
@@ -168,12 +182,15 @@ pub struct Denied {
     /// The scopes the token lacks, as `CheckScopes` computes them (for `UNKNOWN_SCOPE`: the
     /// scopes the catalog lacks); empty when no requirement was evaluated.
     pub missing: Vec<String>,
+    /// The decision's id; set on every decision the [`Gateway`] returns.
+    pub decision_id: Option<DecisionId>,
 }
 
 impl Denied {
     /// The gateway's own settings for the route are invalid: refuse (fail closed, whatever the
-    /// gateway does on errors) with a 500 that blames the server, not the client.
-    pub fn invalid_route() -> Self {
+    /// gateway does on errors) with a 500 that blames the server, not the client. Doors go
+    /// through [`Gateway::invalid_route`], which names and logs the refusal.
+    fn invalid_route() -> Self {
         Self {
             status: 500,
             www_authenticate: None,
@@ -181,6 +198,7 @@ impl Denied {
             error_description: "the gateway's authorization settings for this route are invalid",
             reason: None,
             missing: Vec::new(),
+            decision_id: None,
         }
     }
 
@@ -239,32 +257,105 @@ impl Denied {
             error_description,
             reason: Some(reason),
             missing,
+            decision_id: None,
         }
     }
 }
 
-/// Decides gateway requests over the one token pipeline and catalog. Cheap to clone.
+/// What a request's token is bound to besides its tenant: the protected `resource` (RFC 8707
+/// URI; `None` or empty: none), to which the token is then bound (see
+/// [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the MCP form; the TLS
+/// peer's client `certificate` (PEM or URL-encoded PEM; `None`: unknown), which a
+/// certificate-bound token needs (RFC 8705); and the `presented` scheme, DPoP proof, method and
+/// URI, which a DPoP-bound token needs (RFC 9449, see
+/// [`Seen::bind_dpop`](super::subject::Seen::bind_dpop)).
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    pub resource: Option<&'a str>,
+    pub certificate: Option<&'a str>,
+    pub presented: &'a Presentation<'a>,
+}
+
+/// Who asks the gateway: the door the request came through and its authenticated caller
+/// (a request extension), for the decision log.
+#[derive(Debug, Clone, Copy)]
+pub struct Asker<'a> {
+    pub door: Door,
+    pub caller: Option<&'a Caller>,
+}
+
+/// Decides gateway requests over the one token pipeline and catalog, naming and logging every
+/// decision. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Gateway {
     pipeline: TokenPipeline,
+    log: DecisionLog,
 }
 
 impl Gateway {
-    /// Decides over the token `pipeline` and its tenant state cache.
-    pub fn new(pipeline: TokenPipeline) -> Self {
-        Self { pipeline }
+    /// Decides over the token `pipeline` and its tenant state cache; decisions go to `log`.
+    pub fn new(pipeline: TokenPipeline, log: DecisionLog) -> Self {
+        Self { pipeline, log }
     }
 
-    /// Decides, for `caller` (held to its tenants), a request to a route of `tenant` (`None`:
-    /// the tenant the token's issuer names)
-    /// that needs `requirement`, carrying `bearer` (the token, without its scheme), for the
-    /// protected `resource` (RFC 8707 URI; `None` or empty: none), to which the token is then
-    /// bound (see [`Seen::bind`](super::subject::Seen::bind)) and whose challenges take the
-    /// MCP form, presented by a TLS peer with the client `certificate` (PEM or URL-encoded
-    /// PEM; `None`: unknown), which a certificate-bound token needs (RFC 8705), and
-    /// `presented` with the token's scheme, its DPoP proof and the request's method and URI,
-    /// which a DPoP-bound token needs (RFC 9449, see
-    /// [`Seen::bind_dpop`](super::subject::Seen::bind_dpop)).
+    /// The refusal of a request whose route settings are invalid (`err` is logged, never
+    /// returned): a named, logged denial like any other.
+    pub fn invalid_route(&self, asker: Asker<'_>, err: &ApiError) -> Denied {
+        tracing::warn!(door = asker.door.as_str(), %err, "route settings are invalid: denied");
+        let mut denied = Denied::invalid_route();
+        let id = self.log.decided(&Decided {
+            door: asker.door,
+            caller: asker.caller,
+            tenant: "",
+            bearer: None,
+            verified: None,
+            client_id: None,
+            requirement: None,
+            allowed: false,
+            reason: None,
+            missing: &[],
+            catalog_revision: 0,
+        });
+        denied.decision_id = Some(id);
+        denied
+    }
+
+    /// Names `decision` and hands it to the decision log; `about` is what it was about.
+    fn logged(
+        &self,
+        asker: Asker<'_>,
+        mut decision: GatewayDecision,
+        about: &About<'_>,
+    ) -> GatewayDecision {
+        let (allowed, reason, missing): (bool, Option<Reason>, &[String]) = match &decision {
+            GatewayDecision::Allow(_) => (true, Some(Reason::Allowed), &[]),
+            GatewayDecision::Deny(denied) => (false, denied.reason, &denied.missing),
+        };
+        let state = about.state;
+        let tenant = state.map_or(about.asked_tenant, |s| s.compiled.tenant());
+        let id = self.log.decided(&Decided {
+            door: asker.door,
+            caller: asker.caller,
+            tenant,
+            bearer: about.bearer,
+            verified: about.verified,
+            client_id: about.client_id,
+            requirement: about.requirement,
+            allowed,
+            reason,
+            missing,
+            catalog_revision: state.map_or(0, |s| s.compiled.revision()),
+        });
+        match &mut decision {
+            GatewayDecision::Allow(allowed) => allowed.decision_id = Some(id),
+            GatewayDecision::Deny(denied) => denied.decision_id = Some(id),
+        }
+        decision
+    }
+
+    /// Decides a request from `asker` to a route of `tenant` (`None`: the tenant the token's
+    /// issuer names) that needs `requirement`, carrying `bearer` (the token, without its
+    /// scheme), bound as `binding` says; names and logs the decision.
     ///
     /// Errors: `Invalid` (naming `tenant` or `resource`) for a malformed tenant id or a
     /// resource that is malformed or not registered with the tenant; a store error only when
@@ -272,13 +363,11 @@ impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = tenant.unwrap_or("")))]
     pub async fn authorize(
         &self,
-        caller: Option<&Caller>,
+        asker: Asker<'_>,
         tenant: Option<&str>,
         requirement: &GatewayRequirement,
         bearer: Option<&str>,
-        resource: Option<&str>,
-        certificate: Option<&str>,
-        presented: &Presentation<'_>,
+        binding: Binding<'_>,
     ) -> Result<GatewayDecision, ApiError> {
         let tenant = match tenant.filter(|t| !t.is_empty()) {
             None => None,
@@ -287,14 +376,25 @@ impl Gateway {
                     .map_err(|_| ApiError::invalid("tenant", "is not a valid tenant id"))?,
             ),
         };
+        let Binding {
+            resource,
+            certificate,
+            presented,
+        } = binding;
         let resource = resource_uri(resource.unwrap_or_default(), "resource")?;
         let now = now_ms() / 1000;
-        let seen = token_subject(&self.pipeline, caller, tenant.as_ref(), bearer, now)
+        let seen = token_subject(&self.pipeline, asker.caller, tenant.as_ref(), bearer, now)
             .await?
             .bind(resource, "resource")?
             .bind_certificate(certificate)
             .bind_dpop(&self.pipeline, bearer, presented, now);
         let dpop = DpopChallenge::of(presented, &seen.subject);
+        let (state, verified) = match &seen.subject {
+            TokenSubject::Active { state, token, .. } => {
+                (Some(Arc::clone(state)), Some(Arc::clone(token)))
+            }
+            TokenSubject::Refused { state, .. } => (state.clone(), None),
+        };
         let mut decision = match seen.subject {
             TokenSubject::Refused {
                 reason,
@@ -333,8 +433,29 @@ impl Gateway {
             allowed = matches!(decision, GatewayDecision::Allow(_)),
             "gateway decision"
         );
-        Ok(decision)
+        let about = About {
+            asked_tenant: tenant.as_ref().map_or("", TenantId::as_str),
+            state: state.as_deref(),
+            bearer,
+            verified: verified.as_ref(),
+            client_id: None,
+            requirement: requirement.0.as_ref(),
+        };
+        Ok(self.logged(asker, decision, &about))
     }
+}
+
+/// What a gateway decision was about, for its log event.
+pub(super) struct About<'a> {
+    /// The tenant the route named (logged when no tenant answered).
+    pub asked_tenant: &'a str,
+    /// The tenant that answered.
+    pub state: Option<&'a TenantState>,
+    pub bearer: Option<&'a str>,
+    pub verified: Option<&'a Arc<VerifiedToken>>,
+    /// A granted-scopes subject's client.
+    pub client_id: Option<&'a str>,
+    pub requirement: Option<&'a Requirement>,
 }
 
 /// Who an allowed request is forwarded as.
@@ -384,6 +505,7 @@ pub(super) fn decide(
         subject: facts.subject,
         client_id: facts.client_id,
         scopes: grant.scopes().map(|n| n.as_str().to_owned()).collect(),
+        decision_id: None,
     })
 }
 

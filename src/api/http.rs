@@ -12,8 +12,8 @@
 //!   `DPoP`, checked against the original method and URI the proxy forwards
 //!   (`X-Original-Method`/`-URL`, or `X-Forwarded-Method`/`-Proto`/`-Host`/`-Uri`). Allowed: 200 with the `x-scopegate-*` facts as response
 //!   headers for the proxy to copy upstream; denied: 401/403 with `WWW-Authenticate` and an
-//!   RFC 6750 JSON body; invalid route settings: 500 (never an allow); store needed and down:
-//!   503.
+//!   RFC 6750 JSON body; invalid route settings: 500 (never an allow); each of them with the
+//!   decision's `x-scopegate-decision-id`; store needed and down: 503 (no decision).
 //! - `GET /healthz` answers 200 while the process runs; `GET /readyz` 200 while the gRPC health
 //!   of service `""` is SERVING and 503 otherwise (store down, shutting down).
 //!
@@ -47,11 +47,17 @@ use tonic::Request;
 
 use super::{
     auth::AdminAuth,
-    gateway::{Denied, Gateway, GatewayDecision, GatewayRequirement},
+    gateway::{
+        Asker, Binding, DECISION_ID_HEADER, Denied, Gateway, GatewayDecision, GatewayRequirement,
+    },
     status::ApiError,
     subject::{Presentation, ProofHeader, access_token},
 };
-use crate::{caller::Caller, pipeline::TokenPipeline};
+use crate::{
+    caller::Caller,
+    decision_log::{DecisionLog, Door},
+    pipeline::TokenPipeline,
+};
 use tonic_health::{
     pb::{HealthCheckRequest, health_check_response::ServingStatus, health_server::Health},
     server::{HealthReporter, HealthService},
@@ -78,11 +84,16 @@ impl std::fmt::Debug for HttpState {
 impl HttpState {
     /// Readiness follows the statuses `reporter` publishes for gRPC health; decisions and
     /// introspection run on the token `pipeline`; bearer admin credentials are
-    /// checked by `auth`, as on the gRPC port.
-    pub fn new(reporter: HealthReporter, pipeline: TokenPipeline, auth: AdminAuth) -> Self {
+    /// checked by `auth`, as on the gRPC port; decisions are named and logged by `log`.
+    pub fn new(
+        reporter: HealthReporter,
+        pipeline: TokenPipeline,
+        auth: AdminAuth,
+        log: DecisionLog,
+    ) -> Self {
         Self {
             health: Arc::new(HealthService::from_health_reporter(reporter)),
-            gateway: Gateway::new(pipeline.clone()),
+            gateway: Gateway::new(pipeline.clone(), log),
             pipeline,
             auth,
         }
@@ -244,6 +255,11 @@ async fn forward_auth(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let asker = Asker {
+        door: Door::ForwardAuth,
+        caller: caller.as_ref().map(|Extension(caller)| caller),
+    };
+    let invalid_route = |err: &ApiError| deny(&state.gateway.invalid_route(asker, err));
     let [tenant, operation, all_of, any_of, resource] = match route_settings(&query, &headers) {
         Ok(settings) => settings,
         Err(err) => return invalid_route(&err),
@@ -277,15 +293,17 @@ async fn forward_auth(
     match state
         .gateway
         .authorize(
-            caller.as_deref(),
+            asker,
             tenant.as_deref(),
             &requirement,
             presented_token.map(|(_, token)| token),
-            resource.as_deref(),
-            headers
-                .get(CLIENT_CERT_HEADER)
-                .and_then(|v| v.to_str().ok()),
-            &presented,
+            Binding {
+                resource: resource.as_deref(),
+                certificate: headers
+                    .get(CLIENT_CERT_HEADER)
+                    .and_then(|v| v.to_str().ok()),
+                presented: &presented,
+            },
         )
         .await
     {
@@ -323,13 +341,15 @@ fn deny(denied: &Denied) -> Response {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
+    if let Some(value) = denied
+        .decision_id
+        .and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(DECISION_ID_HEADER), value);
+    }
     response
-}
-
-/// The route's settings cannot be used: refused (a 500 blames the server), never allowed.
-fn invalid_route(err: &ApiError) -> Response {
-    tracing::warn!(%err, "forward-auth route settings are invalid: denied");
-    deny(&Denied::invalid_route())
 }
 
 /// A store that cannot answer (nothing usable cached) is 503, so the proxy can tell an outage

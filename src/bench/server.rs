@@ -69,8 +69,13 @@ impl Server {
     }
 
     /// Starts `scopegate serve` as a child process on a fresh SQLite database; `config` is
-    /// the TOML configuration file content to start it with; `pin`: the CPUs it may run on.
-    pub fn spawn(config: &str, pin: Option<&CpuList>) -> Result<Self, BenchError> {
+    /// the TOML configuration file content to start it with; `pin`: the CPUs it may run on;
+    /// `extra`: more arguments for `serve` (after the bench's own, so they win).
+    pub fn spawn(
+        config: &str,
+        pin: Option<&CpuList>,
+        extra: &[String],
+    ) -> Result<Self, BenchError> {
         let spawn_err = |what: &str, e: std::io::Error| BenchError::Spawn(format!("{what}: {e}"));
         let exe =
             std::env::current_exe().map_err(|e| spawn_err("cannot find this executable", e))?;
@@ -102,6 +107,7 @@ impl Server {
             .arg(format!("sqlite://{}", dir.join("bench.db").display()))
             .arg("--config")
             .arg(&config_path)
+            .args(extra)
             .env("SCOPEGATE_ADMIN_KEY", &admin_key)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

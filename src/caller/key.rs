@@ -134,7 +134,7 @@ mod tests {
             good[..good.len() - 1].to_owned(),
             good.replacen('.', ".=", 1),
             format!("Bearer {good}"),
-            good.replace(|c: char| c == 'A', "é"),
+            good.replace('A', "é"),
         ];
         for case in cases {
             if case == good {

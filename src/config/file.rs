@@ -41,6 +41,14 @@ pub struct FileConfig {
     pub caller_auth: Option<String>,
     /// How often the TLS files are checked for a change (default 1000).
     pub tls_reload_interval_ms: Option<u64>,
+    /// Which decisions are logged: `off`, `denied` (default) or `all`.
+    pub decision_log: Option<String>,
+    /// The decision log's file (stdout when unset), rotated by size.
+    pub decision_log_file: Option<String>,
+    /// Rotate the file before it would pass this many bytes (default 100 MiB).
+    pub decision_log_max_bytes: Option<u64>,
+    /// Rotated files kept (default 5).
+    pub decision_log_keep: Option<usize>,
     pub health_interval_seconds: Option<u64>,
     pub catalog_ttl_seconds: Option<u64>,
     pub catalog_capacity: Option<u64>,

@@ -105,6 +105,22 @@ pub struct ServeFlags {
     /// [env: SCOPEGATE_CALLER_AUTH] [default: none]
     #[arg(long)]
     pub caller_auth: Option<crate::caller::Surfaces>,
+    /// Which decisions to log, one JSON line each: off, denied or all
+    /// [env: SCOPEGATE_DECISION_LOG] [default: denied]
+    #[arg(long)]
+    pub decision_log: Option<crate::decision_log::Mode>,
+    /// Append the decision log to this file (rotated by size) instead of stdout; `serve`
+    /// refuses to start when it cannot be opened for append [env: SCOPEGATE_DECISION_LOG_FILE]
+    #[arg(long)]
+    pub decision_log_file: Option<PathBuf>,
+    /// Rotate the decision log file before it would pass this many bytes
+    /// [env: SCOPEGATE_DECISION_LOG_MAX_BYTES] [default: 104857600]
+    #[arg(long)]
+    pub decision_log_max_bytes: Option<u64>,
+    /// Rotated decision log files kept (`FILE.1` newest … `FILE.N`)
+    /// [env: SCOPEGATE_DECISION_LOG_KEEP] [default: 5]
+    #[arg(long)]
+    pub decision_log_keep: Option<usize>,
     /// Most open connections; more are closed at accept [env: SCOPEGATE_MAX_CONNECTIONS]
     /// [default: 10000]
     #[arg(long)]
@@ -228,6 +244,33 @@ impl Config {
         }
 
         config.tls = tls(&src, flags, file)?;
+        let log = &mut config.decision_log;
+        if let Some(mode) = src.value(
+            flags.decision_log,
+            "SCOPEGATE_DECISION_LOG",
+            parsed("decision_log", &file.decision_log)?,
+        )? {
+            log.mode = mode;
+        }
+        log.file = src.path(
+            &flags.decision_log_file,
+            "SCOPEGATE_DECISION_LOG_FILE",
+            &file.decision_log_file,
+        );
+        if let Some(bytes) = src.value(
+            flags.decision_log_max_bytes,
+            "SCOPEGATE_DECISION_LOG_MAX_BYTES",
+            file.decision_log_max_bytes,
+        )? {
+            log.max_bytes = bytes.max(1);
+        }
+        if let Some(keep) = src.value(
+            flags.decision_log_keep,
+            "SCOPEGATE_DECISION_LOG_KEEP",
+            file.decision_log_keep,
+        )? {
+            log.keep = keep;
+        }
         config.otlp_tls = OtlpTls {
             ca_cert: src.path(
                 &flags.otlp_ca_cert,

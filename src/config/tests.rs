@@ -585,3 +585,67 @@ fn caller_auth_precedence_and_bad_names() {
         "{err}"
     );
 }
+
+#[test]
+fn decision_log_precedence() {
+    use crate::decision_log::Mode;
+    precedence(&Key {
+        var: "SCOPEGATE_DECISION_LOG",
+        file: "decision_log = \"off\"",
+        env: "all",
+        flag: |f| f.decision_log = Some(Mode::Off),
+        get: |c| c.decision_log.mode,
+        expect: [Mode::Denied, Mode::Off, Mode::All, Mode::Off],
+    });
+    precedence(&Key {
+        var: "SCOPEGATE_DECISION_LOG_FILE",
+        file: "decision_log_file = \"/var/log/file.jsonl\"",
+        env: "/var/log/env.jsonl",
+        flag: |f| f.decision_log_file = Some("/var/log/flag.jsonl".into()),
+        get: |c| c.decision_log.file.clone(),
+        expect: [
+            None,
+            Some("/var/log/file.jsonl".into()),
+            Some("/var/log/env.jsonl".into()),
+            Some("/var/log/flag.jsonl".into()),
+        ],
+    });
+    precedence(&Key {
+        var: "SCOPEGATE_DECISION_LOG_MAX_BYTES",
+        file: "decision_log_max_bytes = 1000",
+        env: "2000",
+        flag: |f| f.decision_log_max_bytes = Some(3000),
+        get: |c| c.decision_log.max_bytes,
+        expect: [100 * 1024 * 1024, 1000, 2000, 3000],
+    });
+    precedence(&Key {
+        var: "SCOPEGATE_DECISION_LOG_KEEP",
+        file: "decision_log_keep = 1",
+        env: "2",
+        flag: |f| f.decision_log_keep = Some(3),
+        get: |c| c.decision_log.keep,
+        expect: [5, 1, 2, 3],
+    });
+}
+
+#[test]
+fn an_unknown_decision_log_mode_is_refused_naming_its_source() {
+    let from_env = load(
+        &ServeFlags::default(),
+        &[("SCOPEGATE_DECISION_LOG", "some")],
+        "",
+    );
+    let from_file = load(&ServeFlags::default(), &[], "decision_log = \"most\"");
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        flags: ServeFlags,
+    }
+    let from_flag = Command::try_parse_from(["serve", "--decision-log", "every"]);
+    let all = Command::try_parse_from(["serve", "--decision-log=all"]).expect("valid flag");
+
+    assert!(from_env.unwrap_err().contains("SCOPEGATE_DECISION_LOG"));
+    assert!(from_file.unwrap_err().contains("decision_log"));
+    assert!(from_flag.is_err());
+    assert_eq!(all.flags.decision_log, Some(crate::decision_log::Mode::All));
+}

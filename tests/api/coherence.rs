@@ -913,5 +913,5 @@ async fn next_turns(shown: &str) -> bool {
     for _ in 0..(turn % 3) {
         tokio::task::yield_now().await;
     }
-    (turn + usize::from(shown.as_bytes()[5])) % 5 == 0
+    (turn + usize::from(shown.as_bytes()[5])).is_multiple_of(5)
 }

@@ -36,7 +36,7 @@ use crate::{
 
 /// A `CheckRequest` as Envoy's HTTP ext_authz filter sends it for `GET /settings`, with the
 /// route's `extensions` and the client's extra `headers` (names lower-cased, as Envoy does).
-fn envoy_check(extensions: &[(&str, &str)], headers: &[(&str, &str)]) -> CheckRequest {
+pub fn envoy_check(extensions: &[(&str, &str)], headers: &[(&str, &str)]) -> CheckRequest {
     let mut all: HashMap<String, String> = [
         (":authority", "api.school.test"),
         (":method", "GET"),
@@ -95,14 +95,17 @@ fn envoy_raw_check(extensions: &[(&str, &str)], http: HttpRequest) -> CheckReque
     }
 }
 
-async fn ext_authz(app: &TestApp, request: CheckRequest) -> Result<CheckResponse, tonic::Status> {
+pub async fn ext_authz(
+    app: &TestApp,
+    request: CheckRequest,
+) -> Result<CheckResponse, tonic::Status> {
     AuthorizationClient::new(app.channel.clone())
         .check(request)
         .await
         .map(tonic::Response::into_inner)
 }
 
-fn ok(response: &CheckResponse) -> &OkHttpResponse {
+pub fn ok(response: &CheckResponse) -> &OkHttpResponse {
     assert_eq!(response.status.as_ref().unwrap().code, 0, "{response:?}");
     match &response.http_response {
         Some(HttpResponse::OkResponse(ok)) => ok,
@@ -110,7 +113,7 @@ fn ok(response: &CheckResponse) -> &OkHttpResponse {
     }
 }
 
-fn denied(response: &CheckResponse) -> &DeniedHttpResponse {
+pub fn denied(response: &CheckResponse) -> &DeniedHttpResponse {
     assert_ne!(response.status.as_ref().unwrap().code, 0, "{response:?}");
     match &response.http_response {
         Some(HttpResponse::DeniedResponse(denied)) => denied,
@@ -119,7 +122,7 @@ fn denied(response: &CheckResponse) -> &DeniedHttpResponse {
 }
 
 /// The upstream headers an allow sets, by name.
-fn set_headers(ok: &OkHttpResponse) -> HashMap<&str, &str> {
+pub fn set_headers(ok: &OkHttpResponse) -> HashMap<&str, &str> {
     ok.headers
         .iter()
         .map(|h| {
@@ -131,7 +134,7 @@ fn set_headers(ok: &OkHttpResponse) -> HashMap<&str, &str> {
         .collect()
 }
 
-fn denied_header<'a>(denied: &'a DeniedHttpResponse, name: &str) -> Option<&'a str> {
+pub fn denied_header<'a>(denied: &'a DeniedHttpResponse, name: &str) -> Option<&'a str> {
     denied
         .headers
         .iter()
@@ -144,7 +147,7 @@ fn body(denied: &DeniedHttpResponse) -> Value {
     serde_json::from_str(&denied.body).unwrap()
 }
 
-fn bearer(token: &str) -> String {
+pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 

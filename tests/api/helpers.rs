@@ -160,6 +160,8 @@ pub struct TestApp {
     /// The HTTP door's address, when the config asked for one.
     pub http_addr: Option<std::net::SocketAddr>,
     pub channel: Channel,
+    /// The server's decision log (counts, and a hold on its writer).
+    pub decision_log: scopegate::decision_log::DecisionLog,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), scopegate::app::AppError>>>,
 }
@@ -173,6 +175,8 @@ pub fn test_config(url: &str) -> Config {
     // Test JWKS servers listen on http://127.0.0.1: opt in to what production refuses.
     config.jwks.allow_plain_http = true;
     config.jwks.networks.allow_private = true;
+    // Decisions still get ids; tests that read the log turn it on, to a file.
+    config.decision_log.mode = scopegate::decision_log::Mode::Off;
     config
 }
 
@@ -183,6 +187,7 @@ impl TestApp {
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr();
         let http_addr = app.http_addr();
+        let decision_log = app.decision_log().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -197,6 +202,7 @@ impl TestApp {
             addr,
             http_addr,
             channel,
+            decision_log,
             stop: Some(stop),
             handle: Some(handle),
         }

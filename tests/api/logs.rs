@@ -109,7 +109,7 @@ async fn an_http_requests_log_lines_name_its_endpoint_and_caller() {
             e["fields"]["message"]
                 .as_str()
                 .unwrap_or("")
-                .starts_with("forward-auth route settings are invalid")
+                .starts_with("route settings are invalid")
         })
         .await;
     let span = &warned["span"];

@@ -20,6 +20,7 @@ mod cli;
 mod coherence;
 mod conformance;
 mod decision;
+mod decision_log;
 mod deploy;
 mod dpop;
 mod ext_authz;

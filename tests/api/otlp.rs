@@ -166,3 +166,63 @@ async fn every_call_is_exported_as_a_server_span_in_the_callers_trace() {
 fn names(spans: &[(String, Span)]) -> Vec<&str> {
     spans.iter().map(|(_, s)| s.name.as_str()).collect()
 }
+
+/// The served binary's defaults: denials are logged as JSON lines on stdout, written out before
+/// it exits on SIGTERM, each with the trace the call was in.
+#[tokio::test]
+async fn a_denial_is_logged_on_stdout_by_default_with_the_callers_trace_id() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Collector::default()))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), &["--otlp-endpoint", &collector_url]).await;
+    let channel = Endpoint::from_shared(format!("http://{}", served.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // Granted scopes for a tenant that does not exist: denied, TENANT_NOT_FOUND.
+    let check = pb::Check {
+        subject: Some(pb::check::Subject::Granted(pb::GrantedScopes {
+            scopes: vec!["openid".into()],
+            client_id: String::new(),
+        })),
+        requirement: Some(pb::check::Requirement::Operation("get_settings".into())),
+        ..Default::default()
+    };
+    let mut request = Request::new(pb::CheckScopesRequest {
+        tenant: "nowhere".into(),
+        checks: vec![check],
+        explain: false,
+    });
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01");
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    let result = pb::scope_decision_client::ScopeDecisionClient::new(channel)
+        .check_scopes(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+        .remove(0);
+
+    let (status, printed) = served.terminate_reading_stdout().await;
+
+    assert!(status.success(), "scopegate exited with {status}");
+    assert!(!result.allowed);
+    let events: Vec<serde_json::Value> = printed
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|event: &serde_json::Value| event.get("decision_id").is_some())
+        .collect();
+    assert_eq!(events.len(), 1, "{printed:?}");
+    assert_eq!(events[0]["decision_id"], result.decision_id.as_str());
+    assert_eq!(events[0]["trace_id"], TRACE_ID);
+    assert_eq!(events[0]["reason"], "TENANT_NOT_FOUND");
+    assert_eq!(events[0]["tenant"], "nowhere");
+}

@@ -549,12 +549,13 @@ async fn authzen_resources_bind_tokens_and_narrow_the_action_search(backend: Bac
     let right = token_for(&idp, MCP, "courses:read school:read");
     let wrong = token_for(&idp, AUDIENCE, "courses:read school:read");
 
-    let permit: Value = post("/access/v1/evaluation", evaluation(&right, MCP))
+    let mut permit: Value = post("/access/v1/evaluation", evaluation(&right, MCP))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
+    crate::decision_log::take_decision_id(&mut permit);
     assert_eq!(permit, json!({ "decision": true }));
     let deny: Value = post("/access/v1/evaluation", evaluation(&wrong, MCP))
         .await

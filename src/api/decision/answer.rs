@@ -36,6 +36,19 @@ pub(super) fn reason(reason: Reason) -> pb::Reason {
     }
 }
 
+/// The proto reason as the engine's (`REASON_UNSPECIFIED`, never answered, reads as a denial
+/// of an inactive token).
+pub(super) fn engine_reason(reason: pb::Reason) -> Reason {
+    match reason {
+        pb::Reason::Allowed => Reason::Allowed,
+        pb::Reason::Unspecified | pb::Reason::TokenInactive => Reason::TokenInactive,
+        pb::Reason::InsufficientScope => Reason::InsufficientScope,
+        pb::Reason::UnknownOperation => Reason::UnknownOperation,
+        pb::Reason::UnknownScope => Reason::UnknownScope,
+        pb::Reason::TenantNotFound => Reason::TenantNotFound,
+    }
+}
+
 /// Decides `requirement` for `grant` against the tenant's compiled catalog; a denial's
 /// challenge takes the MCP form when the check is for a registered `resource`.
 pub(super) fn decided(
@@ -74,6 +87,7 @@ pub(super) fn decided(
         catalog_revision: compiled.revision(),
         tenant: compiled.tenant().to_owned(),
         explain,
+        decision_id: String::new(),
     }
 }
 
@@ -213,6 +227,7 @@ mod tests {
         ];
         for (ours, wire) in reasons {
             assert_eq!(reason(ours), wire);
+            assert_eq!(engine_reason(wire), ours);
             assert_eq!(wire.as_str_name(), format!("REASON_{}", ours.as_str()));
         }
     }

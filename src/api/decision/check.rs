@@ -1,6 +1,8 @@
 //! One check of a `CheckScopes` batch: parse it, find its tenant and subject, then decide.
 //! Every failure here is the check's own: it never fails the rest of the batch.
 
+use std::sync::Arc;
+
 use super::answer::{self, Trace};
 use crate::{
     api::{
@@ -12,6 +14,7 @@ use crate::{
         },
     },
     caller::Caller,
+    decision_log::{Decided, DecisionLog, Door},
     pb::{
         self,
         check::{Requirement as Wanted, Subject},
@@ -22,6 +25,7 @@ use crate::{
         RequirementError, ScopeName, ScopeNameError, is_scope_char,
     },
     tenant::{TenantId, TenantIdError},
+    token::VerifiedToken,
 };
 
 /// Most scope names a granted subject may list.
@@ -48,15 +52,59 @@ pub(super) struct Batch<'a> {
     /// Unix seconds, read once per batch.
     pub now: i64,
     pub explain: bool,
+    /// Names and logs every answer.
+    pub log: &'a DecisionLog,
+}
+
+/// An evaluated check: its answer, and what the decision log records about it.
+struct Evaluated {
+    result: pb::CheckResult,
+    requirement: Requirement,
+    /// The active token's facts.
+    verified: Option<Arc<VerifiedToken>>,
 }
 
 impl Batch<'_> {
-    /// Answers one check, echoing its correlation id.
+    /// Answers one check, echoing its correlation id, with its decision id; a failed check is
+    /// named and logged too (as a denial: it was not allowed).
     pub async fn check(&self, check: pb::Check) -> pb::CheckResult {
-        let mut result = match self.evaluate(&check).await {
-            Ok(result) => result,
-            Err(err) => answer::failed(err),
+        let (mut result, requirement, verified) = match self.evaluate(&check).await {
+            Ok(done) => (done.result, Some(done.requirement), done.verified),
+            Err(err) => (answer::failed(err), None, None),
         };
+        let (bearer, client_id) = match &check.subject {
+            Some(Subject::Token(token)) => (Some(token.as_str()).filter(|t| !t.is_empty()), None),
+            Some(Subject::Granted(granted)) => (
+                None,
+                Some(granted.client_id.as_str()).filter(|c| !c.is_empty()),
+            ),
+            None => (None, None),
+        };
+        // The tenant that answered, else the one asked for (when it is a valid id).
+        let asked = Some(check.tenant.as_str())
+            .filter(|t| !t.is_empty())
+            .unwrap_or(self.raw_tenant);
+        let tenant = match result.tenant.as_str() {
+            "" if TenantId::parse(asked).is_ok() => asked,
+            answered => answered,
+        };
+        let id = self.log.decided(&Decided {
+            door: Door::CheckScopes,
+            caller: self.caller,
+            tenant,
+            bearer,
+            verified: verified.as_ref(),
+            client_id,
+            requirement: requirement.as_ref(),
+            allowed: result.allowed,
+            reason: result
+                .error
+                .is_none()
+                .then(|| answer::engine_reason(result.reason())),
+            missing: &result.missing,
+            catalog_revision: result.catalog_revision,
+        });
+        result.decision_id = id.to_string();
         tracing::debug!(
             correlation_id = %check.correlation_id,
             tenant = %result.tenant,
@@ -68,7 +116,7 @@ impl Batch<'_> {
         result
     }
 
-    async fn evaluate(&self, check: &pb::Check) -> Result<pb::CheckResult, ApiError> {
+    async fn evaluate(&self, check: &pb::Check) -> Result<Evaluated, ApiError> {
         let subject = check
             .subject
             .as_ref()
@@ -94,24 +142,37 @@ impl Batch<'_> {
                     certificate,
                     presented,
                 };
-                self.token(tenant.as_ref(), token, &requirement, &bound)
-                    .await
+                let (result, verified) = self
+                    .token(tenant.as_ref(), token, &requirement, &bound)
+                    .await?;
+                Ok(Evaluated {
+                    result,
+                    requirement,
+                    verified,
+                })
             }
             Subject::Granted(granted) => {
-                self.granted(tenant.as_ref(), granted, &requirement, resource)
-                    .await
+                let result = self
+                    .granted(tenant.as_ref(), granted, &requirement, resource)
+                    .await?;
+                Ok(Evaluated {
+                    result,
+                    requirement,
+                    verified: None,
+                })
             }
         }
     }
 
-    /// A token subject (an empty token: the caller saw none), refused or decided.
+    /// A token subject (an empty token: the caller saw none), refused or decided, with the
+    /// token's facts when it was active.
     async fn token(
         &self,
         tenant: Option<&TenantId>,
         token: &str,
         requirement: &Requirement,
         bound: &Bound<'_>,
-    ) -> Result<pb::CheckResult, ApiError> {
+    ) -> Result<(pb::CheckResult, Option<Arc<VerifiedToken>>), ApiError> {
         let resource = bound.resource;
         let token = Some(token).filter(|t| !t.is_empty());
         let seen = token_subject(self.pipeline, self.caller, tenant, token, self.now)
@@ -121,6 +182,7 @@ impl Batch<'_> {
             .bind_dpop(self.pipeline, token, &bound.presented, self.now);
         let trace = self.trace("token", seen.outcome, seen.cache_hit);
         let dpop = DpopChallenge::of(&bound.presented, &seen.subject);
+        let mut verified = None;
         let mut result = match seen.subject {
             TokenSubject::Active {
                 state,
@@ -129,7 +191,9 @@ impl Batch<'_> {
             } => {
                 let grant = token_grant(&state, &token, first_party);
                 let resource = resource.and_then(|uri| state.tenant.resource(uri));
-                answer::decided(&state, &grant, requirement, resource, trace)
+                let result = answer::decided(&state, &grant, requirement, resource, trace);
+                verified = Some(token);
+                result
             }
             TokenSubject::Refused {
                 reason,
@@ -149,7 +213,7 @@ impl Batch<'_> {
         if let Some(dpop) = dpop.filter(|_| !result.www_authenticate.is_empty()) {
             result.www_authenticate = dpop.restate(&result.www_authenticate);
         }
-        Ok(result)
+        Ok((result, verified))
     }
 
     async fn granted(

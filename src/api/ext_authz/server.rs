@@ -83,7 +83,7 @@ impl UnaryService<wire::CheckRequest> for Check {
         let inner = Arc::clone(&self.0);
         Box::pin(async move {
             let caller = request.extensions().get::<crate::caller::Caller>();
-            let answer = inner.check(caller, request.get_ref()).await?;
+            let answer = inner.check(request.get_ref(), caller).await?;
             Ok(tonic::Response::new(answer))
         })
     }

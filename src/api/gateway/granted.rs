@@ -3,14 +3,15 @@
 //! checks of its scope list as in `CheckScopes`, then the same catalog decision and challenge as
 //! a bearer token's.
 
-use super::{Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide};
+use super::{
+    About, Asker, Binding, Denied, Facts, Gateway, GatewayDecision, GatewayRequirement, decide,
+};
 use crate::{
     api::{
         decision::{MAX_GRANTED_SCOPES, check_scope_token},
         status::ApiError,
         subject::{Presentation, count, registered, resource_uri, tenant_state},
     },
-    caller::Caller,
     scope::{Challenge, CompiledCatalog, Grant, Reason},
     tenant::TenantId,
 };
@@ -66,7 +67,7 @@ impl Gateway {
     /// granted scopes as [`Gateway::authorize_granted`].
     pub async fn authorize_subject(
         &self,
-        caller: Option<&Caller>,
+        asker: Asker<'_>,
         tenant: &TenantId,
         requirement: &GatewayRequirement,
         subject: GatewaySubject<'_>,
@@ -78,18 +79,20 @@ impl Gateway {
                 // refused (`dpop_missing`), as a certificate-bound one finds no certificate.
                 let presented = Presentation::default();
                 self.authorize(
-                    caller,
+                    asker,
                     Some(tenant.as_str()),
                     requirement,
                     bearer,
-                    resource,
-                    None,
-                    &presented,
+                    Binding {
+                        resource,
+                        certificate: None,
+                        presented: &presented,
+                    },
                 )
                 .await
             }
             GatewaySubject::Granted(granted) => {
-                self.authorize_granted(caller, tenant, requirement, granted, resource)
+                self.authorize_granted(asker, tenant, requirement, granted, resource)
                     .await
             }
         }
@@ -106,7 +109,7 @@ impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
     pub async fn authorize_granted(
         &self,
-        caller: Option<&Caller>,
+        asker: Asker<'_>,
         tenant: &TenantId,
         requirement: &GatewayRequirement,
         granted: Granted<'_>,
@@ -114,9 +117,18 @@ impl Gateway {
     ) -> Result<GatewayDecision, ApiError> {
         granted.check()?;
         let resource = resource_uri(resource.unwrap_or_default(), "resource")?;
-        let Some(state) = tenant_state(&self.pipeline, caller, tenant).await? else {
+        let client_id = Some(granted.client_id).filter(|c| !c.is_empty());
+        let mut about = About {
+            asked_tenant: tenant.as_str(),
+            state: None,
+            bearer: None,
+            verified: None,
+            client_id,
+            requirement: requirement.0.as_ref(),
+        };
+        let Some(state) = tenant_state(&self.pipeline, asker.caller, tenant).await? else {
             count(Reason::TenantNotFound);
-            return Ok(unknown_tenant().into());
+            return Ok(self.logged(asker, unknown_tenant().into(), &about));
         };
         if let Some(uri) = resource {
             registered(&state, uri, "resource")?;
@@ -124,16 +136,15 @@ impl Gateway {
         let grant = granted.grant(&state.compiled);
         let facts = Facts {
             subject: None,
-            client_id: Some(granted.client_id)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned),
+            client_id: client_id.map(str::to_owned),
         };
         let decision = decide(&state, &grant, requirement, resource, facts);
         tracing::debug!(
             allowed = matches!(decision, GatewayDecision::Allow(_)),
             "gateway decision for granted scopes"
         );
-        Ok(decision)
+        about.state = Some(&state);
+        Ok(self.logged(asker, decision, &about))
     }
 }
 

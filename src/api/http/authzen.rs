@@ -9,10 +9,11 @@
 //! - `POST /access/v1/search/action`: the catalog operations the subject may call, in pages;
 //! - `GET /.well-known/authzen-configuration`: the PDP metadata, based at `http://{Host}`.
 //!
-//! A decision is `{"decision": true}` (no `context`: a PEP may refuse a permit whose context it
-//! does not understand) or `{"decision": false, "context": {"reason", "missing",
-//! "www_authenticate", "http_status"}}` with `CheckScopes`' reason name, the scopes lacked
-//! (left out when none), the RFC 6750 challenge and 401/403 for the PEP to answer with. A
+//! A decision is `{"decision": true, "context": {"decision_id"}}` or `{"decision": false,
+//! "context": {"decision_id", "reason", "missing", "www_authenticate", "http_status"}}` with the
+//! decision's id (UUID v7, its key in the decision log), `CheckScopes`' reason name, the scopes
+//! lacked (left out when none), the RFC 6750 challenge and 401/403 for the PEP to answer with.
+//! A batch item refused as bad input (`context.error`) was not decided and has no id. A
 //! refused subject is a denial (HTTP 200), as the spec wants; HTTP errors are about the request:
 //! 400 `invalid_request` naming the JSON path (a batch item's own mistakes are that item's
 //! `context.error` instead, `{"status": 400, "message"}`), 413 over 64 KiB, 503 when the store
@@ -35,10 +36,11 @@ use self::parse::{Evaluation, Evaluations, Invalid, Parts, Semantic};
 use super::{HttpState, unavailable_or_internal};
 use crate::{
     api::{
-        gateway::{GatewayDecision, Permitted},
+        gateway::{Asker, GatewayDecision, Permitted},
         status::{ApiError, MAX_STATUS_MESSAGE_BYTES},
     },
     caller::Caller,
+    decision_log::Door,
     scope::limits::truncate,
 };
 
@@ -63,8 +65,9 @@ pub(super) async fn evaluation(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let asker = asker(caller.as_ref());
     let response = match read(body).and_then(|v| request(&v, parse::evaluation)) {
-        Ok(parts) => single(&state, caller.as_deref(), &parts).await,
+        Ok(parts) => single(&state, asker, &parts).await,
         Err(refused) => refused.response(),
     };
     with_request_id(response, &headers)
@@ -77,13 +80,14 @@ pub(super) async fn evaluations(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let asker = asker(caller.as_ref());
     let response = match read(body).and_then(|v| request(&v, parse::evaluations)) {
-        Ok(Evaluations::Single(parts)) => single(&state, caller.as_deref(), &parts).await,
+        Ok(Evaluations::Single(parts)) => single(&state, asker, &parts).await,
         Ok(Evaluations::Batch {
             semantic,
             defaults,
             items,
-        }) => batch(&state, caller.as_deref(), semantic, &defaults, &items).await,
+        }) => batch(&state, asker, semantic, &defaults, &items).await,
         Err(refused) => refused.response(),
     };
     with_request_id(response, &headers)
@@ -135,14 +139,22 @@ pub(super) async fn configuration(headers: HeaderMap) -> Response {
     with_request_id(response, &headers)
 }
 
+/// The AuthZEN door and the request's authenticated caller, if any.
+fn asker(caller: Option<&Extension<Caller>>) -> Asker<'_> {
+    Asker {
+        door: Door::Authzen,
+        caller: caller.map(|Extension(caller)| caller),
+    }
+}
+
 /// One evaluation, answered as a decision.
-async fn single(state: &HttpState, caller: Option<&Caller>, parts: &Parts) -> Response {
+async fn single(state: &HttpState, asker: Asker<'_>, parts: &Parts) -> Response {
     let no_defaults = Parts::default();
     let evaluation = match parse::resolve(parts, &no_defaults, "") {
         Ok(evaluation) => evaluation,
         Err(err) => return invalid(&err),
     };
-    match decide(state, caller, evaluation, "").await {
+    match decide(state, asker, evaluation, "").await {
         Ok(Ok((_, answer))) => Json(answer).into_response(),
         Ok(Err(err)) => invalid(&err),
         Err(err) => unavailable_or_internal(err),
@@ -152,7 +164,7 @@ async fn single(state: &HttpState, caller: Option<&Caller>, parts: &Parts) -> Re
 /// A batch, in order, stopping as `semantic` says.
 async fn batch(
     state: &HttpState,
-    caller: Option<&Caller>,
+    asker: Asker<'_>,
     semantic: Semantic,
     defaults: &Parts,
     items: &[Result<Parts, Invalid>],
@@ -165,7 +177,7 @@ async fn batch(
             .map_err(Clone::clone)
             .and_then(|own| parse::resolve(own, defaults, &prefix));
         let outcome = match evaluation {
-            Ok(evaluation) => match decide(state, caller, evaluation, &prefix).await {
+            Ok(evaluation) => match decide(state, asker, evaluation, &prefix).await {
                 Ok(outcome) => outcome,
                 Err(err) => return unavailable_or_internal(err),
             },
@@ -189,14 +201,14 @@ async fn batch(
 /// gateway found names its field under `prefix`; other errors (the store) fail the call.
 async fn decide(
     state: &HttpState,
-    caller: Option<&Caller>,
+    asker: Asker<'_>,
     evaluation: Evaluation<'_>,
     prefix: &str,
 ) -> Result<Result<(bool, Value), Invalid>, ApiError> {
     let decided = state
         .gateway
         .authorize_subject(
-            caller,
+            asker,
             &evaluation.target.tenant,
             evaluation.requirement,
             evaluation.subject.gateway(),
@@ -204,7 +216,13 @@ async fn decide(
         )
         .await;
     match decided {
-        Ok(GatewayDecision::Allow(_)) => Ok(Ok((true, json!({ "decision": true })))),
+        Ok(GatewayDecision::Allow(allowed)) => {
+            let context = match allowed.decision_id {
+                Some(id) => json!({ "decision_id": id.to_string() }),
+                None => json!({}),
+            };
+            Ok(Ok((true, json!({ "decision": true, "context": context }))))
+        }
         Ok(GatewayDecision::Deny(denied)) => Ok(Ok((
             false,
             json!({ "decision": false, "context": denial_context(&denied) }),
@@ -235,9 +253,13 @@ fn join_path(prefix: &str, field: &str) -> String {
     }
 }
 
-/// `{reason, missing, www_authenticate, http_status}`, each left out when it does not apply.
+/// `{decision_id, reason, missing, www_authenticate, http_status}`, each left out when it does
+/// not apply.
 fn denial_context(denied: &crate::api::gateway::Denied) -> Value {
     let mut context = Map::new();
+    if let Some(id) = denied.decision_id {
+        context.insert("decision_id".into(), json!(id.to_string()));
+    }
     if let Some(reason) = denied.reason {
         context.insert("reason".into(), json!(reason.as_str()));
     }
