@@ -119,7 +119,12 @@ impl Default for DecisionLogSettings {
 struct Counters {
     written: AtomicU64,
     dropped: AtomicU64,
+    /// Unix seconds of the last drop warning (0: never): at most one a minute.
+    warned_at: AtomicU64,
 }
+
+/// Seconds between two warnings about dropped events.
+const WARN_EVERY_SECONDS: u64 = 60;
 
 impl Counters {
     fn written(&self, n: u64) {
@@ -130,6 +135,7 @@ impl Counters {
         self.dropped.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("scopegate_decision_log_dropped_total", "cause" => "queue_full")
             .increment(1);
+        self.warn_rarely("queue_full");
     }
 
     fn dropped_write(&self, n: u64) {
@@ -137,6 +143,29 @@ impl Counters {
             self.dropped.fetch_add(n, Ordering::Relaxed);
             metrics::counter!("scopegate_decision_log_dropped_total", "cause" => "write_error")
                 .increment(n);
+            self.warn_rarely("write_error");
+        }
+    }
+
+    /// Says so in the service's log, at most once a minute (a full queue under a flood must not
+    /// turn into a flood of warnings): an operator who does not watch the metric still learns
+    /// that decisions go unrecorded.
+    fn warn_rarely(&self, cause: &'static str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.warned_at.load(Ordering::Relaxed);
+        if (last == 0 || now >= last.saturating_add(WARN_EVERY_SECONDS))
+            && self
+                .warned_at
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                cause,
+                dropped_total = self.dropped.load(Ordering::Relaxed),
+                "decision log events dropped (scopegate_decision_log_dropped_total); decisions are unaffected"
+            );
         }
     }
 }
@@ -350,6 +379,33 @@ impl Drop for WriterHold {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drops_are_warned_about_at_most_once_a_minute() {
+        let counters = Counters::default();
+
+        counters.dropped_full();
+        let first = counters.warned_at.load(Ordering::Relaxed);
+        counters.dropped_full();
+        counters.dropped_write(3);
+
+        assert!(first > 0, "the first drop warns");
+        assert_eq!(
+            counters.warned_at.load(Ordering::Relaxed),
+            first,
+            "not again within a minute"
+        );
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 5);
+        counters
+            .warned_at
+            .store(first - WARN_EVERY_SECONDS, Ordering::Relaxed);
+        counters.dropped_full();
+        assert_eq!(
+            counters.warned_at.load(Ordering::Relaxed),
+            first,
+            "a minute later it warns"
+        );
+    }
 
     fn denial() -> Decided<'static> {
         Decided {
