@@ -400,10 +400,10 @@ mod tests {
             .warned_at
             .store(first - WARN_EVERY_SECONDS, Ordering::Relaxed);
         counters.dropped_full();
-        assert_eq!(
-            counters.warned_at.load(Ordering::Relaxed),
-            first,
-            "a minute later it warns"
+        let again = counters.warned_at.load(Ordering::Relaxed);
+        assert!(
+            again >= first,
+            "a minute later it warns again ({again} < {first})"
         );
     }
 
