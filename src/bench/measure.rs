@@ -161,9 +161,14 @@ async fn noop(
     for spec in floor::SPECS.iter().filter(|s| names.contains(&s.scenario)) {
         let workload = plans.workload(spec.scenario, load).await?;
         let Workload::Encoded { rpc, requests } = &*workload else {
-            unreachable!("a scenario with a floor sends pre-encoded requests")
+            return Err(BenchError::Setup(format!(
+                "{}: a floor needs pre-encoded requests",
+                spec.scenario
+            )));
         };
-        let request = requests[0].clone();
+        let Some(request) = requests.first().cloned() else {
+            return Err(BenchError::Setup(format!("{}: no request", spec.scenario)));
+        };
         let answer = floor::real_answer(&conns[0], *rpc, request.clone()).await?;
         canned.extend([spec.flag.to_owned(), STANDARD.encode(&answer)]);
         floors.push(Floor {
