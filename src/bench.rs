@@ -9,11 +9,13 @@
 //! answers decoded slim by [`wire`] → [`report`] prints the table and JSON, [`svg`] draws the
 //! chart. [`measure`] runs them all (`--repeat` times, [`repeats`] summarises), each window
 //! watched by [`host`] for other processes' CPU use; [`pin`] pins the server and the bench to
-//! CPUs. [`noop`] is the bare tonic no-op `health_check` is compared with. [`memory`] is the
+//! CPUs. [`noop`] is the bare tonic no-op `health_check` is compared with, and whose canned
+//! `CheckScopes` and `Introspect` give [`floor`], their transport floor. [`memory`] is the
 //! RSS harness (`--memory`); [`idp_stub`] is the stand-in authorization server
 //! `introspect_cold_opaque` asks through the server.
 
 mod driver;
+mod floor;
 mod host;
 mod idp_stub;
 mod keys;

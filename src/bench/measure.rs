@@ -1,19 +1,23 @@
 //! The measuring run: every scenario `--repeat` times, each time right after a baseline of its
-//! own; then, with `--spawn`, the bare tonic no-op against `health_check`; then the sweep; then
-//! the table, the JSON document and the chart.
+//! own; then, with `--spawn`, the bare tonic no-op against `health_check` and the transport
+//! floors of the cached CheckScopes and Introspect; then the sweep; then the table, the JSON
+//! document and the chart.
 
-use std::io::Write;
+use std::{io::Write, sync::Arc};
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 
 use super::{
     BenchArgs, BenchError,
     driver::{self, Measured},
+    floor::{self, Floor, Spec},
     host::Cpu,
     idp_stub::IdpStub,
     pin, plan,
     repeats::{self, NOOP_ROW, Noop, Repeated},
     report,
     report::{Context, Row},
-    scenario::{BASELINE, Conn},
+    scenario::{BASELINE, Conn, Workload},
     server::Server,
     setup::Fixture,
     svg, write_file,
@@ -78,10 +82,11 @@ pub(crate) async fn scenarios(
         }
         scenarios.push(Repeated { rows });
     }
-    let noop = if args.spawn {
-        Some(noop(args, &mut plans, conns, load).await?)
+    let (noop, floors) = if args.spawn {
+        let (noop, floors) = noop(args, &mut plans, conns, load, names).await?;
+        (Some(noop), floors)
     } else {
-        None
+        (None, Vec::new())
     };
     let (low, high) = baselines
         .iter()
@@ -103,13 +108,21 @@ pub(crate) async fn scenarios(
     if let Some(noop) = &noop {
         rows.push(noop.0.median_row());
     }
+    rows.extend(floors.iter().map(|f| f.bare.median_row()));
     let mut text = report::table(&context, &rows);
     if let Some(noop) = &noop {
         text.push_str(&noop.line());
     }
+    if !floors.is_empty() {
+        text.push_str(&floor::rows_note(&floors));
+    }
+    for floor in &floors {
+        text.push_str(&floor.lines());
+    }
     if args.repeat > 1 {
         let mut spread = scenarios.clone();
         spread.extend(noop.iter().map(|n| n.0.clone()));
+        spread.extend(floors.iter().map(|f| f.bare.clone()));
         text.push_str(&repeats::spread_table(&spread));
     }
     if !sweep.is_empty() {
@@ -121,7 +134,7 @@ pub(crate) async fn scenarios(
         source,
     })?;
     if let Some(path) = &args.json {
-        let doc = report::json_document(&context, &scenarios, noop.as_ref(), &sweep);
+        let doc = report::json_document(&context, &scenarios, noop.as_ref(), &floors, &sweep);
         write_file(path, &format!("{doc:#}\n"))?;
     }
     if let Some(path) = &args.svg {
@@ -130,16 +143,45 @@ pub(crate) async fn scenarios(
     Ok(())
 }
 
-/// The bare tonic no-op (spawned now, pinned like the server) against scopegate's
-/// `health_check`, `--repeat` times: each round a `health_check` window on scopegate, then
-/// the same calls to the no-op.
+/// The bare tonic no-op (spawned now, pinned like the server) against scopegate,
+/// `--repeat` times: each round a `health_check` window on scopegate, then the same calls to
+/// the no-op; then, for each scenario of `names` with a floor ([`floor::SPECS`]), the scenario
+/// on scopegate and its very requests to the no-op's canned method. The canned answers are
+/// the real server's answers to the first of those requests, asked before the no-op starts.
 async fn noop(
     args: &BenchArgs,
     plans: &mut plan::Plans<'_>,
     conns: &[Conn],
     load: driver::Load,
-) -> Result<Noop, BenchError> {
-    let server = Server::spawn_noop(args.pin_server.as_ref())?;
+    names: &[&str],
+) -> Result<(Noop, Vec<Floor>), BenchError> {
+    let mut floors = Vec::new();
+    let mut workloads = Vec::new();
+    let mut canned = Vec::new();
+    for spec in floor::SPECS.iter().filter(|s| names.contains(&s.scenario)) {
+        let workload = plans.workload(spec.scenario, load).await?;
+        let Workload::Encoded { rpc, requests } = &*workload else {
+            return Err(BenchError::Setup(format!(
+                "{}: a floor needs pre-encoded requests",
+                spec.scenario
+            )));
+        };
+        let Some(request) = requests.first().cloned() else {
+            return Err(BenchError::Setup(format!("{}: no request", spec.scenario)));
+        };
+        let answer = floor::real_answer(&conns[0], *rpc, request.clone()).await?;
+        canned.extend([spec.flag.to_owned(), STANDARD.encode(&answer)]);
+        floors.push(Floor {
+            spec: *spec,
+            bare: Repeated { rows: Vec::new() },
+            ours: Repeated { rows: Vec::new() },
+            rounds: Vec::new(),
+            request_bytes: request.len(),
+            answer_bytes: answer.len(),
+        });
+        workloads.push(workload);
+    }
+    let server = Server::spawn_noop(args.pin_server.as_ref(), &canned)?;
     let mut noop_conns = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
         noop_conns.push(Conn::new(&server.connect().await?));
@@ -150,13 +192,29 @@ async fn noop(
     };
     let mut rows = Vec::with_capacity(args.repeat);
     for round in 1..=args.repeat {
-        eprintln!("bench: {NOOP_ROW} ({round}/{}): baseline", args.repeat);
+        let label = |what: &str| format!("{what} ({round}/{})", args.repeat);
+        eprintln!("bench: {}: baseline", label(NOOP_ROW));
         let health = plans.workload(BASELINE, load).await?;
         let baseline = driver::drive(BASELINE, health, conns, load).await?;
-        eprintln!("bench: {NOOP_ROW} ({round}/{}): measuring", args.repeat);
+        eprintln!("bench: {}: measuring", label(NOOP_ROW));
         let health = plans.workload(BASELINE, noop_load).await?;
-        let measured = driver::drive(NOOP_ROW, health, &noop_conns, noop_load).await?;
-        rows.push(Row::new(&measured, &baseline));
+        let bare_noop = driver::drive(NOOP_ROW, health, &noop_conns, noop_load).await?;
+        rows.push(Row::new(&bare_noop, &baseline));
+        for (floor, workload) in floors.iter_mut().zip(&workloads) {
+            let Spec { scenario, row, .. } = floor.spec;
+            eprintln!("bench: {}: {scenario}", label(row));
+            let ours = driver::drive(scenario, Arc::clone(workload), conns, load).await?;
+            eprintln!("bench: {}: measuring", label(row));
+            let bare = driver::drive(row, Arc::clone(workload), &noop_conns, noop_load).await?;
+            floor.rounds.push(floor::Round {
+                health: baseline.server_cpu_us(),
+                noop: bare_noop.server_cpu_us(),
+                ours: ours.server_cpu_us(),
+                bare: bare.server_cpu_us(),
+            });
+            floor.ours.rows.push(Row::new(&ours, &baseline));
+            floor.bare.rows.push(Row::new(&bare, &bare_noop));
+        }
     }
-    Ok(Noop(Repeated { rows }))
+    Ok((Noop(Repeated { rows }), floors))
 }

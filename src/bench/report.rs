@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{
     driver::Measured,
+    floor::{self, Floor},
     host::{BUSY_SHARE, Cpu},
     repeats::{Noop, Repeated},
 };
@@ -309,6 +310,7 @@ pub(crate) fn json_document(
     context: &Context,
     scenarios: &[Repeated],
     noop: Option<&Noop>,
+    floors: &[Floor],
     sweep: &[Row],
 ) -> Value {
     let mut doc = json!({
@@ -324,6 +326,7 @@ pub(crate) fn json_document(
         "pinning": context.pinning,
         "scenarios": scenarios.iter().map(Repeated::json).collect::<Vec<_>>(),
         "noop_baseline": noop.map(Noop::json),
+        "floors": floor::json(floors),
         "baseline_rps_range": context.baseline_range.map(|(lo, hi)| [lo.round(), hi.round()]),
     });
     if !sweep.is_empty() {

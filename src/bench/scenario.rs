@@ -65,6 +65,11 @@ impl Conn {
         }
     }
 
+    /// The client that sends pre-encoded requests over this connection.
+    pub fn grpc(&self) -> tonic::client::Grpc<Channel> {
+        self.grpc.clone()
+    }
+
     /// Introspects `token` with the explain trace (to confirm cache hits), tenant by issuer.
     pub async fn explain(
         &mut self,

@@ -132,8 +132,9 @@ impl Server {
     }
 
     /// Starts the bare tonic no-op (`scopegate bench-noop-server`, [`super::noop`]) as a
-    /// child process on port 0; `pin`: the CPUs it may run on.
-    pub fn spawn_noop(pin: Option<&CpuList>) -> Result<Self, BenchError> {
+    /// child process on port 0, with `extra` arguments (its canned answers); `pin`: the CPUs
+    /// it may run on.
+    pub fn spawn_noop(pin: Option<&CpuList>, extra: &[String]) -> Result<Self, BenchError> {
         let spawn_err = |what: &str, e: std::io::Error| BenchError::Spawn(format!("{what}: {e}"));
         let exe =
             std::env::current_exe().map_err(|e| spawn_err("cannot find this executable", e))?;
@@ -143,6 +144,7 @@ impl Server {
         std::fs::create_dir_all(&dir).map_err(|e| spawn_err("cannot create a temp dir", e))?;
         command
             .args(["--log-json", "bench-noop-server", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

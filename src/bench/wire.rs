@@ -25,8 +25,17 @@ pub(crate) enum Rpc {
 }
 
 impl Rpc {
+    /// The method's name, for messages.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::CheckScopes { .. } => "CheckScopes",
+            Self::Introspect => "Introspect",
+            Self::ExtAuthz => "Authorization/Check",
+        }
+    }
+
     /// The method's path, as the generated clients send it.
-    fn path(self) -> PathAndQuery {
+    pub fn path(self) -> PathAndQuery {
         PathAndQuery::from_static(match self {
             Self::CheckScopes { .. } => "/scopegate.v1.ScopeDecision/CheckScopes",
             Self::Introspect => "/scopegate.v1.TokenIntrospection/Introspect",

@@ -166,7 +166,8 @@ async fn bench_binary(args: &[&str]) -> (String, String) {
 }
 
 #[tokio::test]
-async fn bench_spawn_repeats_each_scenario_with_its_baseline_and_compares_a_bare_tonic_noop() {
+async fn bench_spawn_repeats_each_scenario_with_its_baseline_and_compares_a_bare_tonic_noop_and_its_floors()
+ {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let taskset = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
@@ -176,7 +177,7 @@ async fn bench_spawn_repeats_each_scenario_with_its_baseline_and_compares_a_bare
         "--repeat",
         "2",
         "--scenarios",
-        "check_scopes_cached_token,introspect_cold_hs256",
+        "check_scopes_cached_token,introspect_cached,introspect_cold_hs256",
         "--duration",
         "0.3",
         "--warmup",
@@ -209,6 +210,7 @@ async fn bench_spawn_repeats_each_scenario_with_its_baseline_and_compares_a_bare
         [
             "health_check",
             "check_scopes_cached_token",
+            "introspect_cached",
             "introspect_cold_hs256"
         ]
     );
@@ -251,6 +253,42 @@ async fn bench_spawn_repeats_each_scenario_with_its_baseline_and_compares_a_bare
         table.lines().any(|l| l.starts_with("bare_tonic_noop")),
         "{table}"
     );
+
+    // The floors: the same requests to the no-op's bare CheckScopes and Introspect, twice.
+    for (scenario, row, rpc) in [
+        (
+            "check_scopes_cached_token",
+            "bare_check_scopes",
+            "CheckScopes",
+        ),
+        ("introspect_cached", "bare_introspect", "Introspect"),
+    ] {
+        let floor = &doc["floors"][scenario];
+        assert_eq!(floor["bare"]["name"], row, "{doc}");
+        assert_eq!(floor["ours"]["name"], scenario, "{floor}");
+        for side in ["bare", "ours"] {
+            assert_eq!(floor[side]["repeats"].as_array().unwrap().len(), 2);
+            assert_eq!(floor[side]["errors"], 0, "{floor}");
+        }
+        assert!(floor["answer_bytes"].as_u64().unwrap() > 10, "{floor}");
+        for ratio in [
+            "floor_server_cpu_ratio",
+            "floor_with_layers_server_cpu_ratio",
+            "ours_over_bare_server_cpu_ratio",
+        ] {
+            assert!(floor[ratio]["median"].as_f64().unwrap() > 0.0, "{floor}");
+        }
+        assert_eq!(floor["target_server_cpu_ratio"], 1.15);
+        assert!(floor["target_below_floor"].is_boolean(), "{floor}");
+        assert!(
+            table.contains(&format!(
+                "floor: bare {rpc} ÷ bare no-op (server CPU per call)"
+            )),
+            "{table}"
+        );
+        assert!(table.contains(&format!("{scenario} ÷ {row}")), "{table}");
+        assert!(table.lines().any(|l| l.starts_with(row)), "{table}");
+    }
 
     if taskset {
         assert_eq!(doc["pinning"]["method"], "taskset");
