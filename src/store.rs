@@ -437,6 +437,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
 
+    /// The platform's own audit events (the caller registry's), as [`Store::audit_events`].
+    async fn platform_audit_events(
+        &self,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
     /// Records a revocation (replacing one of the same kind and value) and bumps the revision.
     async fn revoke(
         &self,

@@ -132,9 +132,10 @@ pub(super) async fn caller_keys(
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
+/// Audit events of tenant `id` (`None`: the platform's own, such as the caller registry's).
 pub(super) async fn audit_events(
     conn: &mut impl Dialect,
-    id: &TenantId,
+    id: Option<&TenantId>,
     before_id: i64,
     limit: u32,
 ) -> Result<Vec<AuditEvent>, StoreError> {
@@ -143,7 +144,7 @@ pub(super) async fn audit_events(
         .fetch_all(
             queries::AUDIT_EVENTS,
             &[
-                id.as_str().into(),
+                id.map_or("", TenantId::as_str).into(),
                 before_id.into(),
                 i64::from(limit).into(),
             ],

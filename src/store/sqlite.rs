@@ -276,7 +276,15 @@ impl Store for SqliteStore {
         before_id: i64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        reads::audit_events(&mut *self.pool.acquire().await?, id, before_id, limit).await
+        reads::audit_events(&mut *self.pool.acquire().await?, Some(id), before_id, limit).await
+    }
+
+    async fn platform_audit_events(
+        &self,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        reads::audit_events(&mut *self.pool.acquire().await?, None, before_id, limit).await
     }
 
     async fn revoke(

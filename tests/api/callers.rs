@@ -579,13 +579,26 @@ async fn the_registry_validates_its_input_and_never_shows_a_key_twice(backend: B
     };
     assert_eq!(caller.keys.len(), scopegate::store::MAX_KEYS_PER_CALLER);
     assert_eq!(caller.tenants, vec![SCHOOL.to_owned()]);
+    // The registry's writes are the platform's audit records (tenant left empty).
     let audit = app
         .admin()
         .list_audit_events(authed(ListAuditEventsRequest {
             tenant: String::new(),
             ..Default::default()
         }))
-        .await;
+        .await
+        .unwrap()
+        .into_inner();
+    let actions: Vec<&str> = audit.events.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"caller.create"), "{actions:?}");
+    assert_eq!(
+        actions.iter().filter(|a| **a == "caller.add_key").count(),
+        scopegate::store::MAX_KEYS_PER_CALLER
+    );
+    assert!(
+        audit.events.iter().all(|e| e.target == "orders"),
+        "{audit:?}"
+    );
     let shown = format!("{listed:?}{caller:?}{audit:?}");
     assert!(!shown.contains(&secret), "a key was shown again");
     assert!(shown.contains(&created[4..20]), "the key id is listed");

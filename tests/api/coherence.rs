@@ -314,6 +314,13 @@ impl Store for GatedStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         self.inner.audit_events(id, before_id, limit).await
     }
+    async fn platform_audit_events(
+        &self,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.platform_audit_events(before_id, limit).await
+    }
     async fn revoke(
         &self,
         id: &TenantId,

@@ -465,4 +465,126 @@ backend_tests!(
     settings_and_catalog_change_in_one_transaction,
     deleting_a_tenant_keeps_its_audit_trail,
     the_first_run_admin_key_is_recorded_once,
+    the_caller_registry_round_trips_and_refuses_what_is_not_there,
 );
+
+async fn the_caller_registry_round_trips_and_refuses_what_is_not_there(backend: Backend) {
+    use scopegate::{
+        caller::{CallerKey, CallerTenants, Surface, Surfaces},
+        store::CallerWrite,
+    };
+    let Some((_db, store, school)) = seeded(backend).await else {
+        return;
+    };
+    let actor = Actor("test".into());
+    let only_school = CallerTenants::only(vec![school.clone()]);
+    let decision = Surfaces::NONE.with(Surface::Decision);
+    let create = CallerWrite::Create {
+        tenants: &only_school,
+        surfaces: decision,
+    };
+    let key = |id: &str| CallerKey {
+        key_id: id.to_owned(),
+        secret_sha256: [7; 32],
+        created_at_ms: 5,
+    };
+    let not_found =
+        |err: StoreError| matches!(err, StoreError::Rejected(EditError::NotFound { .. }));
+
+    let created = store.write_caller("orders", create, &actor).await.unwrap();
+    let again = store
+        .write_caller("orders", create, &actor)
+        .await
+        .unwrap_err();
+    store
+        .write_caller("orders", CallerWrite::AddKey(&key("k2")), &actor)
+        .await
+        .unwrap();
+    let with_keys = store
+        .write_caller("orders", CallerWrite::AddKey(&key("k1")), &actor)
+        .await
+        .unwrap();
+    let taken = store
+        .write_caller("orders", CallerWrite::AddKey(&key("k1")), &actor)
+        .await
+        .unwrap_err();
+    let updated = store
+        .write_caller(
+            "orders",
+            CallerWrite::Update {
+                tenants: &CallerTenants::All,
+                surfaces: Surfaces::ALL,
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    let missing_key = store
+        .write_caller("orders", CallerWrite::DeleteKey("nope"), &actor)
+        .await
+        .unwrap_err();
+    let missing_caller = store
+        .write_caller("nobody", CallerWrite::Delete, &actor)
+        .await
+        .unwrap_err();
+    store.write_caller("billing", create, &actor).await.unwrap();
+    let listed = store.callers("", 10).await.unwrap();
+    let after_billing = store.callers("billing", 10).await.unwrap();
+    let directory = store.directory().await.unwrap();
+    let deleted = store
+        .write_caller("orders", CallerWrite::Delete, &actor)
+        .await
+        .unwrap();
+    let left = store.directory().await.unwrap();
+    let audit = store.platform_audit_events(0, 100).await.unwrap();
+
+    assert!(created.keys.is_empty() && created.tenants == only_school);
+    assert!(matches!(
+        again,
+        StoreError::Rejected(EditError::AlreadyExists { .. })
+    ));
+    let ids: Vec<_> = with_keys.keys.iter().map(|k| k.key_id.as_str()).collect();
+    assert_eq!(ids, ["k1", "k2"], "keys sorted by id");
+    assert!(matches!(
+        taken,
+        StoreError::Rejected(EditError::AlreadyExists { .. })
+    ));
+    assert_eq!(updated.tenants, CallerTenants::All);
+    assert_eq!(updated.surfaces, Surfaces::ALL);
+    assert_eq!(updated.keys.len(), 2, "an update keeps the keys");
+    assert!(not_found(missing_key) && not_found(missing_caller));
+    let names: Vec<_> = listed.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["billing", "orders"]);
+    assert_eq!(after_billing.len(), 1);
+    assert_eq!(after_billing[0].keys.len(), 2);
+    assert_eq!(
+        after_billing[0].keys[0].secret_sha256, [7; 32],
+        "the digest round-trips"
+    );
+    assert_eq!(directory.callers.len(), 2);
+    assert_eq!(deleted.name, "orders");
+    assert_eq!(left.callers.len(), 1, "the caller and its keys are gone");
+    assert!(left.callers[0].keys.is_empty());
+    let actions: Vec<_> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "caller.delete",
+            "caller.create",
+            "caller.update",
+            "caller.add_key",
+            "caller.add_key",
+            "caller.create"
+        ],
+        "newest first, refused writes not recorded"
+    );
+    assert!(
+        store
+            .audit_events(&school, 0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| !e.action.starts_with("caller.")),
+        "not in any tenant's trail"
+    );
+}

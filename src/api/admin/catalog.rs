@@ -79,9 +79,22 @@ impl AdminService {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<pb::ListAuditEventsResponse, ApiError> {
-        let tenant = convert::tenant_id(&request.get_ref().tenant, "tenant")?;
-        crate::telemetry::record_tenant(&tenant);
-        self.authorize(&request, &tenant, Access::Read).await?;
+        // No tenant: the platform's own records (the caller registry's), for platform admins.
+        let tenant = match request.get_ref().tenant.as_str() {
+            "" => None,
+            raw => Some(convert::tenant_id(raw, "tenant")?),
+        };
+        match &tenant {
+            Some(tenant) => {
+                crate::telemetry::record_tenant(tenant);
+                self.authorize(&request, tenant, Access::Read).await?;
+            }
+            None => {
+                self.auth
+                    .authorize(request.metadata(), None, Access::Read)
+                    .await?;
+            }
+        }
         let page = request.get_ref().page.as_ref();
         let before_id = match page.map(|p| p.page_token.as_str()).unwrap_or_default() {
             "" => 0,
@@ -91,11 +104,11 @@ impl AdminService {
         };
         let size = convert::page_size(page);
         let limit = u32::try_from(size).unwrap_or(500);
-        let events = self
-            .states
-            .store()
-            .audit_events(&tenant, before_id, limit)
-            .await?;
+        let store = self.states.store();
+        let events = match &tenant {
+            Some(tenant) => store.audit_events(tenant, before_id, limit).await?,
+            None => store.platform_audit_events(before_id, limit).await?,
+        };
         let next = if events.len() == size {
             events.last().map(|e| e.id.to_string()).unwrap_or_default()
         } else {
