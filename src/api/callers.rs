@@ -20,10 +20,9 @@ use std::{
 };
 
 use axum::{
-    Json,
     extract::{Request, State},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use tonic::{
     Status,
@@ -63,6 +62,17 @@ impl Refusal {
             Self::Surface => "surface",
         }
     }
+}
+
+/// Counts a refusal of a caller on `surface` and returns its error.
+fn refuse(surface: Surface, refusal: Refusal, err: ApiError) -> ApiError {
+    metrics::counter!(
+        "scopegate_caller_refusals_total",
+        "surface" => surface.as_str(),
+        "reason" => refusal.label()
+    )
+    .increment(1);
+    err
 }
 
 /// Why no caller could be identified.
@@ -114,6 +124,20 @@ impl CallerGate {
             && extensions.get::<Caller>().is_none()
     }
 
+    /// Admits `request` on `surface`: its certificate's caller (a request extension) and key are
+    /// checked by [`Self::admit`], and the caller admitted, if any, replaces the extension.
+    async fn admit_request<B: Send>(
+        &self,
+        surface: Surface,
+        request: &mut http::Request<B>,
+    ) -> Result<(), ApiError> {
+        let certified = request.extensions_mut().remove::<Caller>();
+        if let Some(caller) = self.admit(surface, request.headers(), certified).await? {
+            request.extensions_mut().insert(caller);
+        }
+        Ok(())
+    }
+
     /// Who is calling on `surface`: `certified` is the caller the connection's certificate
     /// named, if any; the key comes from `headers`. `Ok(None)`: an anonymous call the surface
     /// lets through.
@@ -123,49 +147,47 @@ impl CallerGate {
         headers: &HeaderMap,
         certified: Option<Caller>,
     ) -> Result<Option<Caller>, ApiError> {
-        let admitted = self.identify(headers, certified).await;
-        let refusal = match &admitted {
-            Ok(Some(caller)) => match caller.registered() {
-                Some(entry) if !entry.surfaces.contains(surface) => Some((
-                    Refusal::Surface,
-                    ApiError::PermissionDenied(format!(
-                        "caller {caller} may not use the {} surface",
-                        surface.as_str()
-                    )),
-                )),
-                None if self.required.contains(surface) => Some((
-                    Refusal::Unregistered,
-                    ApiError::PermissionDenied(format!("caller {caller} is not registered")),
-                )),
-                _ => None,
-            },
-            Ok(None) if self.required.contains(surface) => Some((
-                Refusal::NoCredential,
-                ApiError::Unauthenticated(
-                    "an authenticated caller is required: a caller key in x-scopegate-caller-key \
-                     or a client certificate",
-                ),
-            )),
-            Ok(None) => None,
-            Err(Unproven::KeyRefused) => {
-                Some((Refusal::BadKey, ApiError::Unauthenticated(KEY_REFUSED)))
-            }
-            Err(Unproven::Store(_)) => None,
-        };
-        if let Some((refusal, err)) = refusal {
-            metrics::counter!(
-                "scopegate_caller_refusals_total",
-                "surface" => surface.as_str(),
-                "reason" => refusal.label()
-            )
-            .increment(1);
-            return Err(err);
-        }
-        let caller = match admitted {
+        let caller = match self.identify(headers, certified).await {
             Ok(caller) => caller,
             Err(Unproven::Store(err)) => return Err(err),
-            Err(Unproven::KeyRefused) => return Err(ApiError::Unauthenticated(KEY_REFUSED)),
+            Err(Unproven::KeyRefused) => {
+                return Err(refuse(
+                    surface,
+                    Refusal::BadKey,
+                    ApiError::Unauthenticated(KEY_REFUSED),
+                ));
+            }
         };
+        let required = self.required.contains(surface);
+        match caller.as_ref().map(|c| (c, c.registered())) {
+            Some((caller, Some(entry))) if !entry.surfaces.contains(surface) => {
+                let message = format!(
+                    "caller {caller} may not use the {} surface",
+                    surface.as_str()
+                );
+                return Err(refuse(
+                    surface,
+                    Refusal::Surface,
+                    ApiError::PermissionDenied(message),
+                ));
+            }
+            Some((caller, None)) if required => {
+                let message = format!("caller {caller} is not registered");
+                return Err(refuse(
+                    surface,
+                    Refusal::Unregistered,
+                    ApiError::PermissionDenied(message),
+                ));
+            }
+            None if required => {
+                let err = ApiError::Unauthenticated(
+                    "an authenticated caller is required: a caller key in x-scopegate-caller-key \
+                     or a client certificate",
+                );
+                return Err(refuse(surface, Refusal::NoCredential, err));
+            }
+            _ => {}
+        }
         if let Some(caller) = &caller {
             // Bounded: a registered caller's name (admins create them) or a constant.
             let label = match caller.registered() {
@@ -294,14 +316,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let gate = Arc::clone(&self.gate);
         Box::pin(async move {
-            let certified = request.extensions_mut().remove::<Caller>();
-            match gate.admit(surface, request.headers(), certified).await {
-                Ok(caller) => {
-                    if let Some(caller) = caller {
-                        request.extensions_mut().insert(caller);
-                    }
-                    inner.call(request).await
-                }
+            match gate.admit_request(surface, &mut request).await {
+                Ok(()) => inner.call(request).await,
                 Err(err) => Ok(Status::from(err).into_http()),
             }
         })
@@ -323,46 +339,10 @@ pub async fn http_gate(
     if gate.lets_through(surface, request.headers(), request.extensions()) {
         return next.run(request).await;
     }
-    let certified = request.extensions_mut().remove::<Caller>();
-    match gate.admit(surface, request.headers(), certified).await {
-        Ok(caller) => {
-            if let Some(caller) = caller {
-                request.extensions_mut().insert(caller);
-            }
-            next.run(request).await
-        }
-        Err(err) => refused(err),
+    match gate.admit_request(surface, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err(err) => super::http::error_response(err),
     }
-}
-
-/// A refused caller on the HTTP door.
-pub(crate) fn refused(err: ApiError) -> Response {
-    let (status, error) = match &err {
-        ApiError::Unauthenticated(_) => (http::StatusCode::UNAUTHORIZED, "invalid_caller"),
-        ApiError::PermissionDenied(_) => (http::StatusCode::FORBIDDEN, "caller_forbidden"),
-        _ => {
-            let status = Status::from(err);
-            let unavailable = status.code() == tonic::Code::Unavailable;
-            return (
-                if unavailable {
-                    http::StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    http::StatusCode::INTERNAL_SERVER_ERROR
-                },
-                Json(serde_json::json!({
-                    "error": if unavailable { "temporarily_unavailable" } else { "server_error" },
-                    "error_description": "the authorization service cannot decide now; retry later",
-                })),
-            )
-                .into_response();
-        }
-    };
-    let description = Status::from(err).message().to_owned();
-    (
-        status,
-        Json(serde_json::json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -320,7 +320,7 @@ async fn forward_auth(
         }
         Ok(GatewayDecision::Deny(denied)) => deny(&denied),
         Err(err @ ApiError::Invalid { .. }) => invalid_route(&err),
-        Err(err) => unavailable_or_internal(err),
+        Err(err) => error_response(err),
     }
 }
 
@@ -352,17 +352,22 @@ fn deny(denied: &Denied) -> Response {
     response
 }
 
-/// A store that cannot answer (nothing usable cached) is 503, so the proxy can tell an outage
-/// from a refusal; anything else is 500. Neither says more than that. A caller refused (its
-/// credential, or a tenant it may not ask about) is 401/403 (see `callers::refused`).
-fn unavailable_or_internal(err: ApiError) -> Response {
-    if matches!(
-        err,
-        ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_)
-    ) {
-        return super::callers::refused(err);
-    }
+/// The one mapping of an error on the HTTP door. A caller refused (its credential, or a tenant
+/// it may not ask about) is 401 `invalid_caller` / 403 `caller_forbidden` with the status
+/// message (the caller's, not the end user's: no `WWW-Authenticate`); a store that cannot answer
+/// (nothing usable cached) is 503, so the proxy can tell an outage from a refusal; anything else
+/// is 500. Neither of the last two says more than that.
+pub(crate) fn error_response(err: ApiError) -> Response {
+    let caller_refusal = match &err {
+        ApiError::Unauthenticated(_) => Some((StatusCode::UNAUTHORIZED, "invalid_caller")),
+        ApiError::PermissionDenied(_) => Some((StatusCode::FORBIDDEN, "caller_forbidden")),
+        _ => None,
+    };
     let status = tonic::Status::from(err);
+    if let Some((code, error)) = caller_refusal {
+        let body = serde_json::json!({ "error": error, "error_description": status.message() });
+        return (code, Json(body)).into_response();
+    }
     let (code, error) = if status.code() == tonic::Code::Unavailable {
         (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
     } else {

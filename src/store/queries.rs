@@ -124,6 +124,9 @@ pub(super) const ALL_CALLER_KEYS: &str =
     "SELECT key_id, caller, secret_sha256, created_at_ms FROM caller_keys";
 pub(super) const CALLERS_AFTER: &str = "SELECT name, tenants, surfaces, created_at_ms, \
     updated_at_ms FROM callers WHERE name > $1 ORDER BY name LIMIT $2";
+/// The keys of the callers named in `($1, $2]`: one page of [`CALLERS_AFTER`].
+pub(super) const CALLER_KEYS_BETWEEN: &str = "SELECT key_id, caller, secret_sha256, \
+    created_at_ms FROM caller_keys WHERE caller > $1 AND caller <= $2";
 pub(super) const CALLER_KEYS_OF: &str = "SELECT key_id, caller, secret_sha256, created_at_ms \
     FROM caller_keys WHERE caller = $1 ORDER BY key_id";
 pub(super) const INSERT_CALLER: &str = "INSERT INTO callers (name, tenants, surfaces, \

@@ -85,40 +85,50 @@ pub(super) async fn directory(conn: &mut impl Dialect) -> Result<DirectoryRows, 
 /// Every registered caller with its keys.
 async fn all_callers(conn: &mut impl Dialect) -> Result<Vec<RegisteredCaller>, StoreError> {
     let callers: Vec<CallerRow> = conn.fetch_all(queries::ALL_CALLERS, &[]).await?;
-    let key_rows: Vec<CallerKeyRow> = conn.fetch_all(queries::ALL_CALLER_KEYS, &[]).await?;
-    let mut keys: HashMap<String, Vec<CallerKey>> = HashMap::new();
-    for row in key_rows {
-        let caller = row.caller.clone();
-        keys.entry(caller).or_default().push(row.try_into()?);
-    }
-    callers
-        .into_iter()
-        .map(|row| {
-            let mut own = keys.remove(&row.name).unwrap_or_default();
-            own.sort_by(|a, b| a.key_id.cmp(&b.key_id));
-            row.with_keys(own)
-        })
-        .collect()
+    let keys: Vec<CallerKeyRow> = conn.fetch_all(queries::ALL_CALLER_KEYS, &[]).await?;
+    with_keys(callers, keys)
 }
 
-/// Registered callers sorted by name, strictly after `after`, with their keys.
+/// Registered callers sorted by name, strictly after `after`, with their keys: two queries
+/// whatever the page's size.
 pub(super) async fn callers(
     conn: &mut impl Dialect,
     after: &str,
     limit: u32,
 ) -> Result<Vec<RegisteredCaller>, StoreError> {
-    let rows: Vec<CallerRow> = conn
+    let callers: Vec<CallerRow> = conn
         .fetch_all(
             queries::CALLERS_AFTER,
             &[after.into(), i64::from(limit).into()],
         )
         .await?;
-    let mut found = Vec::with_capacity(rows.len());
-    for row in rows {
-        let keys = caller_keys(conn, &row.name).await?;
-        found.push(row.with_keys(keys)?);
+    let Some(last) = callers.last().map(|c| c.name.clone()) else {
+        return Ok(Vec::new());
+    };
+    let keys: Vec<CallerKeyRow> = conn
+        .fetch_all(queries::CALLER_KEYS_BETWEEN, &[after.into(), last.into()])
+        .await?;
+    with_keys(callers, keys)
+}
+
+/// `callers`, in their order, each with its keys from `keys` sorted by id.
+fn with_keys(
+    callers: Vec<CallerRow>,
+    keys: Vec<CallerKeyRow>,
+) -> Result<Vec<RegisteredCaller>, StoreError> {
+    let mut by_caller: HashMap<String, Vec<CallerKey>> = HashMap::new();
+    for row in keys {
+        let caller = row.caller.clone();
+        by_caller.entry(caller).or_default().push(row.try_into()?);
     }
-    Ok(found)
+    callers
+        .into_iter()
+        .map(|row| {
+            let mut own = by_caller.remove(&row.name).unwrap_or_default();
+            own.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+            row.with_keys(own)
+        })
+        .collect()
 }
 
 /// The keys of caller `name`, sorted by id.

@@ -33,7 +33,7 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use self::parse::{Evaluation, Evaluations, Invalid, Parts, Semantic};
-use super::{HttpState, unavailable_or_internal};
+use super::{HttpState, error_response};
 use crate::{
     api::{
         gateway::{Asker, GatewayDecision, Permitted},
@@ -157,7 +157,7 @@ async fn single(state: &HttpState, asker: Asker<'_>, parts: &Parts) -> Response 
     match decide(state, asker, evaluation, "").await {
         Ok(Ok((_, answer))) => Json(answer).into_response(),
         Ok(Err(err)) => invalid(&err),
-        Err(err) => unavailable_or_internal(err),
+        Err(err) => error_response(err),
     }
 }
 
@@ -179,7 +179,7 @@ async fn batch(
         let outcome = match evaluation {
             Ok(evaluation) => match decide(state, asker, evaluation, &prefix).await {
                 Ok(outcome) => outcome,
-                Err(err) => return unavailable_or_internal(err),
+                Err(err) => return error_response(err),
             },
             Err(err) => Err(err),
         };
@@ -332,7 +332,7 @@ async fn actions(
                 message: message.into(),
             });
         }
-        Err(err) => return unavailable_or_internal(err),
+        Err(err) => return error_response(err),
     };
     let total = names.len();
     let end = start.saturating_add(limit).min(total);

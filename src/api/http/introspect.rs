@@ -24,7 +24,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Map, Value, json};
 use tonic::metadata::MetadataMap;
 
-use super::{HttpState, unavailable_or_internal};
+use super::{HttpState, error_response};
 use crate::{
     api::{
         auth::{Access, permit},
@@ -88,7 +88,7 @@ async fn respond(
     let tenant = match caller_tenant(state, path_tenant.as_ref(), headers).await {
         Ok(tenant) => tenant,
         Err(Refused::Client) => return challenge(path_tenant.as_ref()),
-        Err(Refused::Api(err)) => return unavailable_or_internal(err),
+        Err(Refused::Api(err)) => return error_response(err),
     };
     let token = match token_of(headers, &body) {
         Ok(token) => token,
@@ -108,7 +108,7 @@ async fn respond(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(err) => unavailable_or_internal(err),
+        Err(err) => error_response(err),
     }
 }
 

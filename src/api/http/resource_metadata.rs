@@ -17,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{HttpState, unavailable_or_internal};
+use super::{HttpState, error_response};
 use crate::{
     api::subject::tenant_state,
     tenant::{ProtectedResource, TenantId},
@@ -56,7 +56,7 @@ async fn document(
     let tenant_state = match tenant_state(&state.pipeline, None, &tenant).await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
-        Err(err) => return unavailable_or_internal(err),
+        Err(err) => return error_response(err),
     };
     let host = ["x-forwarded-host", "host"]
         .iter()
