@@ -144,6 +144,7 @@ fn caches(c: &mut Criterion) {
             alg: Some(Algorithm::EdDSA),
             kid: Some("k1".into()),
             other_claims: serde_json::Map::new(),
+            fingerprint: Default::default(),
         })
     };
     let now = now();

@@ -298,7 +298,11 @@ impl DecisionLog {
                 reason: decision.reason.map_or(INVALID_REQUEST, Reason::as_str),
                 missing: decision.missing.to_vec(),
                 catalog_revision: decision.catalog_revision,
-                token_fingerprint: decision.bearer.map(token_fingerprint_bytes),
+                // A cached token's fingerprint is hashed once, not once per decision.
+                token_fingerprint: decision.bearer.map(|bearer| match decision.verified {
+                    Some(verified) => verified.fingerprint(bearer),
+                    None => token_fingerprint_bytes(bearer),
+                }),
                 trace_id: crate::telemetry::current_trace_id(),
             });
             match queue.try_send(Message::Event(event)) {

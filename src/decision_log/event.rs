@@ -69,12 +69,15 @@ impl Event {
         out.extend_from_slice(b"\",\"missing\":");
         list(out, self.missing.iter().map(String::as_str));
         out.extend_from_slice(b",\"catalog_revision\":");
-        out.extend_from_slice(self.catalog_revision.to_string().as_bytes());
+        integer(out, self.catalog_revision);
         out.extend_from_slice(b",\"token_fingerprint\":");
         match self.token_fingerprint {
             Some(short) => {
+                let mut hex = [0u8; 12];
+                // 12 hex digits always fit 12 bytes.
+                let _ = hex::encode_to_slice(short, &mut hex);
                 out.push(b'"');
-                out.extend_from_slice(hex::encode(short).as_bytes());
+                out.extend_from_slice(&hex);
                 out.push(b'"');
             }
             None => out.extend_from_slice(b"null"),
@@ -85,10 +88,17 @@ impl Event {
     }
 }
 
-/// A JSON string (escaped as JSON requires).
+/// A JSON string (escaped as JSON requires: most values need no escape and are copied as they
+/// are; the rest go through serde's escaping).
 fn string(out: &mut Vec<u8>, value: &str) {
-    // Writing a `&str` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a `&str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
 }
 
 fn optional(out: &mut Vec<u8>, value: Option<&str>) {
@@ -149,18 +159,65 @@ fn requirement(out: &mut Vec<u8>, requirement: Option<&Requirement>) {
     out.push(b'}');
 }
 
-/// Unix milliseconds as RFC 3339 UTC with milliseconds: `2026-12-07T20:04:58.123Z`.
-pub(crate) fn rfc3339_ms(unix_ms: u64) -> String {
+/// Unix milliseconds as RFC 3339 UTC with milliseconds: `2026-12-07T20:04:58.123Z` (written
+/// digit by digit: the writer renders one per event).
+pub(crate) fn rfc3339_ms(unix_ms: u64) -> Rfc3339 {
     let secs = unix_ms / 1000;
     let (days, of_day) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60,
-        unix_ms % 1000
-    )
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    digits(&mut text[0..4], year.min(9999));
+    digits(&mut text[5..7], month);
+    digits(&mut text[8..10], day);
+    digits(&mut text[11..13], of_day / 3600);
+    digits(&mut text[14..16], of_day % 3600 / 60);
+    digits(&mut text[17..19], of_day % 60);
+    digits(&mut text[20..23], unix_ms % 1000);
+    Rfc3339(text)
+}
+
+/// A time as [`rfc3339_ms`] spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rfc3339([u8; 24]);
+
+impl Rfc3339 {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for Rfc3339 {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+/// `value` in decimal, right-aligned and zero-padded to fill `out` (its high digits dropped if
+/// it does not fit).
+fn digits(out: &mut [u8], mut value: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// `value` in decimal (an `i64` has at most 20 characters with its sign).
+fn integer(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let mut magnitude = value.unsigned_abs();
+    let mut text = [0u8; 20];
+    let mut start = text.len();
+    loop {
+        start -= 1;
+        text[start] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&text[start..]);
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
@@ -195,6 +252,32 @@ mod tests {
         assert_eq!(rfc3339_ms(951_782_400_007), "2000-02-29T00:00:00.007Z");
         assert_eq!(rfc3339_ms(1_796_674_298_123), "2026-12-07T20:11:38.123Z");
         assert_eq!(rfc3339_ms(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
+    }
+
+    #[test]
+    fn integers_and_strings_are_written_as_json_writes_them() {
+        for value in [0, 7, -7, 1_000_000, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            integer(&mut out, value);
+            assert_eq!(out, value.to_string().into_bytes());
+        }
+        for value in [
+            "plain",
+            "",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "\u{7f}é€",
+            "\u{1}",
+        ] {
+            let mut out = Vec::new();
+            string(&mut out, value);
+            assert_eq!(
+                out,
+                serde_json::to_vec(value).unwrap_or_default(),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

@@ -75,11 +75,16 @@ impl RotatingFile {
             // As many whole lines as fit (at least one, in a fresh file).
             let room = self.max_bytes.saturating_sub(self.size);
             let mut take = 0;
-            for line in pending.split_inclusive(|&b| b == b'\n') {
-                if (take + line.len()) as u64 > room && (take > 0 || self.size > 0) {
-                    break;
+            if pending.len() as u64 <= room {
+                // All of it fits (the usual case): no need to look for line ends.
+                take = pending.len();
+            } else {
+                for line in pending.split_inclusive(|&b| b == b'\n') {
+                    if (take + line.len()) as u64 > room && (take > 0 || self.size > 0) {
+                        break;
+                    }
+                    take += line.len();
                 }
-                take += line.len();
             }
             if take == 0 {
                 self.rotate();

@@ -61,6 +61,31 @@ pub struct VerifiedToken {
     pub kid: Option<String>,
     /// Every claim not lifted into a field above.
     pub other_claims: Map<String, Value>,
+    /// The token's fingerprint, once something asked for it ([`VerifiedToken::fingerprint`]).
+    pub fingerprint: FingerprintMemo,
+}
+
+impl VerifiedToken {
+    /// [`super::token_fingerprint_bytes`] of `bearer`, the token these facts were verified
+    /// from (the token cache hands them out for that token alone): hashed on the first call,
+    /// remembered for the cached token's later decisions.
+    pub fn fingerprint(&self, bearer: &str) -> [u8; 6] {
+        *self
+            .fingerprint
+            .0
+            .get_or_init(|| super::token_fingerprint_bytes(bearer))
+    }
+}
+
+/// A verified token's fingerprint, computed once. Not a fact about the token's claims: two
+/// sets of facts compare equal whether or not either has computed it.
+#[derive(Debug, Clone, Default)]
+pub struct FingerprintMemo(std::sync::OnceLock<[u8; 6]>);
+
+impl PartialEq for FingerprintMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Validates the claims of a verified JWS and lifts them into a [`VerifiedToken`].
@@ -123,6 +148,7 @@ pub(crate) fn validate(
         alg: Some(alg),
         kid,
         other_claims: Map::new(),
+        fingerprint: FingerprintMemo::default(),
     };
     for name in LIFTED {
         claims.remove(name);

@@ -556,6 +556,7 @@ fn verified_with_jti(jti: &str) -> scopegate::token::VerifiedToken {
         alg: Some(jsonwebtoken::Algorithm::RS256),
         kid: None,
         other_claims: serde_json::Map::new(),
+        fingerprint: Default::default(),
     }
 }
 

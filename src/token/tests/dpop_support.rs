@@ -89,6 +89,7 @@ pub fn token_with_cnf(cnf: Value) -> VerifiedToken {
         alg: Some(jsonwebtoken::Algorithm::RS256),
         kid: None,
         other_claims,
+        fingerprint: Default::default(),
     }
 }
 

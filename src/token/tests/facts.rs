@@ -127,3 +127,18 @@ fn fingerprint_is_a_short_stable_hash() {
     // SHA-256("abc") starts with ba7816bf8f01.
     assert_eq!(token_fingerprint("abc"), "ba7816bf8f01");
 }
+
+#[test]
+fn verified_facts_remember_their_tokens_fingerprint_without_changing_what_they_equal() {
+    let key = ec("ec-1");
+    let token = mint(&key, &header(&key), &claims());
+    let facts = verify(&token, &policy(), &key_set(&[&key]), NOW).expect("valid token");
+    let untouched = facts.clone();
+
+    let first = facts.fingerprint(&token);
+
+    assert_eq!(hex::encode(first), token_fingerprint(&token));
+    // Remembered: the same facts answer the same fingerprint on every later decision.
+    assert_eq!(facts.fingerprint(&token), first);
+    assert_eq!(facts, untouched, "the memo is not a fact about the token");
+}

@@ -45,6 +45,7 @@ fn facts(jti: &str, sub: &str) -> VerifiedToken {
         alg: Some(Algorithm::ES256),
         kid: Some("k".to_owned()),
         other_claims: Map::new(),
+        fingerprint: Default::default(),
     }
 }
 

@@ -84,6 +84,7 @@ pub(crate) fn facts(
         alg: None,
         kid: None,
         other_claims: serde_json::Map::new(),
+        fingerprint: crate::token::FingerprintMemo::default(),
     };
     for name in LIFTED {
         claims.remove(name);
