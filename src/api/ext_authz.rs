@@ -10,6 +10,7 @@
 //! `dynamic_metadata` either way. A store that cannot answer is a gRPC `UNAVAILABLE`, so Envoy's
 //! `failure_mode_allow` / `status_on_error` decide; nothing else is a gRPC error.
 
+mod encode;
 mod server;
 pub mod wire;
 
@@ -18,7 +19,7 @@ use std::borrow::Cow;
 use envoy_types::{
     ext_authz::v3::pb::{
         CheckResponse, DeniedHttpResponse, HeaderAppendAction, HeaderValue, HeaderValueOption,
-        HttpResponse, HttpStatus, OkHttpResponse,
+        HttpResponse, HttpStatus,
     },
     pb::google::{
         protobuf::{Struct, Value, value::Kind},
@@ -42,6 +43,7 @@ pub use super::gateway::{
     CLIENT_ID_HEADER, DECISION_ID_HEADER, SCOPES_HEADER, SUBJECT_HEADER, TENANT_HEADER,
 };
 use crate::{caller::Caller, decision_log::Door};
+use encode::Encoded;
 pub use server::AuthorizationServer;
 
 /// The ext_authz service.
@@ -62,7 +64,7 @@ impl ExtAuthzService {
         &self,
         request: &wire::CheckRequest,
         caller: Option<&Caller>,
-    ) -> Result<CheckResponse, ApiError> {
+    ) -> Result<Encoded, ApiError> {
         let asker = Asker {
             door: Door::ExtAuthz,
             caller,
@@ -260,58 +262,35 @@ fn read_here(name: &str) -> bool {
 /// Sets our headers (overwriting any client copy) and removes the client's other
 /// `x-scopegate-*` headers. Envoy applies removals after sets, so a header we set must not be
 /// listed for removal: overwriting is what replaces the client's copy.
-fn allow(allowed: &Allowed, headers: &Headers<'_>, strip_authorization: bool) -> CheckResponse {
-    // Envoy drops a header set to an empty value (`keep_empty_value` is not supported here):
-    // an absent or empty fact is left unset, so the client's copy is removed instead.
+fn allow(allowed: &Allowed, headers: &Headers<'_>, strip_authorization: bool) -> Encoded {
     let facts = allowed.headers();
-    let set: Vec<HeaderValueOption> = facts
-        .iter()
-        .filter_map(|(name, value)| Some((*name, value.as_ref()?)))
-        .map(|(name, value)| HeaderValueOption {
-            header: Some(HeaderValue {
-                key: name.to_owned(),
-                value: value.clone(),
-                ..Default::default()
-            }),
-            append_action: HeaderAppendAction::OverwriteIfExistsOrAdd.into(),
-            ..Default::default()
-        })
-        .collect();
+    let mut set: [(&str, &str); 5] = [("", ""); 5];
+    let mut metadata: [(&str, &str); 5] = [("", ""); 5];
+    let mut present = 0;
+    for ((name, value), key) in facts.iter().zip(METADATA_KEYS) {
+        if let Some(value) = value {
+            set[present] = (name, value);
+            metadata[present] = (key, value);
+            present += 1;
+        }
+    }
+    let (set, metadata) = (&set[..present], &metadata[..present]);
     let mut headers_to_remove: Vec<String> = headers
         .ours()
         .into_iter()
-        .filter(|name| {
-            !set.iter()
-                .any(|h| h.header.as_ref().is_some_and(|h| &h.key == name))
-        })
+        .filter(|name| !set.iter().any(|(set, _)| set == name))
         .collect();
     if strip_authorization {
         headers_to_remove.push("authorization".to_owned());
     }
-    let metadata = Struct {
-        fields: facts
-            .into_iter()
-            .filter_map(|(name, value)| {
-                let key = name.trim_start_matches(OUR_PREFIX).replace('-', "_");
-                Some((key, string_value(value?)))
-            })
-            .collect(),
-    };
-    CheckResponse {
-        status: Some(rpc::Status {
-            code: Code::Ok.into(),
-            ..Default::default()
-        }),
-        http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-            headers: set,
-            headers_to_remove,
-            ..Default::default()
-        })),
-        dynamic_metadata: Some(metadata),
-    }
+    encode::allowed(set, &headers_to_remove, metadata)
 }
 
-fn deny(denied: &Denied) -> CheckResponse {
+/// The dynamic metadata's key for each of [`Allowed::headers`]' facts, in their order: the
+/// header's name without `x-scopegate-`, `-` spelled `_`.
+const METADATA_KEYS: [&str; 5] = ["tenant", "subject", "client_id", "scopes", "decision_id"];
+
+fn deny(denied: &Denied) -> Encoded {
     let mut headers = vec![header("content-type", "application/json")];
     if let Some(challenge) = &denied.www_authenticate {
         headers.push(header("www-authenticate", challenge));
@@ -328,7 +307,7 @@ fn deny(denied: &Denied) -> CheckResponse {
         403 => Code::PermissionDenied,
         _ => Code::Internal,
     };
-    CheckResponse {
+    Encoded::of(&CheckResponse {
         status: Some(rpc::Status {
             code: code.into(),
             ..Default::default()
@@ -341,7 +320,7 @@ fn deny(denied: &Denied) -> CheckResponse {
             body: denied.json_body(),
         })),
         dynamic_metadata: metadata,
-    }
+    })
 }
 
 fn header(key: &str, value: &str) -> HeaderValueOption {
@@ -411,6 +390,24 @@ mod tests {
         );
         assert_eq!(headers.authorization().as_deref(), Some("Bearer second"));
         assert_eq!(headers.ours(), ["x-scopegate-role"]);
+    }
+
+    #[test]
+    fn metadata_keys_are_the_fact_headers_names_without_our_prefix() {
+        let allowed = Allowed {
+            tenant: "school".into(),
+            subject: None,
+            client_id: None,
+            scopes: Vec::new(),
+            decision_id: None,
+        };
+        let names: Vec<String> = allowed
+            .headers()
+            .iter()
+            .map(|(name, _)| name.trim_start_matches(OUR_PREFIX).replace('-', "_"))
+            .collect();
+
+        assert_eq!(names, METADATA_KEYS);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The `envoy.service.auth.v3.Authorization` gRPC service, written out by hand (as
 //! tonic-build would generate it) so that `Check` decodes the slim request of [`super::wire`]
-//! instead of `envoy-types`' full `CheckRequest`; the answer is `envoy-types`' `CheckResponse`.
+//! instead of `envoy-types`' full `CheckRequest`; the answer is a `CheckResponse` already
+//! encoded ([`super::encode`]).
 
 use std::{convert::Infallible, sync::Arc};
 
-use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
 use tonic::{
     Status,
     codegen::{Body, BoxFuture, Context, Poll, Service, StdError, http},
@@ -12,7 +12,7 @@ use tonic::{
 };
 use tonic_prost::ProstCodec;
 
-use super::{ExtAuthzService, SERVICE_NAME, wire};
+use super::{ExtAuthzService, SERVICE_NAME, encode::Encoded, wire};
 
 /// The one method's path.
 const CHECK_PATH: &str = "/envoy.service.auth.v3.Authorization/Check";
@@ -65,7 +65,7 @@ where
         let check = Check(Arc::clone(&self.inner));
         let limit = self.max_decoding_message_size;
         Box::pin(async move {
-            let codec = ProstCodec::<CheckResponse, wire::CheckRequest>::default();
+            let codec = ProstCodec::<Encoded, wire::CheckRequest>::default();
             let mut grpc = Grpc::new(codec).apply_max_message_size_config(limit, None);
             Ok(grpc.unary(check, request).await)
         })
@@ -76,8 +76,8 @@ where
 struct Check(Arc<ExtAuthzService>);
 
 impl UnaryService<wire::CheckRequest> for Check {
-    type Response = CheckResponse;
-    type Future = BoxFuture<tonic::Response<CheckResponse>, Status>;
+    type Response = Encoded;
+    type Future = BoxFuture<tonic::Response<Encoded>, Status>;
 
     fn call(&mut self, request: tonic::Request<wire::CheckRequest>) -> Self::Future {
         let inner = Arc::clone(&self.0);
