@@ -210,27 +210,12 @@ where
     B::Error: Into<StdError> + Send + 'static,
 {
     if request.uri().path() != path {
-        return Box::pin(async { Ok(unimplemented()) });
+        return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
     }
     Box::pin(async move {
         let mut grpc = Grpc::new(SharedCodec::<Resp, Req>(PhantomData));
         Ok(grpc.unary(method, request).await)
     })
-}
-
-/// What a generated server answers for a method it does not have.
-fn unimplemented() -> http::Response<tonic::body::Body> {
-    let mut response = http::Response::new(tonic::body::Body::default());
-    let headers = response.headers_mut();
-    headers.insert(
-        Status::GRPC_STATUS,
-        http::HeaderValue::from(tonic::Code::Unimplemented as i32),
-    );
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        tonic::metadata::GRPC_CONTENT_TYPE,
-    );
-    response
 }
 
 /// tonic's prost codec, but answering a shared message: decodes `Req` with prost, encodes the

@@ -60,7 +60,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if request.uri().path() != CHECK_PATH {
-            return Box::pin(async { Ok(unimplemented()) });
+            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
         }
         let check = Check(Arc::clone(&self.inner));
         let limit = self.max_decoding_message_size;
@@ -87,19 +87,4 @@ impl UnaryService<wire::CheckRequest> for Check {
             Ok(tonic::Response::new(answer))
         })
     }
-}
-
-/// What a generated server answers for a method it does not have.
-fn unimplemented() -> http::Response<tonic::body::Body> {
-    let mut response = http::Response::new(tonic::body::Body::default());
-    let headers = response.headers_mut();
-    headers.insert(
-        Status::GRPC_STATUS,
-        http::HeaderValue::from(tonic::Code::Unimplemented as i32),
-    );
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        tonic::metadata::GRPC_CONTENT_TYPE,
-    );
-    response
 }
