@@ -125,7 +125,7 @@ pub(crate) async fn drive(
     ours.dedup();
     let sample = move || {
         (
-            server_pid.and_then(server::cpu_ns),
+            server_pid.and_then(server::CpuSample::take),
             stub.and_then(ThreadClock::cpu_ns),
             host::Snapshot::take(&ours),
         )
@@ -140,8 +140,9 @@ pub(crate) async fn drive(
         }
         let end = sample();
         let used = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+        let server = start.0.zip(end.0).map(|(a, b)| b.used_since(&a));
         let other = start.2.zip(end.2).and_then(|(a, b)| a.other_share(&b));
-        (used(start.0, end.0), used(start.1, end.1), other)
+        (server, used(start.1, end.1), other)
     });
     let mut workers = JoinSet::new();
     for w in 0..load.concurrency.max(1) {

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use super::{
-    BenchError,
+    BenchError, host,
     pin::{self, CpuList},
 };
 use crate::app::io::Conn;
@@ -288,32 +288,131 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// CPU time process `pid` has used so far, all threads, in nanoseconds (Linux: the sum of
-/// `/proc/<pid>/task/*/schedstat`, else `utime + stime` at the usual 100 ticks per second).
-pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut total = 0u64;
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
-            continue;
-        };
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+/// The CPU time process `pid` had used at one moment (Linux `/proc`): each live thread's, exact,
+/// from `task/*/schedstat`, and the whole process's from `stat` in clock ticks. Summing the
+/// live threads alone is not a clock: a thread that exits takes its whole history out of the
+/// sum, so a window in which one exits could read as no CPU at all. The ticks keep exited
+/// threads' time, at 10 ms granularity per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CpuSample {
+    /// `(tid, ns)` of every thread alive when sampled.
+    threads: Vec<(u32, u64)>,
+    /// `utime + stime` of the process, exited threads included, in nanoseconds (`None` where
+    /// `stat` could not be read).
+    ticks_ns: Option<u64>,
+}
+
+/// Nanoseconds per clock tick at the usual 100 ticks per second.
+const TICK_NS: u64 = 10_000_000;
+
+impl CpuSample {
+    /// Samples process `pid`; `None` where neither source can be read.
+    pub(crate) fn take(pid: u32) -> Option<Self> {
+        let mut threads = Vec::new();
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for task in tasks.flatten() {
+                let tid = task.file_name().to_str().and_then(|t| t.parse().ok());
+                // A thread that exits while we list them has nothing left to read.
+                let ns = std::fs::read_to_string(task.path().join("schedstat"))
+                    .ok()
+                    .and_then(|s| s.split_whitespace().next()?.parse().ok());
+                if let (Some(tid), Some(ns)) = (tid, ns) {
+                    threads.push((tid, ns));
+                }
+            }
+        }
+        let ticks_ns = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .as_deref()
+            .and_then(host::process_ticks)
+            .map(|t| t * TICK_NS);
+        (!threads.is_empty() || ticks_ns.is_some()).then_some(Self { threads, ticks_ns })
     }
-    if total > 0 {
-        return Some(total);
+
+    /// CPU time used between `start` and this sample, in nanoseconds: each surviving or new
+    /// thread's exact increase, unless the process's ticks show more than that by more than
+    /// their rounding (threads that ran and exited in between), then the ticks' figure.
+    pub(crate) fn used_since(&self, start: &Self) -> u64 {
+        let ticks = self
+            .ticks_ns
+            .zip(start.ticks_ns)
+            .map(|(end, start)| end.saturating_sub(start));
+        if self.threads.is_empty() || start.threads.is_empty() {
+            return ticks.unwrap_or(0);
+        }
+        let live: u64 = self
+            .threads
+            .iter()
+            .map(|&(tid, ns)| {
+                let before = start
+                    .threads
+                    .iter()
+                    .find(|&&(t, _)| t == tid)
+                    .map_or(0, |t| t.1);
+                ns.saturating_sub(before)
+            })
+            .sum();
+        match ticks {
+            // utime and stime are each rounded down at both ends: two ticks either way.
+            Some(ticks) if ticks > live + 2 * TICK_NS => ticks,
+            _ => live,
+        }
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) * 10_000_000)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::error_chain;
+    use super::{CpuSample, TICK_NS, error_chain};
+
+    fn sample(threads: &[(u32, u64)], ticks: Option<u64>) -> CpuSample {
+        CpuSample {
+            threads: threads.to_vec(),
+            ticks_ns: ticks.map(|t| t * TICK_NS),
+        }
+    }
+
+    #[test]
+    fn a_thread_that_exits_does_not_take_its_history_out_of_the_window() {
+        // Thread 2 had used 5 s before the window and exited in it; thread 1 used 0.3 s more.
+        let start = sample(&[(1, 1_000_000_000), (2, 5_000_000_000)], Some(600));
+        let end = sample(&[(1, 1_300_000_000)], Some(630));
+        assert_eq!(end.used_since(&start), 300_000_000);
+        // A thread born in the window counts whole.
+        let end = sample(&[(1, 1_300_000_000), (3, 40_000_000)], Some(634));
+        assert_eq!(end.used_since(&start), 340_000_000);
+    }
+
+    #[test]
+    fn threads_that_ran_and_exited_in_the_window_are_counted_from_the_ticks() {
+        let start = sample(&[(1, 1_000_000_000), (2, 0)], Some(100));
+        // Thread 2 used 0.5 s and exited; only the ticks saw it.
+        let end = sample(&[(1, 1_100_000_000)], Some(160));
+        assert_eq!(end.used_since(&start), 600_000_000);
+        // Within the ticks' rounding the threads' exact figure stands.
+        let end = sample(&[(1, 1_100_000_000)], Some(112));
+        assert_eq!(end.used_since(&start), 100_000_000);
+        // Without per-thread figures the ticks are all there is.
+        assert_eq!(
+            sample(&[], Some(112)).used_since(&sample(&[], Some(100))),
+            120_000_000
+        );
+    }
+
+    #[test]
+    fn this_process_is_sampled_and_its_clock_moves_forward() {
+        let pid = std::process::id();
+        let Some(start) = CpuSample::take(pid) else {
+            assert!(!std::path::Path::new("/proc/self").exists());
+            return;
+        };
+        let mut spun = 0u64;
+        let work = std::time::Instant::now();
+        while work.elapsed() < std::time::Duration::from_millis(30) {
+            spun = std::hint::black_box(spun.wrapping_add(1));
+        }
+        let end = CpuSample::take(pid).unwrap();
+        assert!(end.used_since(&start) > 0, "{start:?} {end:?}");
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
