@@ -197,7 +197,7 @@ fn caches(c: &mut Criterion) {
     let snapshot = rt
         .block_on(f.pipeline.states().get(&f.id))
         .expect("tenant state")
-        .catalog
+        .catalog()
         .clone();
     let mut group = c.benchmark_group("compile");
     group.bench_function("loopwise_preset", |b| {

@@ -64,9 +64,8 @@ pub struct CacheLimits {
 #[derive(Debug)]
 pub struct TenantState {
     pub tenant: Tenant,
-    /// The catalog as stored (sorted by name), for the admin API.
-    pub catalog: CatalogSnapshot,
-    /// The same catalog compiled for decisions.
+    /// The catalog compiled for decisions; it holds the catalog as stored
+    /// ([`TenantState::catalog`]).
     pub compiled: CompiledCatalog,
     pub revocations: RevocationIndex,
     /// The tenant's verification policy, built once per revision: a cache hit re-checks a
@@ -77,6 +76,13 @@ pub struct TenantState {
     /// Which invalidation floors cover this tenant.
     pub stripe: Stripe,
     loaded_at: Instant,
+}
+
+impl TenantState {
+    /// The catalog as stored (scopes sorted by name), for the admin API.
+    pub fn catalog(&self) -> &CatalogSnapshot {
+        self.compiled.snapshot()
+    }
 }
 
 /// What a write touches, for its invalidation.
@@ -492,7 +498,7 @@ async fn read_state(
     let stamp = generations.stamp();
     let (Committed { tenant, catalog }, revocations) =
         store.tenant_state(&id, now_ms() / 1000).await?;
-    let compiled = CompiledCatalog::compile(catalog.clone());
+    let compiled = CompiledCatalog::compile(catalog);
     for issue in compiled.issues() {
         // An operation emptied by scope deletions is a normal, fail-closed state; anything
         // else means the stored data broke a write-time rule.
@@ -506,7 +512,6 @@ async fn read_state(
         policy: tenant.verify_policy(),
         stripe: Stripe::of(&id),
         tenant,
-        catalog,
         compiled,
         revocations: RevocationIndex::new(revocations),
         stamp,

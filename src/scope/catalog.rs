@@ -1,6 +1,8 @@
 //! The compiled catalog: one tenant's snapshot interned to dense ids and bitsets for decisions.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, hash::BuildHasher as _};
+
+use hashbrown::HashTable;
 
 /// A map for hot-path lookups: foldhash, seeded per process (keys are names from the catalog,
 /// lookups may be caller-chosen strings; the seed keeps collisions unpredictable).
@@ -20,14 +22,16 @@ use super::{AdminStyle, CatalogSnapshot, Client, Scope, ScopeName};
 /// scope at all, is dead: it can never be satisfied, so a deletion can never make an
 /// operation easier to satisfy. Reserved means flagged `is_reserved` or spelled as the
 /// tenant's admin pair, whichever the data says (fail closed).
+///
+/// Memory: the snapshot is kept once, as stored; ids, bitsets and clients index into it rather
+/// than copying its names.
 pub struct CompiledCatalog {
-    pub(crate) tenant: String,
-    pub(crate) revision: i64,
-    pub(crate) admin_style: AdminStyle,
-    pub(crate) drop_unknown_scopes: bool,
-    /// Indexed by scope id.
-    pub(crate) scopes: Vec<Scope>,
-    pub(crate) ids: FastMap<ScopeName, u32>,
+    /// The catalog as stored, its scopes sorted by name without duplicates: a scope's id is
+    /// its index. The admin API reads it as it is.
+    pub(crate) snapshot: CatalogSnapshot,
+    /// Scope ids, hashed by the name of the scope they index (the name is not copied).
+    ids: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     pub(crate) words: usize,
     pub(crate) reserved: Vec<u64>,
     pub(crate) defaults: Vec<u64>,
@@ -39,10 +43,11 @@ pub struct CompiledCatalog {
     pub(crate) issues: Vec<CatalogIssue>,
 }
 
-/// A registered client with its allowed scopes as a bitset.
+/// A registered client: where it is in the snapshot, with its allowed scopes as a bitset.
 #[derive(Debug)]
 pub(crate) struct CompiledClient {
-    pub(crate) client: Client,
+    index: u32,
+    pub(crate) first_party: bool,
     pub(crate) allowed: Vec<u64>,
 }
 
@@ -50,9 +55,9 @@ pub(crate) struct CompiledClient {
 impl std::fmt::Debug for CompiledCatalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompiledCatalog")
-            .field("tenant", &self.tenant)
-            .field("revision", &self.revision)
-            .field("scopes", &self.scopes.len())
+            .field("tenant", &self.snapshot.tenant)
+            .field("revision", &self.snapshot.revision)
+            .field("scopes", &self.snapshot.scopes.len())
             .field("operations", &self.operations.len())
             .field("clients", &self.clients.len())
             .field("issues", &self.issues.len())
@@ -86,33 +91,39 @@ pub enum CatalogIssue {
 impl CompiledCatalog {
     /// Compiles a snapshot. Never fails: odd data is worked around, failing closed, and
     /// reported by [`CompiledCatalog::issues`].
-    pub fn compile(snapshot: CatalogSnapshot) -> Self {
-        let CatalogSnapshot {
-            tenant,
-            revision,
-            admin_style,
-            drop_unknown_scopes,
-            scopes: mut raw_scopes,
-            clients: raw_clients,
-            operations: raw_operations,
-        } = snapshot;
+    pub fn compile(mut snapshot: CatalogSnapshot) -> Self {
         let mut issues = Vec::new();
 
         // Stable sort keeps the first of duplicate names in front, so dedup keeps it.
-        raw_scopes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut scopes: Vec<Scope> = Vec::with_capacity(raw_scopes.len());
-        for scope in raw_scopes {
-            if scopes.last().is_some_and(|last| last.name == scope.name) {
-                issues.push(CatalogIssue::DuplicateScope(scope.name));
-            } else {
-                scopes.push(scope);
+        let scopes = &mut snapshot.scopes;
+        scopes.sort_by(|a, b| a.name.cmp(&b.name));
+        scopes.dedup_by(|later, kept| {
+            let duplicate = later.name == kept.name;
+            if duplicate {
+                issues.push(CatalogIssue::DuplicateScope(later.name.clone()));
             }
+            duplicate
+        });
+        // Cached for as long as the tenant is: no spare capacity.
+        scopes.shrink_to_fit();
+        snapshot.clients.shrink_to_fit();
+        snapshot.operations.shrink_to_fit();
+        share_names(&mut snapshot);
+        let CatalogSnapshot {
+            admin_style,
+            scopes,
+            clients: raw_clients,
+            operations: raw_operations,
+            ..
+        } = &snapshot;
+        let admin_style = *admin_style;
+        let hasher = foldhash::fast::RandomState::default();
+        let mut ids = HashTable::with_capacity(scopes.len());
+        for (scope, id) in scopes.iter().zip(0u32..) {
+            let rehash = |&id: &u32| hasher.hash_one(name_at(scopes, id));
+            ids.insert_unique(hasher.hash_one(scope.name.as_str()), id, rehash);
         }
-        let ids: FastMap<ScopeName, u32> = scopes
-            .iter()
-            .zip(0u32..)
-            .map(|(s, id)| (s.name.clone(), id))
-            .collect();
+        let lookup = |name: &str| find_id(&ids, &hasher, scopes, name);
         let words = bits::words_for(scopes.len());
 
         let (admin_read, admin_write) = admin_style.admin_pair();
@@ -129,8 +140,8 @@ impl CompiledCatalog {
             }
             let mut direct = Vec::with_capacity(scope.implies.len());
             for target in &scope.implies {
-                match ids.get(target) {
-                    Some(&to) => direct.push(to),
+                match lookup(target.as_str()) {
+                    Some(to) => direct.push(to),
                     None => issues.push(CatalogIssue::DanglingImplies {
                         scope: scope.name.clone(),
                         implies: target.clone(),
@@ -152,34 +163,41 @@ impl CompiledCatalog {
             FastMap::with_capacity_and_hasher(raw_operations.len(), Default::default());
         for op in raw_operations {
             if operation_ids.contains_key(op.name.as_str()) {
-                issues.push(CatalogIssue::DuplicateOperation(op.name));
+                issues.push(CatalogIssue::DuplicateOperation(op.name.clone()));
                 continue;
             }
             let Ok(index) = u32::try_from(operations.len()) else {
                 break;
             };
             operation_ids.insert(op.name.clone().into_boxed_str(), index);
-            operations.push(compile_operation(op, &ids, &mut issues));
+            operations.push(compile_operation(op.clone(), &lookup, &mut issues));
         }
 
         let clients = raw_clients
-            .into_iter()
-            .map(|client| {
+            .iter()
+            .zip(0u32..)
+            .map(|(client, index)| {
                 let mut allowed = vec![0u64; words];
-                for id in client.allowed_scopes.iter().filter_map(|n| ids.get(n)) {
-                    bits::insert(&mut allowed, *id);
+                for id in client
+                    .allowed_scopes
+                    .iter()
+                    .filter_map(|n| lookup(n.as_str()))
+                {
+                    bits::insert(&mut allowed, id);
                 }
-                (client.client_id.clone(), CompiledClient { client, allowed })
+                let compiled = CompiledClient {
+                    index,
+                    first_party: client.first_party,
+                    allowed,
+                };
+                (client.client_id.clone(), compiled)
             })
             .collect();
 
         Self {
-            tenant,
-            revision,
-            admin_style,
-            drop_unknown_scopes,
-            scopes,
+            snapshot,
             ids,
+            hasher,
             words,
             reserved,
             defaults,
@@ -193,32 +211,39 @@ impl CompiledCatalog {
 
     /// The tenant this catalog belongs to.
     pub fn tenant(&self) -> &str {
-        &self.tenant
+        &self.snapshot.tenant
     }
 
     /// The catalog revision the snapshot was taken at; answers computed here carry it.
     pub fn revision(&self) -> i64 {
-        self.revision
+        self.snapshot.revision
     }
 
     /// The tenant's admin pair spelling.
     pub fn admin_style(&self) -> AdminStyle {
-        self.admin_style
+        self.snapshot.admin_style
     }
 
     /// Whether `ResolveScopes` drops unknown names instead of failing with `invalid_scope`.
     pub fn drop_unknown_scopes(&self) -> bool {
-        self.drop_unknown_scopes
+        self.snapshot.drop_unknown_scopes
     }
 
     /// Every scope, sorted by name (byte-wise).
     pub fn scopes(&self) -> &[Scope] {
-        &self.scopes
+        &self.snapshot.scopes
+    }
+
+    /// The catalog as stored (its scopes sorted by name, duplicates dropped), for the admin
+    /// API.
+    pub fn snapshot(&self) -> &CatalogSnapshot {
+        &self.snapshot
     }
 
     /// The scope with this exact (case-sensitive) name.
     pub fn scope(&self, name: &str) -> Option<&Scope> {
-        self.id(name).and_then(|id| self.scopes.get(id as usize))
+        self.id(name)
+            .and_then(|id| self.snapshot.scopes.get(id as usize))
     }
 
     /// Whether the scope exists and is reserved (first-party clients only).
@@ -236,7 +261,8 @@ impl CompiledCatalog {
     /// Scopes to publish as `scopes_supported` and in dynamic client registration: every
     /// scope but the reserved ones, sorted by name.
     pub fn discoverable_scopes(&self) -> impl Iterator<Item = &Scope> {
-        self.scopes
+        self.snapshot
+            .scopes
             .iter()
             .zip(0u32..)
             .filter(|(_, id)| !bits::contains(&self.reserved, *id))
@@ -245,7 +271,8 @@ impl CompiledCatalog {
 
     /// The registered client with this `client_id`.
     pub fn client(&self, client_id: &str) -> Option<&Client> {
-        self.clients.get(client_id).map(|c| &c.client)
+        let index = self.clients.get(client_id)?.index;
+        self.snapshot.clients.get(index as usize)
     }
 
     /// The operation with this exact name.
@@ -265,10 +292,53 @@ impl CompiledCatalog {
     }
 
     pub(crate) fn id(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
+        find_id(&self.ids, &self.hasher, &self.snapshot.scopes, name)
     }
 
     pub(crate) fn name(&self, id: u32) -> Option<&ScopeName> {
-        self.scopes.get(id as usize).map(|s| &s.name)
+        self.snapshot.scopes.get(id as usize).map(|s| &s.name)
     }
+}
+
+/// Points every name the catalog's scopes are referred to by (`implies` edges, clients'
+/// allowed scopes, operation alternatives) at the named scope's own name, so that each name is
+/// kept once. Names of no scope in the catalog stay as they are. The snapshot's scopes are
+/// sorted by name.
+fn share_names(snapshot: &mut CatalogSnapshot) {
+    let CatalogSnapshot {
+        scopes,
+        clients,
+        operations,
+        ..
+    } = snapshot;
+    let own: Vec<ScopeName> = scopes.iter().map(|s| s.name.clone()).collect();
+    let share = |name: &mut ScopeName| {
+        if let Ok(at) = own.binary_search(name) {
+            if let Some(shared) = own.get(at) {
+                *name = shared.clone();
+            }
+        }
+    };
+    let referring = scopes.iter_mut().flat_map(|s| s.implies.iter_mut());
+    let allowed = clients.iter_mut().flat_map(|c| c.allowed_scopes.iter_mut());
+    let required = operations
+        .iter_mut()
+        .flat_map(|o| o.alternatives.iter_mut().flatten());
+    referring.chain(allowed).chain(required).for_each(share);
+}
+
+/// The name of scope `id` (empty past the end, which no id in the table is).
+fn name_at(scopes: &[Scope], id: u32) -> &str {
+    scopes.get(id as usize).map_or("", |s| s.name.as_str())
+}
+
+/// The id of the scope named `name`, from a table of ids hashed by their scopes' names.
+fn find_id(
+    ids: &HashTable<u32>,
+    hasher: &foldhash::fast::RandomState,
+    scopes: &[Scope],
+    name: &str,
+) -> Option<u32> {
+    ids.find(hasher.hash_one(name), |&id| name_at(scopes, id) == name)
+        .copied()
 }

@@ -176,8 +176,8 @@ impl<'c> Grant<'c> {
 impl std::fmt::Debug for Grant<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grant")
-            .field("tenant", &self.catalog.tenant)
-            .field("revision", &self.catalog.revision)
+            .field("tenant", &self.catalog.tenant())
+            .field("revision", &self.catalog.revision())
             .field("direct", &self.direct_scopes().collect::<Vec<_>>())
             .field("effective", &self.scopes().collect::<Vec<_>>())
             .field("first_party", &self.first_party)

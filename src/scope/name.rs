@@ -1,14 +1,17 @@
 //! Scope names (RFC 6749 §3.3 `scope-token`) parsed once at the edge.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 /// Longest scope name accepted, in bytes.
 pub const MAX_SCOPE_NAME_LEN: usize = 128;
 
 /// A valid scope name: 1..=128 bytes of `%x21 / %x23-5B / %x5D-7E` (printable ASCII without
 /// space, `"` and `\`). Case-sensitive; comparison is byte-wise.
+///
+/// Shared: a clone is the same allocation, so a compiled catalog keeps each name once however
+/// many `implies` edges, operations and clients name it, and answers copy none.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ScopeName(Box<str>);
+pub struct ScopeName(Arc<str>);
 
 /// Why a string is not a scope name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +42,11 @@ impl ScopeName {
     /// The name as sent on the wire.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether both are the one shared allocation (not merely equal).
+    pub fn shares(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

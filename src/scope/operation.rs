@@ -1,7 +1,7 @@
 //! Operations as compiled: each alternative pre-resolved to a sparse bitset, dead if it lost a scope.
 
 use super::bits::SparseSet;
-use super::catalog::{CatalogIssue, FastMap};
+use super::catalog::CatalogIssue;
 use super::requirement::dedup_in_order;
 use super::{Operation, ScopeName};
 
@@ -48,7 +48,7 @@ impl CompiledOperation {
 /// Compiles one stored operation against the catalog's name-to-id map.
 pub(crate) fn compile_operation(
     op: Operation,
-    ids: &FastMap<ScopeName, u32>,
+    id_of: &dyn Fn(&str) -> Option<u32>,
     issues: &mut Vec<CatalogIssue>,
 ) -> CompiledOperation {
     if op.alternatives.is_empty() || op.alternatives.iter().any(Vec::is_empty) {
@@ -64,7 +64,7 @@ pub(crate) fn compile_operation(
             let mut live = !names.is_empty();
             let mut found = Vec::with_capacity(names.len());
             for name in &names {
-                if let Some(&id) = ids.get(name) {
+                if let Some(id) = id_of(name.as_str()) {
                     found.push(id);
                 } else {
                     live = false;

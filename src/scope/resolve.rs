@@ -73,13 +73,13 @@ impl CompiledCatalog {
         client_id: Option<&str>,
     ) -> Result<Resolution, ResolveError> {
         let client = client_id.and_then(|id| self.clients.get(id));
-        let first_party = client.is_some_and(|c| c.client.first_party);
+        let first_party = client.is_some_and(|c| c.first_party);
 
         let mut invalid: Vec<String> = Vec::new();
         let mut asked: Vec<ScopeName> = Vec::new();
         for token in requested.split(' ').filter(|t| !t.is_empty()) {
             match ScopeName::parse(token) {
-                Ok(name) if self.id(name.as_str()).is_none() && !self.drop_unknown_scopes => {
+                Ok(name) if self.id(name.as_str()).is_none() && !self.drop_unknown_scopes() => {
                     push_unique(&mut invalid, token);
                 }
                 Ok(name) => {

@@ -153,8 +153,15 @@ pub(crate) fn validate(
     for name in LIFTED {
         claims.remove(name);
     }
+    // A map emptied by removals keeps its node (~630 bytes per cached token); an empty one
+    // allocates nothing.
+    let other_claims = if claims.is_empty() {
+        Map::new()
+    } else {
+        claims
+    };
     Ok(VerifiedToken {
-        other_claims: claims,
+        other_claims,
         ..token
     })
 }

@@ -500,7 +500,7 @@ async fn a_tenant_load_in_flight_during_a_scope_deletion_is_not_served_after_it(
             .get(&school())
             .await
             .unwrap()
-            .catalog
+            .catalog()
             .scopes
             .iter()
             .any(|s| s.name.as_str() == "courses:read")
@@ -516,7 +516,7 @@ async fn a_tenant_load_in_flight_during_a_scope_deletion_is_not_served_after_it(
     .unwrap();
     assert!(
         !seen
-            .catalog
+            .catalog()
             .scopes
             .iter()
             .any(|s| s.name.as_str() == "courses:read"),

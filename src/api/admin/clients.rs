@@ -51,7 +51,7 @@ impl AdminService {
         let after = convert::page_after(list.page.as_ref())?;
         let size = convert::page_size(list.page.as_ref());
         let (page, next) =
-            convert::paginate(&committed.catalog.clients, |c| &c.client_id, &after, size);
+            convert::paginate(&committed.catalog().clients, |c| &c.client_id, &after, size);
         let clients = page.into_iter().map(convert::client).collect();
         Ok((
             ClientResult::Clients(pb::ClientPage {
@@ -66,7 +66,7 @@ impl AdminService {
         convert::client_id(&get.client_id, "get.client_id")?;
         let committed = self.states.get(tenant).await?;
         found_client(
-            &committed.catalog,
+            &committed.catalog(),
             &get.client_id,
             committed.tenant.revision,
         )
@@ -127,7 +127,7 @@ impl AdminService {
         let before = self.states.get(tenant).await?;
         let plan = |_: &_, c: &_| edit::delete_client(c, &delete.client_id);
         let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
-        let gone = before.catalog.client(&delete.client_id);
+        let gone = before.catalog().client(&delete.client_id);
         let gone = gone.map(convert::client).unwrap_or_else(|| pb::Client {
             client_id: delete.client_id.clone(),
             ..Default::default()

@@ -48,7 +48,7 @@ impl AdminService {
         let after = convert::page_after(list.page.as_ref())?;
         let size = convert::page_size(list.page.as_ref());
         let (page, next) =
-            convert::paginate(&committed.catalog.operations, |o| &o.name, &after, size);
+            convert::paginate(&committed.catalog().operations, |o| &o.name, &after, size);
         let operations = page.into_iter().map(convert::operation).collect();
         Ok((
             OpResult::Operations(pb::OperationPage {
@@ -62,7 +62,7 @@ impl AdminService {
     async fn get_operation(&self, tenant: &TenantId, get: pb::GetOperation) -> Answer {
         convert::operation_name(&get.name, "get.name")?;
         let committed = self.states.get(tenant).await?;
-        found_operation(&committed.catalog, &get.name, committed.tenant.revision)
+        found_operation(&committed.catalog(), &get.name, committed.tenant.revision)
     }
 
     /// Creates the operation (`create`) or replaces an existing one: the two actions differ
@@ -92,7 +92,7 @@ impl AdminService {
         let before = self.states.get(tenant).await?;
         let plan = |_: &_, c: &_| edit::delete_operation(c, &delete.name);
         let (committed, _) = self.states.edit(tenant, actor, &plan).await?;
-        let gone = before.catalog.operation(&delete.name);
+        let gone = before.catalog().operation(&delete.name);
         let gone = gone
             .map(convert::operation)
             .unwrap_or_else(|| pb::Operation {

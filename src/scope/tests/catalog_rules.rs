@@ -1,7 +1,7 @@
 //! Compiling a snapshot: flags, discovery, admin styles and the odd data it works around.
 
 use super::{implying, loopwise, loopwise_snapshot, n, operation, scope, strs, system_scopes};
-use crate::scope::{AdminStyle, CatalogIssue, CatalogSnapshot, CompiledCatalog, Scope};
+use crate::scope::{AdminStyle, CatalogIssue, CatalogSnapshot, CompiledCatalog, Scope, ScopeName};
 
 #[test]
 fn compiled_catalog_is_send_and_sync() {
@@ -115,4 +115,43 @@ fn odd_stored_data_is_reported_and_worked_around() {
         strs(catalog.effective_grant(["x"], false).scopes()),
         ["x", "y"]
     );
+}
+
+#[test]
+fn the_compiled_catalog_keeps_the_snapshot_once_and_each_name_once() {
+    let mut snapshot = loopwise_snapshot();
+    snapshot
+        .scopes
+        .push(implying("reviews:write", &["courses:read", "email"]));
+    snapshot.scopes.reverse();
+    let catalog = CompiledCatalog::compile(snapshot.clone());
+
+    // The snapshot it holds is the one it was given, its scopes sorted by name.
+    let held = catalog.snapshot();
+    snapshot.scopes.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(*held, snapshot);
+    assert!(std::ptr::eq(catalog.scopes(), &*held.scopes));
+
+    // Every reference to a scope of the catalog is that scope's own name, not a copy.
+    let own = |name: &ScopeName| catalog.scope(name.as_str()).unwrap().name.clone();
+    let referring = held.scopes.iter().flat_map(|s| &s.implies);
+    let allowed = held.clients.iter().flat_map(|c| &c.allowed_scopes);
+    let required = held
+        .operations
+        .iter()
+        .flat_map(|o| o.alternatives.iter().flatten());
+    let mut seen = 0;
+    for name in referring.chain(allowed).chain(required) {
+        assert!(name.shares(&own(name)), "{name}");
+        seen += 1;
+    }
+    assert!(seen > 20, "{seen}");
+    // Compiled operations and clients answer from the same names.
+    for op in catalog.operations() {
+        for name in op.alternatives().flatten() {
+            assert!(name.shares(&own(name)), "{name}");
+        }
+    }
+    let dashboard = catalog.client("dashboard").unwrap();
+    assert!(std::ptr::eq(dashboard, &held.clients[0]));
 }
