@@ -139,7 +139,7 @@ fn caches(c: &mut Criterion) {
             jti: Some("jti-1".into()),
             client_id: Some("web-app".into()),
             username: None,
-            scopes: SCOPE.split(' ').map(str::to_owned).collect(),
+            scopes: SCOPE.split(' ').collect(),
             token_type: "Bearer",
             alg: Some(Algorithm::EdDSA),
             kid: Some("k1".into()),
@@ -187,7 +187,7 @@ fn caches(c: &mut Criterion) {
             let (Some(state), Ok(token)) = (&seen.state, &seen.token) else {
                 return false;
             };
-            let scopes = token.scopes.iter().map(String::as_str);
+            let scopes = token.scopes.iter();
             let grant = state.compiled.effective_grant(scopes, seen.first_party());
             black_box(state.compiled.decide(&grant, &requirement).allowed)
         });

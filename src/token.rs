@@ -45,7 +45,7 @@ pub use cache::{
     VerifiedTokenCache, token_cache_key,
 };
 pub use certificate::{MAX_CERTIFICATE_BYTES, certificate_matches, certificate_thumbprint};
-pub use claims::{FingerprintMemo, VerifiedToken};
+pub use claims::{FingerprintMemo, TokenScopes, VerifiedToken};
 pub use destination::{Denied, NetworkPolicy};
 pub use dpop::{
     DEFAULT_REPLAY_CAPACITY, DpopPolicy, DpopRejection, DpopRequest, MAX_JTI_BYTES,

@@ -41,7 +41,7 @@ impl AdminTokenVerifier for TokenAdmins {
         let (state, verified) = (seen.state?, seen.token.ok()?);
         let grant = state
             .compiled
-            .effective_grant(verified.scopes.iter().map(String::as_str), first_party);
+            .effective_grant(verified.scopes.iter(), first_party);
         let (read_scope, write_scope) = state.tenant.admin_style.admin_pair();
         let (read, write) = (grant.contains(read_scope), grant.contains(write_scope));
         if !read && !write {

@@ -113,7 +113,7 @@ pub(crate) fn token_grant<'s>(
     token: &VerifiedToken,
     first_party: bool,
 ) -> Grant<'s> {
-    let scopes = token.scopes.iter().map(String::as_str);
+    let scopes = token.scopes.iter();
     state.compiled.effective_grant(scopes, first_party)
 }
 

@@ -88,6 +88,9 @@ pub struct Generation {
     pub floor: u64,
 }
 
+/// Stored by value: moka already keeps each value behind its own `Arc`, and a clone is one
+/// reference count.
+#[derive(Clone)]
 struct Entry {
     token: Arc<VerifiedToken>,
     ttl: Duration,
@@ -105,11 +108,11 @@ struct Negative {
 /// Entries live for the TTL computed when they were verified: until `exp`, capped by `max_ttl`.
 struct UntilExp;
 
-impl Expiry<TokenCacheKey, Arc<Entry>> for UntilExp {
+impl Expiry<TokenCacheKey, Entry> for UntilExp {
     fn expire_after_create(
         &self,
         _: &TokenCacheKey,
-        entry: &Arc<Entry>,
+        entry: &Entry,
         _: Instant,
     ) -> Option<Duration> {
         Some(entry.ttl)
@@ -118,7 +121,7 @@ impl Expiry<TokenCacheKey, Arc<Entry>> for UntilExp {
     fn expire_after_update(
         &self,
         _: &TokenCacheKey,
-        entry: &Arc<Entry>,
+        entry: &Entry,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
@@ -140,7 +143,7 @@ type Seeded = foldhash::fast::RandomState;
 #[derive(Clone)]
 pub struct VerifiedTokenCache {
     /// Behind an `Arc` so a hit clones a pointer, not the entry.
-    positive: Cache<TokenCacheKey, Arc<Entry>, Seeded>,
+    positive: Cache<TokenCacheKey, Entry, Seeded>,
     negative: Cache<TokenCacheKey, Negative, Seeded>,
     max_ttl: Duration,
 }
@@ -261,16 +264,16 @@ impl VerifiedTokenCache {
         now_unix: i64,
         generation: u64,
         max_ttl: Duration,
-    ) -> Result<Arc<Entry>, Rejection> {
+    ) -> Result<Entry, Rejection> {
         let token = result?;
         let ttl = ttl_until_exp(token.exp, now_unix, max_ttl);
         let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-        Ok(Arc::new(Entry {
+        Ok(Entry {
             until: now_unix.saturating_add(secs).min(token.exp),
             token: Arc::new(token),
             ttl,
             generation,
-        }))
+        })
     }
 
     /// Answers with a verification this call ran outside the coalesced load, caching it when
@@ -278,14 +281,14 @@ impl VerifiedTokenCache {
     async fn settle(
         &self,
         key: TokenCacheKey,
-        result: Result<Arc<Entry>, Rejection>,
+        result: Result<Entry, Rejection>,
         generation: Generation,
     ) -> CachedVerification {
         let servable = generation.current >= generation.floor;
         match result {
             Ok(entry) => {
                 if servable {
-                    self.positive.insert(key, Arc::clone(&entry)).await;
+                    self.positive.insert(key, entry.clone()).await;
                 }
                 CachedVerification {
                     result: Ok(Arc::clone(&entry.token)),

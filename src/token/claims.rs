@@ -51,7 +51,7 @@ pub struct VerifiedToken {
     /// The token's scopes, from `scope` (space-separated) or else `scp` (array or string), then
     /// the values of the tenant's mapped claims ([`ScopeClaims`]), in order, without
     /// duplicates. Not yet filtered against any catalog.
-    pub scopes: Vec<String>,
+    pub scopes: TokenScopes,
     /// `"Bearer"`.
     pub token_type: &'static str,
     /// The JWS algorithm that verified it; `None` for facts answered by the tenant's upstream
@@ -74,6 +74,74 @@ impl VerifiedToken {
             .fingerprint
             .0
             .get_or_init(|| super::token_fingerprint_bytes(bearer))
+    }
+}
+
+/// A token's scopes in order, none empty, none repeated, kept compactly: a cached token holds
+/// them for as long as it is cached (one string instead of a `String` per scope).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenScopes(Kept);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kept {
+    /// Joined by single spaces: every scope when none holds a space (always so for the `scope`
+    /// claim, which is split on spaces).
+    Joined(Box<str>),
+    /// One by one, when some scope (from an `scp` array or a roles claim) holds a space.
+    Listed(Box<[Box<str>]>),
+}
+
+impl Default for Kept {
+    fn default() -> Self {
+        Self::Joined(Box::default())
+    }
+}
+
+impl TokenScopes {
+    /// The scopes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let (joined, listed) = match &self.0 {
+            Kept::Joined(joined) => (Some(joined.split(' ').filter(|s| !s.is_empty())), None),
+            Kept::Listed(listed) => (None, Some(listed.iter().map(|s| &**s))),
+        };
+        joined
+            .into_iter()
+            .flatten()
+            .chain(listed.into_iter().flatten())
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+/// The same scopes in the same order.
+impl<const N: usize> PartialEq<[&str; N]> for TokenScopes {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.iter().eq(other.iter().copied())
+    }
+}
+
+/// Keeps the non-empty ones, first occurrence of each, in order.
+impl<'a> FromIterator<&'a str> for TokenScopes {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Self {
+        let names = names.into_iter();
+        // Seeded foldhash: SipHash and its per-call seeding showed in cold-token profiles.
+        let mut seen = HashSet::with_capacity_and_hasher(
+            names.size_hint().0,
+            foldhash::fast::RandomState::default(),
+        );
+        let kept: Vec<&str> = names.filter(|s| !s.is_empty() && seen.insert(*s)).collect();
+        if kept.iter().any(|s| s.contains(' ')) {
+            return Self(Kept::Listed(kept.into_iter().map(Box::from).collect()));
+        }
+        Self(Kept::Joined(kept.join(" ").into_boxed_str()))
     }
 }
 
@@ -252,7 +320,7 @@ pub(crate) fn audiences(aud: Option<&Value>) -> Result<Vec<String>, Rejection> {
 pub(crate) fn scopes(
     claims: &Map<String, Value>,
     mapped: &ScopeClaims,
-) -> Result<Vec<String>, Rejection> {
+) -> Result<TokenScopes, Rejection> {
     let mut raw: Vec<&str> = match (claims.get("scope"), claims.get("scp")) {
         _ if !mapped.keeps_scope_claim() => Vec::new(),
         (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => s.split(' ').collect(),
@@ -264,12 +332,5 @@ pub(crate) fn scopes(
         _ => return Err(Rejection::InvalidClaim),
     };
     mapped.each(claims, |name| raw.push(name));
-    // Seeded foldhash: SipHash and its per-call seeding showed in cold-token profiles.
-    let mut seen =
-        HashSet::with_capacity_and_hasher(raw.len(), foldhash::fast::RandomState::default());
-    Ok(raw
-        .into_iter()
-        .filter(|s| !s.is_empty() && seen.insert(*s))
-        .map(str::to_owned)
-        .collect())
+    Ok(raw.into_iter().collect())
 }

@@ -551,7 +551,7 @@ fn verified_with_jti(jti: &str) -> scopegate::token::VerifiedToken {
         jti: Some(jti.into()),
         client_id: Some("web-app".into()),
         username: None,
-        scopes: vec![],
+        scopes: scopegate::token::TokenScopes::default(),
         token_type: "Bearer",
         alg: Some(jsonwebtoken::Algorithm::RS256),
         kid: None,

@@ -97,7 +97,7 @@ pub(crate) async fn answer(
     }
     let grant = state
         .compiled
-        .effective_grant(verified.scopes.iter().map(String::as_str), first_party);
+        .effective_grant(verified.scopes.iter(), first_party);
     Ok(Answer {
         active: Ok(Active {
             token: Arc::clone(verified),

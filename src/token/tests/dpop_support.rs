@@ -84,7 +84,7 @@ pub fn token_with_cnf(cnf: Value) -> VerifiedToken {
         jti: None,
         client_id: Some("client-1".to_owned()),
         username: None,
-        scopes: vec!["orders:read".to_owned()],
+        scopes: ["orders:read"].into_iter().collect(),
         token_type: crate::token::BEARER,
         alg: Some(jsonwebtoken::Algorithm::RS256),
         kid: None,

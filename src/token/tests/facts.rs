@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::support::*;
 use crate::token::{
-    BEARER, MAX_TOKEN_BYTES, VerifiedToken, peek_issuer, token_fingerprint, verify,
+    BEARER, MAX_TOKEN_BYTES, TokenScopes, VerifiedToken, peek_issuer, token_fingerprint, verify,
 };
 
 fn verified(claims: &Value) -> VerifiedToken {
@@ -73,6 +73,21 @@ fn scopes_come_from_scope_or_else_scp() {
             .scopes
             .is_empty()
     );
+}
+
+#[test]
+fn scopes_are_kept_as_sent_whatever_they_hold() {
+    // An `scp` array may hold a value with spaces: it stays one scope, never two.
+    let mut scp = claims_with("scope", Value::Null);
+    scp["scp"] = json!(["a:read", "read all", "", "b", "read all"]);
+    let token = verified(&scp);
+    assert_eq!(token.scopes, ["a:read", "read all", "b"]);
+    assert_eq!(token.scopes.len(), 3);
+    let joined: TokenScopes = ["x", "y", "x", ""].into_iter().collect();
+    assert_eq!(joined, ["x", "y"]);
+    assert_eq!(joined.len(), 2);
+    let none: TokenScopes = [""].into_iter().collect();
+    assert!(none.is_empty() && none == TokenScopes::default());
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn facts(jti: &str, sub: &str) -> VerifiedToken {
         jti: Some(jti.to_owned()),
         client_id: Some("client-1".to_owned()),
         username: None,
-        scopes: vec!["openid".to_owned()],
+        scopes: ["openid"].into_iter().collect(),
         token_type: BEARER,
         alg: Some(Algorithm::ES256),
         kid: Some("k".to_owned()),
