@@ -100,7 +100,7 @@ fn token_scopes(snapshot: &CatalogSnapshot) -> Vec<String> {
 /// Operation requirements, half of them allowed by `token`, half denied, interleaved.
 fn mixed_requirements(catalog: &CompiledCatalog, token: &[String]) -> Vec<Requirement> {
     let grant = catalog.effective_grant(token.iter().map(String::as_str), false);
-    let ops = catalog.operations().iter().map(|op| op.name());
+    let ops = catalog.operations().map(|op| op.name());
     let all: Vec<Requirement> = ops
         .map(|n| Requirement::operation(n).expect("valid"))
         .collect();

@@ -10,8 +10,8 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::bits;
 use super::closure::transitive_closure;
-use super::operation::{CompiledOperation, compile_operation};
-use super::{AdminStyle, CatalogSnapshot, Client, Scope, ScopeName};
+use super::operation::{CompiledOperation, Resolved, normalize, resolve_operation};
+use super::{AdminStyle, CatalogSnapshot, Client, Operation, Scope, ScopeName};
 
 /// A tenant's catalog prepared for decisions, immutable once built and shared as `Arc`.
 ///
@@ -37,8 +37,10 @@ pub struct CompiledCatalog {
     pub(crate) defaults: Vec<u64>,
     /// Per scope id: every scope it implies, transitively, ascending, without itself.
     pub(crate) implied: Vec<Box<[u32]>>,
-    pub(crate) operations: Vec<CompiledOperation>,
-    pub(crate) operation_ids: FastMap<Box<str>, u32>,
+    /// The snapshot's operations resolved, the first of each name only.
+    operations: Vec<Resolved>,
+    /// Indexes into `operations`, hashed by the stored operation's name.
+    operation_ids: HashTable<u32>,
     pub(crate) clients: FastMap<String, CompiledClient>,
     pub(crate) issues: Vec<CatalogIssue>,
 }
@@ -108,6 +110,7 @@ impl CompiledCatalog {
         scopes.shrink_to_fit();
         snapshot.clients.shrink_to_fit();
         snapshot.operations.shrink_to_fit();
+        snapshot.operations.iter_mut().for_each(normalize);
         share_names(&mut snapshot);
         let CatalogSnapshot {
             admin_style,
@@ -158,19 +161,21 @@ impl CompiledCatalog {
             ));
         }
 
-        let mut operations = Vec::with_capacity(raw_operations.len());
-        let mut operation_ids =
-            FastMap::with_capacity_and_hasher(raw_operations.len(), Default::default());
-        for op in raw_operations {
-            if operation_ids.contains_key(op.name.as_str()) {
+        let mut operations: Vec<Resolved> = Vec::with_capacity(raw_operations.len());
+        let mut operation_ids = HashTable::with_capacity(raw_operations.len());
+        for (op, stored) in raw_operations.iter().zip(0u32..) {
+            let hash = hasher.hash_one(op.name.as_str());
+            let named = |&i: &u32| operation_name(raw_operations, &operations, i);
+            if operation_ids.find(hash, |i| named(i) == op.name).is_some() {
                 issues.push(CatalogIssue::DuplicateOperation(op.name.clone()));
                 continue;
             }
             let Ok(index) = u32::try_from(operations.len()) else {
                 break;
             };
-            operation_ids.insert(op.name.clone().into_boxed_str(), index);
-            operations.push(compile_operation(op.clone(), &lookup, &mut issues));
+            operations.push(resolve_operation(op, stored, &lookup, &mut issues));
+            let rehash = |i: &u32| hasher.hash_one(operation_name(raw_operations, &operations, *i));
+            operation_ids.insert_unique(hash, index, rehash);
         }
 
         let clients = raw_clients
@@ -276,14 +281,24 @@ impl CompiledCatalog {
     }
 
     /// The operation with this exact name.
-    pub fn operation(&self, name: &str) -> Option<&CompiledOperation> {
-        let id = *self.operation_ids.get(name)?;
-        self.operations.get(id as usize)
+    pub fn operation(&self, name: &str) -> Option<CompiledOperation<'_>> {
+        let stored = &self.snapshot.operations;
+        let hash = self.hasher.hash_one(name);
+        let named = |&i: &u32| operation_name(stored, &self.operations, i) == name;
+        let &index = self.operation_ids.find(hash, named)?;
+        self.compiled_operation(self.operations.get(index as usize)?)
     }
 
     /// Every operation, in snapshot order.
-    pub fn operations(&self) -> &[CompiledOperation] {
-        &self.operations
+    pub fn operations(&self) -> impl Iterator<Item = CompiledOperation<'_>> {
+        self.operations
+            .iter()
+            .filter_map(|resolved| self.compiled_operation(resolved))
+    }
+
+    fn compiled_operation<'c>(&'c self, resolved: &'c Resolved) -> Option<CompiledOperation<'c>> {
+        let stored = self.snapshot.operations.get(resolved.stored as usize)?;
+        Some(CompiledOperation::new(stored, resolved))
     }
 
     /// What compiling had to work around; empty for data written through the admin API.
@@ -325,6 +340,15 @@ fn share_names(snapshot: &mut CatalogSnapshot) {
         .iter_mut()
         .flat_map(|o| o.alternatives.iter_mut().flatten());
     referring.chain(allowed).chain(required).for_each(share);
+}
+
+/// The stored name of the `index`-th resolved operation (empty past the end, which no index in
+/// the table is).
+fn operation_name<'a>(stored: &'a [Operation], resolved: &[Resolved], index: u32) -> &'a str {
+    resolved
+        .get(index as usize)
+        .and_then(|r| stored.get(r.stored as usize))
+        .map_or("", |op| op.name.as_str())
 }
 
 /// The name of scope `id` (empty past the end, which no id in the table is).

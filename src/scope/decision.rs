@@ -141,14 +141,14 @@ impl CompiledCatalog {
     fn decide_operation<'a, T: Tracer<'a>>(
         &'a self,
         have: &[u64],
-        operation: &'a CompiledOperation,
+        operation: CompiledOperation<'a>,
         trace: &mut T,
     ) -> Decision<'a> {
         let mut scan = Scan::default();
-        for (index, alt) in operation.alternatives.iter().enumerate() {
+        for (index, alt) in operation.resolved().enumerate() {
             let alternative = Alternative {
                 index,
-                scopes: &alt.names,
+                scopes: alt.names,
             };
             let missing = alt.set.missing_from(have);
             trace.alternative(alternative, missing);
@@ -163,7 +163,7 @@ impl CompiledCatalog {
             return self.conclude(have, scan);
         }
         let mut deleted: Vec<&'a ScopeName> = Vec::new();
-        for name in operation.alternatives.iter().flat_map(|a| a.names.iter()) {
+        for name in operation.alternatives().flatten() {
             if self.id(name.as_str()).is_none() && !deleted.contains(&name) {
                 deleted.push(name);
             }

@@ -1,56 +1,101 @@
-//! Operations as compiled: each alternative pre-resolved to a sparse bitset, dead if it lost a scope.
+//! Operations as compiled: each alternative pre-resolved to a sparse bitset, dead if it lost a
+//! scope. The operation itself (name, description, the names of each alternative) stays where
+//! it is stored, in the catalog's snapshot: compiling adds only what decisions need.
 
 use super::bits::SparseSet;
 use super::catalog::CatalogIssue;
 use super::requirement::dedup_in_order;
 use super::{Operation, ScopeName};
 
-/// An operation with its alternatives resolved against the catalog.
+/// What compiling made of one stored operation.
 #[derive(Debug)]
-pub struct CompiledOperation {
-    name: String,
-    description: String,
-    pub(crate) alternatives: Box<[CompiledAlternative]>,
+pub(crate) struct Resolved {
+    /// Where the operation is in the snapshot.
+    pub(crate) stored: u32,
+    /// One per stored alternative, in order.
+    alternatives: Box<[ResolvedAlternative]>,
+}
+
+/// One alternative's scopes as a bitset.
+#[derive(Debug)]
+struct ResolvedAlternative {
+    set: SparseSet,
+    /// False when the alternative is empty or names a scope missing from the catalog.
+    live: bool,
+}
+
+/// An operation of a compiled catalog: as stored, with its alternatives resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct CompiledOperation<'c> {
+    stored: &'c Operation,
+    resolved: &'c Resolved,
 }
 
 /// One alternative of an operation: the names as stored and their bitset.
-#[derive(Debug)]
-pub(crate) struct CompiledAlternative {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompiledAlternative<'c> {
     /// As stored, duplicates removed; includes names no longer in the catalog.
-    pub(crate) names: Box<[ScopeName]>,
-    pub(crate) set: SparseSet,
+    pub(crate) names: &'c [ScopeName],
+    pub(crate) set: &'c SparseSet,
     /// False when the alternative is empty or names a scope missing from the catalog.
     pub(crate) live: bool,
 }
 
-impl CompiledOperation {
+impl<'c> CompiledOperation<'c> {
+    /// `stored` must be the operation `resolved` was made from.
+    pub(crate) fn new(stored: &'c Operation, resolved: &'c Resolved) -> Self {
+        Self { stored, resolved }
+    }
+
     /// The operation name.
-    pub fn name(&self) -> &str {
-        &self.name
+    pub fn name(&self) -> &'c str {
+        &self.stored.name
     }
 
     /// The stored description.
-    pub fn description(&self) -> &str {
-        &self.description
+    pub fn description(&self) -> &'c str {
+        &self.stored.description
     }
 
     /// The alternatives as stored (duplicates removed), including scopes since deleted.
-    pub fn alternatives(&self) -> impl Iterator<Item = &[ScopeName]> {
-        self.alternatives.iter().map(|a| &*a.names)
+    pub fn alternatives(&self) -> impl Iterator<Item = &'c [ScopeName]> + use<'c> {
+        self.stored.alternatives.iter().map(Vec::as_slice)
     }
 
     /// Whether at least one alternative can still be satisfied.
     pub fn is_satisfiable(&self) -> bool {
-        self.alternatives.iter().any(|a| a.live)
+        self.resolved.alternatives.iter().any(|a| a.live)
+    }
+
+    /// Each alternative with its bitset, in order.
+    pub(crate) fn resolved(&self) -> impl Iterator<Item = CompiledAlternative<'c>> + use<'c> {
+        let stored = self.stored.alternatives.iter();
+        stored
+            .zip(self.resolved.alternatives.iter())
+            .map(|(names, resolved)| CompiledAlternative {
+                names,
+                set: &resolved.set,
+                live: resolved.live,
+            })
     }
 }
 
-/// Compiles one stored operation against the catalog's name-to-id map.
-pub(crate) fn compile_operation(
-    op: Operation,
+/// Removes repeated names from each alternative of a stored operation, keeping the first of
+/// each in order (writes already do; data that bypassed them is made to agree).
+pub(crate) fn normalize(op: &mut Operation) {
+    for alternative in &mut op.alternatives {
+        *alternative = dedup_in_order(std::mem::take(alternative));
+    }
+}
+
+/// Resolves one stored (normalized) operation, the `stored`-th of the snapshot, against the
+/// catalog's name-to-id lookup.
+pub(crate) fn resolve_operation(
+    op: &Operation,
+    stored: u32,
     id_of: &dyn Fn(&str) -> Option<u32>,
     issues: &mut Vec<CatalogIssue>,
-) -> CompiledOperation {
+) -> Resolved {
     if op.alternatives.is_empty() || op.alternatives.iter().any(Vec::is_empty) {
         issues.push(CatalogIssue::EmptyRequirement {
             operation: op.name.clone(),
@@ -58,12 +103,11 @@ pub(crate) fn compile_operation(
     }
     let alternatives = op
         .alternatives
-        .into_iter()
+        .iter()
         .map(|names| {
-            let names = dedup_in_order(names);
             let mut live = !names.is_empty();
             let mut found = Vec::with_capacity(names.len());
-            for name in &names {
+            for name in names {
                 if let Some(id) = id_of(name.as_str()) {
                     found.push(id);
                 } else {
@@ -74,16 +118,14 @@ pub(crate) fn compile_operation(
                     });
                 }
             }
-            CompiledAlternative {
-                names: names.into_boxed_slice(),
+            ResolvedAlternative {
                 set: SparseSet::from_ids(found),
                 live,
             }
         })
         .collect();
-    CompiledOperation {
-        name: op.name,
-        description: op.description,
+    Resolved {
+        stored,
         alternatives,
     }
 }

@@ -144,7 +144,7 @@ impl ProtectedResource {
     /// (all of the tenant's when it lists none) require, in catalog order.
     pub fn metadata(&self, tenant: &Tenant, catalog: &CompiledCatalog) -> ResourceMetadata {
         let operations: Vec<_> = if self.operations.is_empty() {
-            catalog.operations().iter().collect()
+            catalog.operations().collect()
         } else {
             self.operations
                 .iter()

@@ -89,7 +89,6 @@ fn permitted(state: &TenantState, grant: &Grant<'_>, resource: Option<&str>) -> 
         .filter(|ops| !ops.is_empty());
     let mut names: Vec<String> = compiled
         .operations()
-        .iter()
         .filter(|op| listed.is_none_or(|ops| ops.iter().any(|name| name == op.name())))
         .filter(|op| {
             Requirement::operation(op.name())

@@ -85,8 +85,8 @@ fn settings_tools_accept_school_or_appearance_scopes() {
 fn the_tool_map_compiles_without_issues_and_every_tool_is_satisfiable() {
     let catalog = loopwise();
     assert!(catalog.issues().is_empty(), "{:?}", catalog.issues());
-    assert_eq!(catalog.operations().len(), LOOPWISE_TOOLS.len());
-    assert!(catalog.operations().iter().all(|op| op.is_satisfiable()));
+    assert_eq!(catalog.operations().count(), LOOPWISE_TOOLS.len());
+    assert!(catalog.operations().all(|op| op.is_satisfiable()));
     let settings = catalog.operation("get_settings").unwrap();
     let alternatives: Vec<Vec<&str>> = settings.alternatives().map(strs).collect();
     assert_eq!(alternatives, [["school:read"], ["appearance:read"]]);
