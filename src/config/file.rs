@@ -54,7 +54,7 @@ pub struct FileConfig {
     pub catalog_capacity: Option<u64>,
     /// How long past its TTL cached tenant state is served while the store is down (0: never).
     pub stale_if_error_seconds: Option<u64>,
-    /// Most verified tokens kept (each about 2.4 KiB; see docs/performance.md).
+    /// Most verified tokens kept (each about 1.1 KiB; see docs/performance.md).
     pub token_cache_capacity: Option<u64>,
     /// Longest a verified token is cached, whatever its `exp`.
     pub token_cache_max_ttl_seconds: Option<u64>,
