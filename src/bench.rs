@@ -11,9 +11,11 @@
 //! watched by [`host`] for other processes' CPU use; [`pin`] pins the server and the bench to
 //! CPUs. [`noop`] is the bare tonic no-op `health_check` is compared with, and whose canned
 //! `CheckScopes` and `Introspect` give [`floor`], their transport floor. [`memory`] is the
-//! RSS harness (`--memory`); [`idp_stub`] is the stand-in authorization server
-//! `introspect_cold_opaque` asks through the server.
+//! RSS harness (`--memory`), [`admin_writes`] the write-throughput one (`--admin-writes`);
+//! [`idp_stub`] is the stand-in authorization server `introspect_cold_opaque` asks through the
+//! server.
 
+mod admin_writes;
 mod driver;
 mod floor;
 mod host;
@@ -146,6 +148,11 @@ pub struct BenchArgs {
     /// 50 scopes, --memory-tokens verified tokens) and report its resident memory.
     #[arg(long, requires = "spawn")]
     pub memory: bool,
+    /// Instead of the scenarios: measure admin writes (ManageScope creates per second with one
+    /// writer and with eight, for --duration seconds each, and the time to import a catalog of
+    /// 1,000 scopes) on throwaway tenants it deletes afterwards.
+    #[arg(long, conflicts_with = "memory")]
+    pub admin_writes: bool,
     /// Tenants loaded by --memory.
     #[arg(long, default_value_t = 10_000)]
     pub memory_tenants: usize,
@@ -246,7 +253,7 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
         eprintln!("bench: the load generator runs on CPUs {cpus}");
     }
     // Started before the server, so the stub's endpoint is known when its tenant is made.
-    let stub = if names.contains(&OPAQUE) && !args.memory {
+    let stub = if names.contains(&OPAQUE) && !args.memory && !args.admin_writes {
         Some(IdpStub::start(&idp_stub::answer())?)
     } else {
         None
@@ -302,6 +309,9 @@ pub async fn run(args: &BenchArgs, out: &mut impl Write) -> Result<(), BenchErro
     let admin = Admin::new(conns[0].clone(), &server.admin_key)?;
     if args.memory {
         return memory::run(&server, &conns, admin, args, out).await;
+    }
+    if args.admin_writes {
+        return admin_writes::run(admin, args, out).await;
     }
     let conns: Vec<Conn> = conns.iter().map(Conn::new).collect();
     let endpoint = stub.as_ref().map(|s| s.endpoint.as_str());

@@ -74,6 +74,12 @@ impl Admin {
         request
     }
 
+    /// The admin client, for calls without a helper here (each call still needs
+    /// [`Admin::request`]).
+    pub fn scopes(&self) -> ScopeAdminClient<Channel> {
+        self.client.clone()
+    }
+
     /// One `ManageTenant` action.
     pub async fn tenant(
         &self,

@@ -145,6 +145,63 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
     assert!(left.is_empty(), "bench tenants left behind: {left:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_admin_writes_reports_creates_per_second_and_the_import_and_cleans_up() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let app = TestApp::on(&db).await;
+    let target = format!("http://{}", app.addr);
+    let Bench { args } = Bench::parse_from([
+        "bench",
+        "--target",
+        &target,
+        "--admin-key",
+        ADMIN_KEY,
+        "--admin-writes",
+        "--duration",
+        "0.2",
+    ]);
+    let mut out = Vec::new();
+    scopegate::bench::run(&args, &mut out).await.unwrap();
+    let table = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    for (line, writers) in lines.iter().zip(["1 writer:", "8 writers at once:"]) {
+        assert!(
+            line.starts_with("ManageScope create, ") && line.contains(writers),
+            "{line}"
+        );
+        let created: u64 = line
+            .split(": ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(created > 0, "{line}");
+        assert!(line.ends_with(" creates/s"), "{line}");
+    }
+    assert!(
+        lines[2].starts_with("ImportCatalog of 1000 custom scopes into a new tenant: "),
+        "{table}"
+    );
+
+    let listed = app
+        .admin()
+        .manage_tenant(authed(ManageTenantRequest {
+            action: Some(Action::List(ListTenants::default())),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(manage_tenant_response::Result::Tenants(page)) = listed.result else {
+        panic!("a tenant page");
+    };
+    assert!(
+        !page.tenants.iter().any(|t| t.id.starts_with("bench-")),
+        "bench tenants left behind: {:?}",
+        page.tenants
+    );
+}
+
 /// Runs the built `scopegate bench` with `args`: its table (stdout) and progress (stderr).
 async fn bench_binary(args: &[&str]) -> (String, String) {
     let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
