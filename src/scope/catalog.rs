@@ -328,10 +328,8 @@ fn share_names(snapshot: &mut CatalogSnapshot) {
     } = snapshot;
     let own: Vec<ScopeName> = scopes.iter().map(|s| s.name.clone()).collect();
     let share = |name: &mut ScopeName| {
-        if let Ok(at) = own.binary_search(name) {
-            if let Some(shared) = own.get(at) {
-                *name = shared.clone();
-            }
+        if let Some(shared) = own.binary_search(name).ok().and_then(|at| own.get(at)) {
+            *name = shared.clone();
         }
     };
     let referring = scopes.iter_mut().flat_map(|s| s.implies.iter_mut());

@@ -22,7 +22,7 @@ impl AdminService {
         self.authorize(&request, &tenant, Access::Read).await?;
         let committed = self.states.get(&tenant).await?;
         Ok(pb::ExportCatalogResponse {
-            content: CatalogFile::export(&committed.tenant, &committed.catalog()).to_toml(),
+            content: CatalogFile::export(&committed.tenant, committed.catalog()).to_toml(),
             catalog_revision: committed.tenant.revision,
         })
     }
@@ -47,7 +47,7 @@ impl AdminService {
         let plan = |_: &_, c: &_| preset::import(c, &file, now);
         let update = |t: &Tenant| settings.apply(t.clone()).map_err(settings_error);
         let (revision, planned) = if request.get_ref().dry_run {
-            let planned = plan(&before.tenant, &before.catalog())?;
+            let planned = plan(&before.tenant, before.catalog())?;
             (before.tenant.revision, planned)
         } else {
             let (committed, planned) = if retuned {

@@ -66,7 +66,7 @@ impl AdminService {
         convert::client_id(&get.client_id, "get.client_id")?;
         let committed = self.states.get(tenant).await?;
         found_client(
-            &committed.catalog(),
+            committed.catalog(),
             &get.client_id,
             committed.tenant.revision,
         )

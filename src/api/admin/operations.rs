@@ -62,7 +62,7 @@ impl AdminService {
     async fn get_operation(&self, tenant: &TenantId, get: pb::GetOperation) -> Answer {
         convert::operation_name(&get.name, "get.name")?;
         let committed = self.states.get(tenant).await?;
-        found_operation(&committed.catalog(), &get.name, committed.tenant.revision)
+        found_operation(committed.catalog(), &get.name, committed.tenant.revision)
     }
 
     /// Creates the operation (`create`) or replaces an existing one: the two actions differ

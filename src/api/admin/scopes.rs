@@ -77,7 +77,7 @@ impl AdminService {
     async fn get_scope(&self, tenant: &TenantId, get: pb::GetScope) -> Answer {
         let key = convert::scope_key(get.scope.as_ref(), "get.scope")?;
         let committed = self.states.get(tenant).await?;
-        found_scope(&committed.tenant, &committed.catalog(), &key)
+        found_scope(&committed.tenant, committed.catalog(), &key)
     }
 
     async fn create_scope(
@@ -135,7 +135,7 @@ impl AdminService {
         let plan = move |_: &_, c: &_| edit::delete_scope(c, &key, etag.as_deref(), now);
         let (tenant_name, revision, planned) = if delete.dry_run {
             let committed = self.states.get(tenant).await?;
-            let planned = plan(&committed.tenant, &committed.catalog())?;
+            let planned = plan(&committed.tenant, committed.catalog())?;
             (
                 committed.tenant.id.to_string(),
                 committed.tenant.revision,
