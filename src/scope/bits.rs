@@ -49,8 +49,22 @@ pub(crate) fn iter(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
 /// A set of ids stored sparsely as (word index, mask) pairs, ascending by word: the shape of
 /// one requirement alternative, so that checking it costs one AND per distinct word no matter
 /// how large the catalog is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct SparseSet(Box<[(u32, u64)]>);
+///
+/// Most alternatives name scopes of one word (often a single scope): that word is kept inline,
+/// with no allocation (a cached catalog holds one set per alternative of every operation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SparseSet {
+    /// At most one word: `(word index, mask)`; an empty set has mask 0.
+    One(u32, u64),
+    /// Two words or more, ascending by word index.
+    Many(Box<[(u32, u64)]>),
+}
+
+impl Default for SparseSet {
+    fn default() -> Self {
+        Self::One(0, 0)
+    }
+}
 
 impl SparseSet {
     /// Builds the set from ids in any order, duplicates allowed.
@@ -69,19 +83,24 @@ impl SparseSet {
                 _ => out.push((w, m)),
             }
         }
-        Self(out.into_boxed_slice())
+        match out.as_slice() {
+            [] => Self::default(),
+            &[(w, m)] => Self::One(w, m),
+            _ => Self::Many(out.into_boxed_slice()),
+        }
     }
 
     /// How many ids of this set are absent from `dense`.
     #[inline]
     pub(crate) fn missing_from(&self, dense: &[u64]) -> u32 {
-        self.0
-            .iter()
-            .map(|&(w, m)| {
-                let have = dense.get(w as usize).copied().unwrap_or(0);
-                (m & !have).count_ones()
-            })
-            .sum()
+        let lacks = |&(w, m): &(u32, u64)| {
+            let have = dense.get(w as usize).copied().unwrap_or(0);
+            (m & !have).count_ones()
+        };
+        match self {
+            Self::One(w, m) => lacks(&(*w, *m)),
+            Self::Many(words) => words.iter().map(lacks).sum(),
+        }
     }
 }
 
@@ -114,5 +133,20 @@ mod tests {
         }
         assert_eq!(need.missing_from(&have), 0);
         assert_eq!(need.missing_from(&[]), 4);
+    }
+
+    #[test]
+    fn a_set_within_one_word_is_kept_inline_and_counts_the_same() {
+        let one = SparseSet::from_ids([70, 65, 70]);
+        assert_eq!(one, SparseSet::One(1, (1 << 6) | (1 << 1)));
+        let mut have = vec![0u64; words_for(128)];
+        assert_eq!(one.missing_from(&have), 2);
+        insert(&mut have, 65);
+        assert_eq!(one.missing_from(&have), 1);
+        assert_eq!(one.missing_from(&[]), 2);
+        let empty = SparseSet::from_ids([]);
+        assert_eq!(empty, SparseSet::default());
+        assert_eq!(empty.missing_from(&[]), 0);
+        assert!(matches!(SparseSet::from_ids([1, 64]), SparseSet::Many(w) if w.len() == 2));
     }
 }
