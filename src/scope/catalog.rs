@@ -10,7 +10,9 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::bits;
 use super::closure::transitive_closure;
-use super::operation::{CompiledOperation, Resolved, normalize, resolve_operation};
+use super::operation::{
+    CompiledOperation, Resolved, ResolvedAlternative, normalize, resolve_operation,
+};
 use super::{AdminStyle, CatalogSnapshot, Client, Operation, Scope, ScopeName};
 
 /// A tenant's catalog prepared for decisions, immutable once built and shared as `Arc`.
@@ -39,6 +41,8 @@ pub struct CompiledCatalog {
     pub(crate) implied: Vec<Box<[u32]>>,
     /// The snapshot's operations resolved, the first of each name only.
     operations: Vec<Resolved>,
+    /// Their alternatives, operation after operation.
+    alternatives: Vec<ResolvedAlternative>,
     /// Indexes into `operations`, hashed by the stored operation's name.
     operation_ids: HashTable<u32>,
     pub(crate) clients: FastMap<String, CompiledClient>,
@@ -162,6 +166,8 @@ impl CompiledCatalog {
         }
 
         let mut operations: Vec<Resolved> = Vec::with_capacity(raw_operations.len());
+        let mut alternatives =
+            Vec::with_capacity(raw_operations.iter().map(|o| o.alternatives.len()).sum());
         let mut operation_ids = HashTable::with_capacity(raw_operations.len());
         for (op, stored) in raw_operations.iter().zip(0u32..) {
             let hash = hasher.hash_one(op.name.as_str());
@@ -173,7 +179,11 @@ impl CompiledCatalog {
             let Ok(index) = u32::try_from(operations.len()) else {
                 break;
             };
-            operations.push(resolve_operation(op, stored, &lookup, &mut issues));
+            let Ok(first) = u32::try_from(alternatives.len()) else {
+                break;
+            };
+            resolve_operation(op, &lookup, &mut alternatives, &mut issues);
+            operations.push(Resolved { stored, first });
             let rehash = |i: &u32| hasher.hash_one(operation_name(raw_operations, &operations, *i));
             operation_ids.insert_unique(hash, index, rehash);
         }
@@ -208,6 +218,7 @@ impl CompiledCatalog {
             defaults,
             implied,
             operations,
+            alternatives,
             operation_ids,
             clients,
             issues,
@@ -298,7 +309,11 @@ impl CompiledCatalog {
 
     fn compiled_operation<'c>(&'c self, resolved: &'c Resolved) -> Option<CompiledOperation<'c>> {
         let stored = self.snapshot.operations.get(resolved.stored as usize)?;
-        Some(CompiledOperation::new(stored, resolved))
+        let first = resolved.first as usize;
+        let alternatives = self
+            .alternatives
+            .get(first..first.checked_add(stored.alternatives.len())?)?;
+        Some(CompiledOperation::new(stored, alternatives))
     }
 
     /// What compiling had to work around; empty for data written through the admin API.

@@ -12,13 +12,14 @@ use super::{Operation, ScopeName};
 pub(crate) struct Resolved {
     /// Where the operation is in the snapshot.
     pub(crate) stored: u32,
-    /// One per stored alternative, in order.
-    alternatives: Box<[ResolvedAlternative]>,
+    /// Where its alternatives start in the catalog's one list of resolved alternatives (one
+    /// per stored alternative, in order).
+    pub(crate) first: u32,
 }
 
 /// One alternative's scopes as a bitset.
 #[derive(Debug)]
-struct ResolvedAlternative {
+pub(crate) struct ResolvedAlternative {
     set: SparseSet,
     /// False when the alternative is empty or names a scope missing from the catalog.
     live: bool,
@@ -28,7 +29,8 @@ struct ResolvedAlternative {
 #[derive(Debug, Clone, Copy)]
 pub struct CompiledOperation<'c> {
     stored: &'c Operation,
-    resolved: &'c Resolved,
+    /// Its resolved alternatives, as many as `stored` has.
+    resolved: &'c [ResolvedAlternative],
 }
 
 /// One alternative of an operation: the names as stored and their bitset.
@@ -42,8 +44,8 @@ pub(crate) struct CompiledAlternative<'c> {
 }
 
 impl<'c> CompiledOperation<'c> {
-    /// `stored` must be the operation `resolved` was made from.
-    pub(crate) fn new(stored: &'c Operation, resolved: &'c Resolved) -> Self {
+    /// `resolved` must be what [`resolve_operation`] made of `stored`.
+    pub(crate) fn new(stored: &'c Operation, resolved: &'c [ResolvedAlternative]) -> Self {
         Self { stored, resolved }
     }
 
@@ -64,14 +66,14 @@ impl<'c> CompiledOperation<'c> {
 
     /// Whether at least one alternative can still be satisfied.
     pub fn is_satisfiable(&self) -> bool {
-        self.resolved.alternatives.iter().any(|a| a.live)
+        self.resolved.iter().any(|a| a.live)
     }
 
     /// Each alternative with its bitset, in order.
     pub(crate) fn resolved(&self) -> impl Iterator<Item = CompiledAlternative<'c>> + use<'c> {
         let stored = self.stored.alternatives.iter();
         stored
-            .zip(self.resolved.alternatives.iter())
+            .zip(self.resolved)
             .map(|(names, resolved)| CompiledAlternative {
                 names,
                 set: &resolved.set,
@@ -88,44 +90,37 @@ pub(crate) fn normalize(op: &mut Operation) {
     }
 }
 
-/// Resolves one stored (normalized) operation, the `stored`-th of the snapshot, against the
-/// catalog's name-to-id lookup.
+/// Resolves one stored (normalized) operation against the catalog's name-to-id lookup,
+/// appending one resolved alternative per stored one to `resolved`.
 pub(crate) fn resolve_operation(
     op: &Operation,
-    stored: u32,
     id_of: &dyn Fn(&str) -> Option<u32>,
+    resolved: &mut Vec<ResolvedAlternative>,
     issues: &mut Vec<CatalogIssue>,
-) -> Resolved {
+) {
     if op.alternatives.is_empty() || op.alternatives.iter().any(Vec::is_empty) {
         issues.push(CatalogIssue::EmptyRequirement {
             operation: op.name.clone(),
         });
     }
-    let alternatives = op
-        .alternatives
-        .iter()
-        .map(|names| {
-            let mut live = !names.is_empty();
-            let mut found = Vec::with_capacity(names.len());
-            for name in names {
-                if let Some(id) = id_of(name.as_str()) {
-                    found.push(id);
-                } else {
-                    live = false;
-                    issues.push(CatalogIssue::DeletedScopeInOperation {
-                        operation: op.name.clone(),
-                        scope: name.clone(),
-                    });
-                }
+    let alternatives = op.alternatives.iter().map(|names| {
+        let mut live = !names.is_empty();
+        let mut found = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(id) = id_of(name.as_str()) {
+                found.push(id);
+            } else {
+                live = false;
+                issues.push(CatalogIssue::DeletedScopeInOperation {
+                    operation: op.name.clone(),
+                    scope: name.clone(),
+                });
             }
-            ResolvedAlternative {
-                set: SparseSet::from_ids(found),
-                live,
-            }
-        })
-        .collect();
-    Resolved {
-        stored,
-        alternatives,
-    }
+        }
+        ResolvedAlternative {
+            set: SparseSet::from_ids(found),
+            live,
+        }
+    });
+    resolved.extend(alternatives);
 }
