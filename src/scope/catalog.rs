@@ -38,7 +38,7 @@ pub struct CompiledCatalog {
     pub(crate) reserved: Vec<u64>,
     pub(crate) defaults: Vec<u64>,
     /// Per scope id: every scope it implies, transitively, ascending, without itself.
-    pub(crate) implied: Vec<Box<[u32]>>,
+    pub(crate) implied: Implied,
     /// The snapshot's operations resolved, the first of each name only.
     operations: Vec<Resolved>,
     /// Their alternatives, operation after operation.
@@ -157,7 +157,8 @@ impl CompiledCatalog {
             }
             edges.push(direct);
         }
-        let (implied, on_cycle) = transitive_closure(&edges);
+        let (closure, on_cycle) = transitive_closure(&edges);
+        let implied = Implied::new(&closure);
         if !on_cycle.is_empty() {
             let names = on_cycle.iter().filter_map(|&id| scopes.get(id as usize));
             issues.push(CatalogIssue::ImpliesCycle(
@@ -353,6 +354,44 @@ fn share_names(snapshot: &mut CatalogSnapshot) {
         .iter_mut()
         .flat_map(|o| o.alternatives.iter_mut().flatten());
     referring.chain(allowed).chain(required).for_each(share);
+}
+
+/// Per scope id, every scope it implies, in one list (no allocation per scope).
+#[derive(Debug, Default)]
+pub(crate) struct Implied {
+    /// `ends[id]`: where scope `id`'s targets end in `targets` (they start where the previous
+    /// scope's end).
+    ends: Box<[u32]>,
+    targets: Box<[u32]>,
+}
+
+impl Implied {
+    fn new(closure: &[Box<[u32]>]) -> Self {
+        let mut targets = Vec::with_capacity(closure.iter().map(|t| t.len()).sum());
+        let mut ends = Vec::with_capacity(closure.len());
+        for implied in closure {
+            targets.extend_from_slice(implied);
+            ends.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
+        }
+        Self {
+            ends: ends.into(),
+            targets: targets.into(),
+        }
+    }
+
+    /// Every scope `id` implies, transitively, ascending, without itself (none for an unknown
+    /// id).
+    pub(crate) fn of(&self, id: u32) -> &[u32] {
+        let id = id as usize;
+        let Some(&end) = self.ends.get(id) else {
+            return &[];
+        };
+        let start = id
+            .checked_sub(1)
+            .and_then(|before| self.ends.get(before))
+            .map_or(0, |&s| s as usize);
+        self.targets.get(start..end as usize).unwrap_or(&[])
+    }
 }
 
 /// The stored name of the `index`-th resolved operation (empty past the end, which no index in

@@ -62,7 +62,7 @@ impl CompiledCatalog {
         }
         let mut effective = direct.clone();
         for id in bits::iter(&direct) {
-            for &to in self.implied.get(id as usize).map_or(&[][..], |b| b) {
+            for &to in self.implied.of(id) {
                 bits::insert(&mut effective, to);
             }
         }
@@ -144,12 +144,8 @@ impl<'c> Grant<'c> {
     /// The implication that made `to` effective, when it is not a direct scope.
     pub(crate) fn implication_for(&self, to: u32) -> Option<Implication<'c>> {
         let catalog: &'c CompiledCatalog = self.catalog;
-        let from = bits::iter(&self.direct).find(|&from| {
-            catalog
-                .implied
-                .get(from as usize)
-                .is_some_and(|implied| implied.binary_search(&to).is_ok())
-        })?;
+        let from = bits::iter(&self.direct)
+            .find(|&from| catalog.implied.of(from).binary_search(&to).is_ok())?;
         Some(Implication {
             from: catalog.name(from)?,
             to: catalog.name(to)?,

@@ -155,3 +155,29 @@ fn the_compiled_catalog_keeps_the_snapshot_once_and_each_name_once() {
     let dashboard = catalog.client("dashboard").unwrap();
     assert!(std::ptr::eq(dashboard, &held.clients[0]));
 }
+
+#[test]
+fn every_scope_finds_its_transitive_implications_in_the_one_list() {
+    let mut snapshot = loopwise_snapshot();
+    snapshot.scopes.extend([
+        implying("a:write", &["a:read"]),
+        implying("a:admin", &["a:write"]),
+        scope("a:read"),
+    ]);
+    let catalog = CompiledCatalog::compile(snapshot);
+    let id = |name: &str| catalog.id(name).unwrap();
+    let names = |of: &str| -> Vec<&str> {
+        catalog
+            .implied
+            .of(id(of))
+            .iter()
+            .map(|&to| catalog.name(to).unwrap().as_str())
+            .collect()
+    };
+    // Ids are in name order: a:admin comes first, so its targets start the list.
+    assert_eq!(id("a:admin"), 0);
+    assert_eq!(names("a:admin"), ["a:read", "a:write"]);
+    assert_eq!(names("a:write"), ["a:read"]);
+    assert!(names("a:read").is_empty() && names("openid").is_empty());
+    assert!(catalog.implied.of(u32::MAX).is_empty());
+}
