@@ -107,7 +107,7 @@ fn verification(c: &mut Criterion) {
     };
     let (public_set, secret_set) = (set(&public), set(&secret));
     let policy = VerifyPolicy {
-        issuer: ISSUER.to_owned(),
+        issuer: ISSUER.into(),
         audiences: vec![AUDIENCE.to_owned()],
         algorithms: keys.iter().map(|k| k.alg).collect(),
         leeway_seconds: 60,

@@ -102,7 +102,7 @@ impl IntrospectionService {
             nbf: token.nbf,
             sub: token.sub.clone().unwrap_or_default(),
             aud: token.aud.clone(),
-            iss: token.iss.clone(),
+            iss: token.iss.to_string(),
             jti: token.jti.clone().unwrap_or_default(),
             tenant: active.tenant.to_string(),
             claims: Some(to_struct(&token.other_claims)),

@@ -19,7 +19,7 @@ impl Tenant {
             }
         }
         VerifyPolicy {
-            issuer: self.issuer.clone(),
+            issuer: self.issuer.as_str().into(),
             audiences: self
                 .audiences
                 .iter()
@@ -63,7 +63,7 @@ mod tests {
         tenant.leeway_seconds = 5;
         let policy = tenant.verify_policy();
         assert_eq!(policy.algorithms, [Algorithm::RS256, Algorithm::HS256]);
-        assert_eq!(policy.issuer, ISSUER);
+        assert_eq!(&*policy.issuer, ISSUER);
         assert_eq!(policy.audiences, ["api://scopegate"]);
         assert_eq!(policy.leeway_seconds, 5);
         assert!(policy.require_at_jwt_typ);

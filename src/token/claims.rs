@@ -1,6 +1,6 @@
 //! Claim validation (RFC 7519 §4.1, RFC 9068 §4) and the verified facts a token carries.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
@@ -30,8 +30,9 @@ pub(crate) const LIFTED: [&str; 13] = [
 /// Facts about a token whose signature and claims verified. Holds no part of the token itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedToken {
-    /// `iss`, equal to the tenant's issuer.
-    pub iss: String,
+    /// `iss`, equal to the tenant's issuer (shared with its verification policy: every cached
+    /// token of a tenant points at one copy).
+    pub iss: Arc<str>,
     /// `sub`, if present.
     pub sub: Option<String>,
     /// `aud`, as a list (a single string becomes one element); contains an accepted audience.
@@ -187,7 +188,7 @@ pub(crate) fn validate(
         return Err(Rejection::IssuedInFuture);
     }
     let iss = string_claim(&claims, "iss")?.ok_or(Rejection::IssuerMismatch)?;
-    if policy.issuer.is_empty() || iss != policy.issuer {
+    if policy.issuer.is_empty() || iss != &*policy.issuer {
         return Err(Rejection::IssuerMismatch);
     }
     if policy.audiences.is_empty() {
@@ -202,7 +203,7 @@ pub(crate) fn validate(
     }
 
     let token = VerifiedToken {
-        iss: iss.to_owned(),
+        iss: Arc::clone(&policy.issuer),
         sub: string_claim(&claims, "sub")?.map(str::to_owned),
         aud,
         exp,

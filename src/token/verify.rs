@@ -1,6 +1,8 @@
 //! Token verification against one tenant's policy and key set, and the unverified issuer peek used
 //! only for routing.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -17,7 +19,7 @@ use super::{MAX_TOKEN_BYTES, strict_json};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyPolicy {
     /// Exact match with `iss`. Empty: no token is accepted.
-    pub issuer: String,
+    pub issuer: Arc<str>,
     /// `aud` must contain one of these. Empty: no token is accepted
     /// ([`Rejection::NoAudienceConfigured`]), since a token meant for any audience would do.
     pub audiences: Vec<String>,

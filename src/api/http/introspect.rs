@@ -226,7 +226,7 @@ fn active_json(active: &Active) -> Value {
     // `cnf` (RFC 7800, RFC 9449 §6.2, RFC 8705 §3.2) is among the other claims.
     put("token_type", json!(answer::token_type(token)));
     put("exp", json!(token.exp));
-    put("iss", json!(token.iss));
+    put("iss", json!(&*token.iss));
     put(
         "aud",
         match token.aud.as_slice() {

@@ -71,7 +71,7 @@ fn issuer_must_match_exactly() {
     assert_eq!(with(Value::Null), Some(Rejection::IssuerMismatch));
     assert_eq!(with(json!([ISSUER])), Some(Rejection::InvalidClaim));
     let no_issuer = VerifyPolicy {
-        issuer: String::new(),
+        issuer: "".into(),
         ..policy()
     };
     let empty_iss = mint(&key, &header(&key), &claims_with("iss", json!("")));

@@ -75,7 +75,7 @@ pub fn token_with_cnf(cnf: Value) -> VerifiedToken {
         other_claims.insert("cnf".to_owned(), cnf);
     }
     VerifiedToken {
-        iss: "https://idp.example/tenant-a".to_owned(),
+        iss: "https://idp.example/tenant-a".into(),
         sub: Some("user-1".to_owned()),
         aud: vec!["api://scopegate".to_owned()],
         exp: NOW + 300,

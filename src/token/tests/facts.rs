@@ -21,7 +21,7 @@ fn verified_token_lifts_registered_claims_and_keeps_the_rest() {
     claims["tenant_role"] = json!("teacher");
     claims["azp"] = json!("ignored-when-client_id-present");
     let token = verified(&claims);
-    assert_eq!(token.iss, ISSUER);
+    assert_eq!(&*token.iss, ISSUER);
     assert_eq!(token.sub.as_deref(), Some("user-1"));
     assert_eq!(token.aud, vec![AUDIENCE.to_owned()]);
     assert_eq!(
@@ -73,6 +73,20 @@ fn scopes_come_from_scope_or_else_scp() {
             .scopes
             .is_empty()
     );
+}
+
+#[test]
+fn every_token_of_a_policy_shares_its_issuer() {
+    let key = ec("ec-1");
+    let policy = policy();
+    let keys = key_set(&[&key]);
+    for sub in ["user-1", "user-2"] {
+        let mut claims = claims();
+        claims["sub"] = json!(sub);
+        let token = verify(&mint(&key, &header(&key), &claims), &policy, &keys, NOW).unwrap();
+        assert_eq!(&*token.iss, ISSUER);
+        assert!(std::sync::Arc::ptr_eq(&token.iss, &policy.issuer));
+    }
 }
 
 #[test]

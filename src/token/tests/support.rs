@@ -162,7 +162,7 @@ pub fn claims_with(name: &str, value: Value) -> Value {
 pub fn policy() -> VerifyPolicy {
     use Algorithm::*;
     VerifyPolicy {
-        issuer: ISSUER.to_owned(),
+        issuer: ISSUER.into(),
         audiences: vec![AUDIENCE.to_owned(), "other-api".to_owned()],
         algorithms: vec![
             RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256, HS384, HS512,
@@ -207,7 +207,7 @@ pub fn tenant(key_source: KeySource) -> TestTenant {
         key_source,
         refresh_seconds: 3600,
         policy: VerifyPolicy {
-            issuer: ISSUER.to_owned(),
+            issuer: ISSUER.into(),
             audiences: vec![AUDIENCE.to_owned()],
             algorithms: vec![RS256, PS256, ES256, EdDSA],
             leeway_seconds: 60,

@@ -31,7 +31,7 @@ const ROTATED: Generation = Generation {
 
 fn facts(jti: &str, sub: &str) -> VerifiedToken {
     VerifiedToken {
-        iss: "https://idp.example".to_owned(),
+        iss: "https://idp.example".into(),
         sub: Some(sub.to_owned()),
         aud: vec!["api".to_owned()],
         exp: NOW + 300,

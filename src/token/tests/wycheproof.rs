@@ -25,7 +25,7 @@ fn vectors(file: &str) -> Value {
 fn policy() -> VerifyPolicy {
     use Algorithm::*;
     VerifyPolicy {
-        issuer: String::new(),
+        issuer: "".into(),
         audiences: Vec::new(),
         algorithms: vec![
             HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,

@@ -3,7 +3,7 @@
 //! `token_type`, `jti`; the rest kept as other claims. Anything malformed is
 //! [`Rejection::UpstreamInvalid`], never a guess.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::Value;
 
@@ -66,7 +66,11 @@ pub(crate) fn facts(
     }
     let iss = string_claim(&claims, "iss").map_err(invalid)?;
     let token = VerifiedToken {
-        iss: iss.unwrap_or(&policy.issuer).to_owned(),
+        // The tenant's issuer when the answer names it or none, so the copy is shared.
+        iss: match iss {
+            Some(named) if named != &*policy.issuer => named.into(),
+            _ => Arc::clone(&policy.issuer),
+        },
         sub: string_claim(&claims, "sub")
             .map_err(invalid)?
             .map(str::to_owned),
