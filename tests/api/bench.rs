@@ -125,6 +125,12 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 
     // Against a target, the bench deletes the tenants it made.
+    let left = bench_tenants(&app).await;
+    assert!(left.is_empty(), "bench tenants left behind: {left:?}");
+}
+
+/// The tenants of `app` the bench would have made (ids starting `bench-`).
+async fn bench_tenants(app: &TestApp) -> Vec<String> {
     let listed = app
         .admin()
         .manage_tenant(authed(ManageTenantRequest {
@@ -136,13 +142,11 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
     let Some(manage_tenant_response::Result::Tenants(page)) = listed.result else {
         panic!("a tenant page");
     };
-    let left: Vec<&str> = page
-        .tenants
-        .iter()
-        .map(|t| t.id.as_str())
+    page.tenants
+        .into_iter()
+        .map(|t| t.id)
         .filter(|id| id.starts_with("bench-"))
-        .collect();
-    assert!(left.is_empty(), "bench tenants left behind: {left:?}");
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,22 +188,8 @@ async fn bench_admin_writes_reports_creates_per_second_and_the_import_and_cleans
         "{table}"
     );
 
-    let listed = app
-        .admin()
-        .manage_tenant(authed(ManageTenantRequest {
-            action: Some(Action::List(ListTenants::default())),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(manage_tenant_response::Result::Tenants(page)) = listed.result else {
-        panic!("a tenant page");
-    };
-    assert!(
-        !page.tenants.iter().any(|t| t.id.starts_with("bench-")),
-        "bench tenants left behind: {:?}",
-        page.tenants
-    );
+    let left = bench_tenants(&app).await;
+    assert!(left.is_empty(), "bench tenants left behind: {left:?}");
 }
 
 /// Runs the built `scopegate bench` with `args`: its table (stdout) and progress (stderr).
