@@ -22,41 +22,36 @@ struct Bench {
     args: BenchArgs,
 }
 
+/// Windows, pools and load small enough for a test (every figure is still reported).
+const SHORT_WINDOWS: [&str; 12] = [
+    "--duration",
+    "0.3",
+    "--warmup",
+    "0.1",
+    "--connections",
+    "2",
+    "--concurrency",
+    "4",
+    "--cached-tokens",
+    "20",
+    "--max-cold-tokens",
+    "1000",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let app = TestApp::on(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let (json, svg) = (dir.path().join("bench.json"), dir.path().join("bench.svg"));
-    let target = format!("http://{}", app.addr);
     // The server runs inside this test process: its "server CPU" is the whole process's (the
     // load generator too), enough to show --server-pid is read.
     let pid = std::process::id().to_string();
-    let Bench { args } = Bench::parse_from([
-        "bench",
-        "--target",
-        &target,
-        "--admin-key",
-        ADMIN_KEY,
-        "--server-pid",
-        &pid,
-        "--duration",
-        "0.3",
-        "--warmup",
-        "0.1",
-        "--connections",
-        "2",
-        "--concurrency",
-        "4",
-        "--cached-tokens",
-        "20",
-        "--max-cold-tokens",
-        "1000",
-        "--json",
-        json.to_str().unwrap(),
-        "--svg",
-        svg.to_str().unwrap(),
-    ]);
+    let mut extra = vec!["--server-pid", &pid];
+    extra.extend(SHORT_WINDOWS);
+    extra.extend(["--json", json.to_str().unwrap()]);
+    extra.extend(["--svg", svg.to_str().unwrap()]);
+    let args = against(&app, &extra);
     let mut out = Vec::new();
     scopegate::bench::run(&args, &mut out).await.unwrap();
 
@@ -129,6 +124,14 @@ async fn bench_drives_every_scenario_against_a_running_server_and_cleans_up() {
     assert!(left.is_empty(), "bench tenants left behind: {left:?}");
 }
 
+/// `scopegate bench --target <app> --admin-key <key>` and `extra`.
+fn against(app: &TestApp, extra: &[&str]) -> BenchArgs {
+    let target = format!("http://{}", app.addr);
+    let head = ["bench", "--target", &target, "--admin-key", ADMIN_KEY];
+    let Bench { args } = Bench::parse_from(head.iter().chain(extra));
+    args
+}
+
 /// The tenants of `app` the bench would have made (ids starting `bench-`).
 async fn bench_tenants(app: &TestApp) -> Vec<String> {
     let listed = app
@@ -153,17 +156,7 @@ async fn bench_tenants(app: &TestApp) -> Vec<String> {
 async fn bench_admin_writes_reports_creates_per_second_and_the_import_and_cleans_up() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let app = TestApp::on(&db).await;
-    let target = format!("http://{}", app.addr);
-    let Bench { args } = Bench::parse_from([
-        "bench",
-        "--target",
-        &target,
-        "--admin-key",
-        ADMIN_KEY,
-        "--admin-writes",
-        "--duration",
-        "0.2",
-    ]);
+    let args = against(&app, &["--admin-writes", "--duration", "0.2"]);
     let mut out = Vec::new();
     scopegate::bench::run(&args, &mut out).await.unwrap();
     let table = String::from_utf8(out).unwrap();
@@ -225,21 +218,9 @@ async fn bench_spawn_repeats_each_scenario_with_its_baseline_and_compares_a_bare
         "2",
         "--scenarios",
         "check_scopes_cached_token,introspect_cached,introspect_cold_hs256",
-        "--duration",
-        "0.3",
-        "--warmup",
-        "0.1",
-        "--connections",
-        "2",
-        "--concurrency",
-        "4",
-        "--cached-tokens",
-        "20",
-        "--max-cold-tokens",
-        "1000",
-        "--json",
-        json.to_str().unwrap(),
     ];
+    args.extend(SHORT_WINDOWS);
+    args.extend(["--json", json.to_str().unwrap()]);
     if taskset {
         args.extend(["--pin-server", "0", "--pin-client", "0"]);
     }
