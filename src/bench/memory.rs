@@ -112,6 +112,7 @@ pub(crate) async fn run(
         eprintln!("bench: minting {tokens} EdDSA tokens");
         let run = uuid::Uuid::new_v4().simple().to_string();
         let now = crate::store::now_ms() / 1000;
+        let scope = setup::token_scope();
         let minted = signer.mint_many(tokens, &|i| {
             json!({
                 "iss": issuer(&tenant_id(i % tenants)),
@@ -121,7 +122,8 @@ pub(crate) async fn run(
                 "iat": now,
                 "exp": now + 3600,
                 "jti": format!("{run}-{i}"),
-                "scope": "openid profile reports:read reports:write res0:read res1:read res2:read",
+                // 12 scopes, as issue #15's per-token figure is defined.
+                "scope": scope,
             })
         })?;
         let conns: Vec<Conn> = channels.iter().map(Conn::new).collect();
