@@ -127,7 +127,7 @@ async fn creates(
                     action: Some(pb::manage_scope_request::Action::Create(create)),
                 });
                 admin
-                    .scopes()
+                    .client()
                     .manage_scope(request)
                     .await
                     .map_err(|s| setup_failed("ManageScope create", &s))?;

@@ -76,7 +76,7 @@ impl Admin {
 
     /// The admin client, for calls without a helper here (each call still needs
     /// [`Admin::request`]).
-    pub fn scopes(&self) -> ScopeAdminClient<Channel> {
+    pub fn client(&self) -> ScopeAdminClient<Channel> {
         self.client.clone()
     }
 

@@ -101,19 +101,12 @@ impl Default for Kept {
 impl TokenScopes {
     /// The scopes, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        let (joined, listed) = match &self.0 {
-            Kept::Joined(joined) => (Some(joined.split(' ').filter(|s| !s.is_empty())), None),
-            Kept::Listed(listed) => (None, Some(listed.iter().map(|s| &**s))),
+        let (joined, listed): (&str, &[Box<str>]) = match &self.0 {
+            Kept::Joined(joined) => (joined, &[]),
+            Kept::Listed(listed) => ("", listed),
         };
-        joined
-            .into_iter()
-            .flatten()
-            .chain(listed.into_iter().flatten())
-    }
-
-    /// How many.
-    pub fn len(&self) -> usize {
-        self.iter().count()
+        let joined = joined.split(' ').filter(|s| !s.is_empty());
+        joined.chain(listed.iter().map(|s| &**s))
     }
 
     /// Whether there is none.
